@@ -1,0 +1,142 @@
+/**
+ * The contract between the envelope machine and the runtime that runs it: the input
+ * (a zod schema), the context, the output, and the input/output of each named actor.
+ */
+import { z } from 'zod';
+import type { EnvelopeReason } from './envelope-reason.ts';
+
+/**
+ * The input of one envelope actor, built by the runtime from one delivered JetStream
+ * message. The machine parses it again when the actor starts (a malformed input fails
+ * the actor at once, with a `ZodError`).
+ *
+ * @example
+ * ```ts
+ * const input = EnvelopeActorInput.parse({
+ *   messageId: String(msg.seq), from: 'orders.example', to: 'shop.example',
+ *   subject: 'Order@Shop', correlation: '6f1c…', attempt: msg.info.deliveryCount,
+ *   maxAttempts: 5, retry: { initialDelayMs: 1_000, maxDelayMs: 60_000, multiplier: 2 },
+ *   receivedAt: Date.now(),
+ * });
+ * ```
+ */
+export const EnvelopeActorInput = z.object({
+  /** The stream sequence of the JetStream message, as a string. */
+  messageId: z.string().min(1),
+  from: z.string().min(1),
+  to: z.string().min(1),
+  subject: z.string().min(1),
+  correlation: z.string().min(1),
+  /** 1-based delivery count (JetStream `redeliveryCount`). May exceed `maxAttempts`. */
+  attempt: z.int().min(1),
+  maxAttempts: z.int().min(1),
+  retry: z
+    .object({
+      initialDelayMs: z.int().min(0),
+      maxDelayMs: z.int().min(0),
+      multiplier: z.number().min(1),
+    })
+    .refine((r) => r.maxDelayMs >= r.initialDelayMs, { message: 'maxDelayMs must be >= initialDelayMs', path: ['maxDelayMs'] }),
+  /** Epoch milliseconds. */
+  receivedAt: z.int().min(0),
+});
+export type EnvelopeActorInput = z.infer<typeof EnvelopeActorInput>;
+
+/** Why and by whom an envelope was discarded. Validation discards carry an {@link EnvelopeReason}. */
+export type EnvelopeDiscard =
+  | { readonly source: 'validation'; readonly reason: EnvelopeReason; readonly detail: string; readonly field?: string }
+  | { readonly source: 'handler'; readonly reason: string; readonly detail: string; readonly field?: string };
+
+/** The last step that failed: its error message and the state it failed in. */
+export interface EnvelopeFault {
+  readonly message: string;
+  readonly state: EnvelopeFaultState;
+}
+
+/** The states whose actor can fail. */
+export type EnvelopeFaultState = 'validating' | 'handling' | 'replying' | 'discarded' | 'deadLettering';
+
+/**
+ * What the dead letter says. `max-attempts`: a transient fault on the last attempt;
+ * `final-error`: a step failed with `retryable: false` (see {@link EnvelopeStepFailure}).
+ */
+export interface EnvelopeDeadLetter {
+  readonly reason: 'max-attempts' | 'final-error';
+  readonly lastState: EnvelopeFaultState;
+  readonly detail: string;
+}
+
+/** The context: the input plus what the steps found out. JSON-serialisable; absent keys are left out, never `undefined`. */
+export type EnvelopeActorContext = EnvelopeActorInput & {
+  readonly discard?: EnvelopeDiscard;
+  readonly replyCorrelation?: string;
+  /** Set on the way to `retrying`: the nak delay. */
+  readonly retryDelayMs?: number;
+  readonly deadLetter?: EnvelopeDeadLetter;
+  readonly error?: EnvelopeFault;
+};
+
+/** What the runtime does with the JetStream message. Only `retrying` naks. */
+export type EnvelopeDisposition = { readonly kind: 'ack' } | { readonly kind: 'nak'; readonly delayMs: number };
+
+/** The output of a finished envelope actor. `final` is the final state it stopped in. */
+export interface EnvelopeActorOutput {
+  readonly final: 'replied' | 'feedbackSent' | 'noFeedback' | 'retrying' | 'deadLettered';
+  readonly disposition: EnvelopeDisposition;
+  readonly discard?: EnvelopeDiscard;
+  readonly replyCorrelation?: string;
+  readonly deadLetter?: EnvelopeDeadLetter;
+  readonly error?: EnvelopeFault;
+}
+
+/** Input of `validate` and `handle`. */
+export interface EnvelopeStepInput {
+  readonly messageId: string;
+  readonly attempt: number;
+}
+
+/** Output of `validate`: an expected rejection is a value; a rejected promise is a fault. */
+export type EnvelopeValidateOutput =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: EnvelopeReason; readonly detail: string; readonly field?: string };
+
+/** Output of `handle`: the correlation ID of the reply it prepared. */
+export interface EnvelopeHandleOutput {
+  readonly replyCorrelation: string;
+}
+
+/** Input of `reply`. */
+export interface EnvelopeReplyInput extends EnvelopeStepInput {
+  readonly replyCorrelation: string;
+}
+
+/** Input of `sendFeedback`. */
+export interface EnvelopeFeedbackInput extends EnvelopeStepInput {
+  readonly discard: EnvelopeDiscard;
+}
+
+/** Output of `sendFeedback`: `none` when the sender names no buffer domain or the envelope is itself feedback. */
+export type EnvelopeFeedbackOutput = 'sent' | 'none';
+
+/** Input of `deadLetter`. */
+export interface EnvelopeDeadLetterInput extends EnvelopeStepInput {
+  readonly deadLetter: EnvelopeDeadLetter;
+}
+
+/**
+ * The fields the machine reads from a step's rejection (any `Error` subclass may carry
+ * them; all are optional). Without `retryable: false` a rejection is transient.
+ *
+ * - `retryable: false` from `handle`: the envelope is discarded (`source: 'handler'`,
+ *   `reason` or `'handler-failed'`, `detail` or the message, `field`).
+ * - `retryable: false` from any other step: dead-lettered at once with `final-error`.
+ * - `retryAfterMs`: the nak delay to use instead of the backoff (transient faults only).
+ */
+export interface EnvelopeStepFailure {
+  readonly message?: string;
+  readonly retryable?: boolean;
+  readonly retryAfterMs?: number;
+  readonly reason?: string;
+  readonly detail?: string;
+  readonly field?: string;
+}

@@ -1,0 +1,57 @@
+/**
+ * Reading a step's rejection and turning it into a retry delay. Pure functions; the
+ * envelope machine's guards and actions are built on them.
+ * @internal
+ */
+import type { EnvelopeActorInput, EnvelopeStepFailure } from './envelope.types.ts';
+
+/** A rejection, normalised: the reason of a rejected promise can be anything. */
+export interface StepFailure {
+  readonly message: string;
+  /** `retryable: false` was set: retrying cannot help. */
+  readonly final: boolean;
+  readonly retryAfterMs?: number;
+  readonly reason?: string;
+  readonly detail?: string;
+  readonly field?: string;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
+const stringOrUndefined = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+
+/** Reads the {@link EnvelopeStepFailure} fields of whatever a step rejected with. */
+export function readStepFailure(error: unknown): StepFailure {
+  if (!isRecord(error)) return { message: String(error), final: false };
+  const fields: { [K in keyof EnvelopeStepFailure]: unknown } = error;
+  const retryAfterMs = fields.retryAfterMs;
+  return dropUndefined({
+    message: stringOrUndefined(fields.message) ?? describe(error),
+    final: fields.retryable === false,
+    retryAfterMs: typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) && retryAfterMs >= 0 ? Math.round(retryAfterMs) : undefined,
+    reason: stringOrUndefined(fields.reason),
+    detail: stringOrUndefined(fields.detail),
+    field: stringOrUndefined(fields.field),
+  });
+}
+
+/**
+ * The nak delay before the next attempt: `min(maxDelayMs, initialDelayMs × multiplier^(attempt−1))`,
+ * rounded to whole milliseconds. Jitter is the runtime's job.
+ */
+export function backoffDelayMs(retry: EnvelopeActorInput['retry'], attempt: number): number {
+  const delay = retry.initialDelayMs * retry.multiplier ** Math.max(0, attempt - 1);
+  return Math.round(Math.min(retry.maxDelayMs, delay));
+}
+
+/** Leaves out `undefined` values, so objects stay equal after a JSON round trip. */
+export function dropUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+function describe(error: object): string {
+  try {
+    return JSON.stringify(error) ?? String(error);
+  } catch {
+    return String(error);
+  }
+}

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { backoffDelayMs, readStepFailure } from '../../machines/step-failure.ts';
+
+describe('backoffDelayMs', () => {
+  const retry = { initialDelayMs: 500, maxDelayMs: 10_000, multiplier: 2 };
+  it('starts at initialDelayMs and multiplies per attempt', () => {
+    expect([1, 2, 3, 4].map((attempt) => backoffDelayMs(retry, attempt))).toEqual([500, 1_000, 2_000, 4_000]);
+  });
+  it('caps at maxDelayMs, also when the power overflows', () => {
+    expect(backoffDelayMs(retry, 6)).toBe(10_000);
+    expect(backoffDelayMs({ ...retry, multiplier: 1_000 }, 500)).toBe(10_000);
+  });
+  it('rounds to whole milliseconds', () => {
+    expect(backoffDelayMs({ initialDelayMs: 100, maxDelayMs: 1_000, multiplier: 1.5 }, 3)).toBe(225);
+    expect(backoffDelayMs({ initialDelayMs: 3, maxDelayMs: 1_000, multiplier: 1.5 }, 2)).toBe(5);
+  });
+});
+
+describe('readStepFailure', () => {
+  it('reads the fields of an error object', () => {
+    const error = Object.assign(new Error('busy'), { retryable: true, retryAfterMs: 1_200.4, reason: 'r', detail: 'd', field: 'f' });
+    expect(readStepFailure(error)).toStrictEqual({ message: 'busy', final: false, retryAfterMs: 1_200, reason: 'r', detail: 'd', field: 'f' });
+  });
+  it('is final only with retryable: false', () => {
+    expect(readStepFailure({ message: 'x', retryable: false }).final).toBe(true);
+    expect(readStepFailure({ message: 'x' }).final).toBe(false);
+    expect(readStepFailure({ message: 'x', retryable: 'no' }).final).toBe(false);
+  });
+  it('ignores a retryAfterMs that is not a finite, non-negative number', () => {
+    for (const retryAfterMs of [-1, Number.NaN, Number.POSITIVE_INFINITY, '100']) {
+      expect(readStepFailure({ message: 'x', retryAfterMs })).toStrictEqual({ message: 'x', final: false });
+    }
+  });
+  it('describes values that are not errors', () => {
+    expect(readStepFailure('timeout').message).toBe('timeout');
+    expect(readStepFailure(undefined).message).toBe('undefined');
+    expect(readStepFailure({ code: 'ECONNRESET' }).message).toBe('{"code":"ECONNRESET"}');
+  });
+});
