@@ -1,0 +1,179 @@
+import { z } from 'zod';
+import { parsePublicKey } from '../keys/public-key.ts';
+import {
+  count,
+  DnsServer,
+  DomainName,
+  duration,
+  durationOrOff,
+  filePath,
+  HttpUrl,
+  ListenHost,
+  NatsUrl,
+  Port,
+  Selector,
+  strictObject,
+} from './config-fields.ts';
+import { derivePublicUrl, trimTrailingSlash } from './public-url.ts';
+
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+
+/** Reports every entry whose `keyOf` repeats an earlier one, at `path(index)`. */
+function unique<T>(keyOf: (item: T) => string, what: string, path: (index: number) => (string | number)[]) {
+  return (items: T[], ctx: z.RefinementCtx) => {
+    const seen = new Map<string, number>();
+    items.forEach((item, index) => {
+      const key = keyOf(item);
+      const first = seen.get(key);
+      if (first === undefined) seen.set(key, index);
+      else ctx.addIssue({ code: 'custom', message: `${what} ${key} is listed twice (also at index ${first})`, path: path(index) });
+    });
+  };
+}
+
+const retryPolicy = (defaults: { initialDelayMs: number; maxDelayMs: number }) =>
+  strictObject({
+    initialDelay: duration(1).default(defaults.initialDelayMs),
+    maxDelay: duration(1).default(defaults.maxDelayMs),
+    multiplier: z.number().min(1, { error: 'must be ≥ 1' }).max(100, { error: 'must be ≤ 100' }).default(2),
+  })
+    .superRefine((retry, ctx) => {
+      if (retry.initialDelay > retry.maxDelay) {
+        ctx.addIssue({ code: 'custom', message: `initialDelay (${retry.initialDelay}ms) is longer than maxDelay (${retry.maxDelay}ms)`, path: ['initialDelay'] });
+      }
+    })
+    .transform((retry) => ({ initialDelayMs: retry.initialDelay, maxDelayMs: retry.maxDelay, multiplier: retry.multiplier }));
+
+const publicKeyText = z.string().superRefine((text, ctx) => {
+  try {
+    parsePublicKey(text);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: `not a usable public key: ${error instanceof Error ? error.message : String(error)}` });
+  }
+});
+
+function sections(baseDir: string) {
+  const nats = strictObject({
+    url: NatsUrl.optional(),
+    embedded: strictObject({
+      storeDir: filePath(baseDir).prefault('.mailroom/nats'),
+      port: Port.default(0),
+      configFile: filePath(baseDir).optional(),
+    }).prefault({}),
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,32}$/, { error: 'must be 1-32 letters, digits, hyphens or underscores (it names streams and subjects)' })
+      .default('mailroom'),
+  });
+
+  const http = strictObject({
+    host: ListenHost.default('127.0.0.1'),
+    port: Port.default(8080),
+    publicUrl: HttpUrl.optional(),
+    maxBodyBytes: count(1)
+      .max(64 * 1024 * 1024, { error: 'must be ≤ 64 MiB (and should fit the NATS max_payload, 1 MiB by default)' })
+      .default(256 * 1024),
+    tls: strictObject({ cert: filePath(baseDir), key: filePath(baseDir) }).optional(),
+  }).transform((h) => ({
+    ...h,
+    publicUrl: h.publicUrl !== undefined ? trimTrailingSlash(h.publicUrl) : h.port === 0 ? undefined : derivePublicUrl(h),
+  }));
+
+  const domain = strictObject({
+    name: DomainName,
+    selector: Selector,
+    privateKey: filePath(baseDir),
+    handlers: filePath(baseDir).optional(),
+    feedback: DomainName.optional(),
+  });
+
+  const trustedKey = strictObject({
+    domain: DomainName,
+    selector: Selector,
+    key: z.union([publicKeyText, strictObject({ file: filePath(baseDir) })], {
+      error: 'expected the key as text (PEM, DKIM TXT value or base64) or { file: path }',
+    }),
+  });
+
+  const dns = strictObject({
+    enabled: z.boolean().default(false),
+    servers: z.array(DnsServer).default([]),
+    requireDnssec: z.boolean().default(true),
+    timeout: duration(1).default(2 * SECOND),
+    cacheTtl: duration(0).default(5 * MINUTE),
+  }).transform((d) => ({ enabled: d.enabled, servers: d.servers, requireDnssec: d.requireDnssec, timeoutMs: d.timeout, cacheTtlMs: d.cacheTtl }));
+
+  const validation = strictObject({
+    maxSkew: duration(0).default(5 * MINUTE),
+    maxAge: durationOrOff(1).default(15 * MINUTE),
+    replayWindow: duration(1).default(24 * HOUR),
+    strict: z.boolean().default(false),
+  }).transform((v) => ({ maxSkewMs: v.maxSkew, maxAgeMs: v.maxAge, replayWindowMs: v.replayWindow, strict: v.strict }));
+
+  const delivery = strictObject({
+    maxAttempts: count(1).default(5),
+    ackWait: duration(1).default(30 * SECOND),
+    retry: retryPolicy({ initialDelayMs: SECOND, maxDelayMs: MINUTE }).prefault({}),
+    concurrency: count(1).default(64),
+  }).transform((d) => ({ maxAttempts: d.maxAttempts, ackWaitMs: d.ackWait, retry: d.retry, concurrency: d.concurrency }));
+
+  const outbox = strictObject({
+    maxAttempts: count(1).default(8),
+    retry: retryPolicy({ initialDelayMs: SECOND, maxDelayMs: 5 * MINUTE }).prefault({}),
+    allowPrivateNetworks: z.boolean().default(false),
+  });
+
+  return { nats, http, domain, trustedKey, dns, validation, delivery, outbox };
+}
+
+/**
+ * Builds the `mailroom.yaml` schema with file paths resolved against `baseDir` (the
+ * config file's folder; the working directory when left out). {@link parseConfig} is
+ * the usual way in: it also applies environment overrides and turns issues into a
+ * `ConfigError`.
+ */
+export function createConfigSchema(baseDir = '') {
+  const s = sections(baseDir);
+  return strictObject({
+    nats: s.nats.prefault({}),
+    http: s.http.prefault({}),
+    domains: z
+      .array(s.domain)
+      .superRefine(unique((d) => d.name, 'domain', (i) => [i, 'name']))
+      .default([]),
+    keys: strictObject({
+      trusted: z
+        .array(s.trustedKey)
+        .superRefine(unique((k) => `${k.domain} selector ${k.selector}`, 'key for', (i) => [i, 'selector']))
+        .default([]),
+      dns: s.dns.prefault({}),
+    }).prefault({}),
+    directory: z.record(DomainName, HttpUrl).default({}),
+    manifests: z.record(DomainName, strictObject({ feedback: DomainName.optional() })).default({}),
+    validation: s.validation.prefault({}),
+    delivery: s.delivery.prefault({}),
+    outbox: s.outbox.prefault({}),
+  });
+}
+
+/**
+ * The `mailroom.yaml` schema, and the parsed configuration: defaults applied, durations
+ * in milliseconds (fields renamed with an `Ms` suffix: `ackWait` → `ackWaitMs`), domain
+ * names lower-cased, file paths absolute. Used as a schema on its own it resolves paths
+ * against the working directory and applies no environment overrides; see
+ * {@link parseConfig} and {@link loadConfig}.
+ */
+export const MailroomConfig = createConfigSchema();
+export type MailroomConfig = z.output<typeof MailroomConfig>;
+
+/** What `mailroom.yaml` may contain (every field optional where a default exists). */
+export type MailroomConfigInput = z.input<typeof MailroomConfig>;
+
+/** One local domain this runtime hosts. */
+export type DomainConfig = MailroomConfig['domains'][number];
+/** One pinned public key: the key text, or `{ file }` with an absolute path. */
+export type TrustedKey = MailroomConfig['keys']['trusted'][number];
+/** A retry schedule: `initialDelayMs`, growing by `multiplier`, capped at `maxDelayMs`. */
+export type RetryPolicy = MailroomConfig['delivery']['retry'];

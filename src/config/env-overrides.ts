@@ -1,0 +1,91 @@
+/** Environment variables, as `process.env` holds them. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** One problem in the configuration: a dotted path (or a variable name) and what is wrong. */
+export interface ConfigIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** A value taken from the environment, and the config path it replaces. @internal */
+export interface EnvOverride {
+  readonly variable: string;
+  readonly section: 'nats' | 'http';
+  readonly key: string;
+  readonly value: unknown;
+}
+
+/** The variables read, most specific first: the first one set wins. @internal */
+const SOURCES = [
+  { variables: ['MAILROOM_NATS_URL', 'NATS_URL'], section: 'nats', key: 'url', kind: 'text' },
+  { variables: ['MAILROOM_HTTP_HOST'], section: 'http', key: 'host', kind: 'text' },
+  { variables: ['MAILROOM_HTTP_PORT', 'PORT'], section: 'http', key: 'port', kind: 'port' },
+  { variables: ['MAILROOM_PUBLIC_URL'], section: 'http', key: 'publicUrl', kind: 'text' },
+] as const;
+
+/** The variable that names the config file for `loadConfig` when no path is given. */
+export const CONFIG_PATH_VARIABLE = 'MAILROOM_CONFIG';
+
+/** The value of `name`, with an empty or blank value counted as unset. @internal */
+export function envValue(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/**
+ * Reads the environment overrides. Values are checked by the config schema like any
+ * other; a port must be a whole number here already, since the environment only holds text.
+ *
+ * | variable              | overrides        | notes                                   |
+ * |-----------------------|------------------|-----------------------------------------|
+ * | `MAILROOM_NATS_URL`   | `nats.url`       | wins over `NATS_URL`                    |
+ * | `NATS_URL`            | `nats.url`       | the NATS tools' usual variable          |
+ * | `MAILROOM_HTTP_HOST`  | `http.host`      |                                         |
+ * | `MAILROOM_HTTP_PORT`  | `http.port`      | wins over `PORT`; `0` = any free port   |
+ * | `PORT`                | `http.port`      | as platforms such as Heroku set it      |
+ * | `MAILROOM_PUBLIC_URL` | `http.publicUrl` |                                         |
+ * | `MAILROOM_CONFIG`     | (the file path)  | read by `loadConfig` when no path given |
+ *
+ * An empty value counts as unset. Overrides apply over the file, before validation.
+ * @internal
+ */
+export function readEnvOverrides(env: Env): { overrides: EnvOverride[]; issues: ConfigIssue[] } {
+  const overrides: EnvOverride[] = [];
+  const issues: ConfigIssue[] = [];
+  for (const source of SOURCES) {
+    const variable = source.variables.find((name) => envValue(env, name) !== undefined);
+    if (variable === undefined) continue;
+    const text = envValue(env, variable) ?? '';
+    if (source.kind === 'port') {
+      const port = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+      if (!(port <= 65535)) {
+        issues.push({ path: variable, message: `must be a port number from 0 to 65535, got "${text}" (overrides ${source.section}.${source.key})` });
+        continue;
+      }
+      overrides.push({ variable, section: source.section, key: source.key, value: port });
+    } else {
+      overrides.push({ variable, section: source.section, key: source.key, value: text });
+    }
+  }
+  return { overrides, issues };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Returns `input` with the overrides written in; `input` itself is left untouched. A
+ * section that is present but not a mapping is left as it is, for the schema to report.
+ * @internal
+ */
+export function applyEnvOverrides(input: unknown, overrides: readonly EnvOverride[]): unknown {
+  if (overrides.length === 0 || !isPlainObject(input)) return input;
+  const result: Record<string, unknown> = { ...input };
+  for (const { section, key, value } of overrides) {
+    const current = result[section];
+    if (current === undefined) result[section] = { [key]: value };
+    else if (isPlainObject(current)) result[section] = { ...current, [key]: value };
+  }
+  return result;
+}

@@ -1,0 +1,23 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { parseConfig, parseConfigYaml } from '../../src/config/index.ts';
+
+const README = new URL('../../src/config/README.md', import.meta.url);
+
+describe('the commented example in src/config/README.md', () => {
+  it('is a valid mailroom.yaml whose unmarked values are the defaults', async () => {
+    const text = await readFile(README, 'utf8');
+    const block = /## `mailroom\.example\.yaml`[\s\S]*?```yaml\n([\s\S]*?)```/.exec(text)?.[1];
+    expect(block).toBeDefined();
+    const config = parseConfig(parseConfigYaml(block ?? ''), { baseDir: '/srv/mailroom' });
+    const defaults = parseConfig({}, { baseDir: '/srv/mailroom' });
+    const { domains, keys, directory, manifests, ...rest } = config;
+    const { domains: _d, keys: defaultKeys, directory: _dir, manifests: _m, ...defaultRest } = defaults;
+    expect(rest).toEqual(defaultRest);
+    expect(keys.dns).toEqual(defaultKeys.dns);
+    expect(domains.map((d) => d.name)).toEqual(['orders.example']);
+    expect(keys.trusted.map((k) => k.domain)).toEqual(['shop.example']);
+    expect(Object.keys(directory)).toEqual(['partner.example']);
+    expect(manifests).toEqual({ 'shop.example': { feedback: 'buffer.example' } });
+  });
+});
