@@ -71,6 +71,9 @@ function fromDer(der: Buffer, hint: 'ed25519' | 'rsa' | undefined): PublicKey {
 export function parsePublicKey(text: string): PublicKey {
   const trimmed = text.trim();
   if (trimmed.startsWith('-----BEGIN')) {
+    // createPublicKey would quietly derive the public key from a private one: a secret
+    // pasted where a public key belongs is a mistake worth stopping.
+    if (/^-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(trimmed)) throw new KeyFormatError('this is a private key: give the public key');
     try {
       const key = createPublicKey(trimmed);
       return { algorithm: algorithmOf(key), key };
