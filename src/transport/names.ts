@@ -1,0 +1,194 @@
+/**
+ * The one module that builds subject, stream, consumer, KV bucket and KV key names.
+ * Nothing else in Mailroom concatenates a NATS name by hand.
+ *
+ * Two reversible encodings are used, each with exactly one spelling per value
+ * (decoding rejects anything the encoder would not have produced):
+ *
+ * - subject tokens ({@link encodeToken}): a NATS subject token may not be empty or
+ *   contain `.`, `*`, `>` or whitespace. Those characters, `%`, control characters and
+ *   Unicode whitespace are percent-encoded as UTF-8 (`orders.example` →
+ *   `orders%2Eexample`); everything else, including non-ASCII, is kept as it is.
+ * - KV key tokens ({@link encodeKeyToken}): KV keys allow only `[-/_=.a-zA-Z0-9]`, and
+ *   `.` separates tokens. Letters, digits, `-` and `_` are kept; every other character
+ *   becomes `=` and two upper-case hex digits per UTF-8 byte (`orders.example` →
+ *   `orders=2Eexample`). A UUID correlation stays as it is.
+ */
+import { MailroomError } from '../errors.ts';
+
+/** A name could not be built or parsed: empty input, a malformed token, a bad prefix. */
+export class InvalidNameError extends MailroomError {
+  readonly _tag = 'InvalidNameError';
+  constructor(
+    message: string,
+    readonly input: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// `%`, the subject separators and wildcards, C0 controls, space, DEL, C1 controls and
+// every Unicode white space (NBSP, U+2028, ...).
+// eslint-disable-next-line no-control-regex -- control characters are what must be escaped
+const TOKEN_ESCAPED = /[%.*>\u0000-\u0020\u007F-\u009F\s]/gu;
+const KEY_KEPT = /^[A-Za-z0-9_-]$/;
+
+const utf8 = new TextEncoder();
+
+function hexBytes(char: string, escape: string): string {
+  let out = '';
+  for (const byte of utf8.encode(char)) out += escape + byte.toString(16).toUpperCase().padStart(2, '0');
+  return out;
+}
+
+function checkEncodable(value: string, what: string): void {
+  if (value.length === 0) throw new InvalidNameError(`${what}: cannot encode an empty string`, value);
+  if (LONE_SURROGATE.test(value)) throw new InvalidNameError(`${what}: string is not well-formed UTF-16`, value);
+}
+
+/** Decodes `%XX` (or `=XX`) runs, then checks the result re-encodes to the same text. */
+function decodeEscapes(encoded: string, escape: '%' | '=', encode: (value: string) => string, what: string): string {
+  if (encoded.length === 0) throw new InvalidNameError(`${what}: empty token`, encoded);
+  const pattern = escape === '%' ? /(?:%[0-9A-F]{2})+/g : /(?:=[0-9A-F]{2})+/g;
+  let decoded: string;
+  try {
+    decoded = encoded.replace(pattern, (run) => {
+      const bytes = Uint8Array.from(run.slice(1).split(escape), (hex) => parseInt(hex, 16));
+      return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    });
+  } catch (cause) {
+    throw new InvalidNameError(`${what}: invalid UTF-8 escape in ${JSON.stringify(encoded)}`, encoded, { cause });
+  }
+  if (decoded.length === 0 || encode(decoded) !== encoded) {
+    throw new InvalidNameError(`${what}: ${JSON.stringify(encoded)} is not a canonical encoded token`, encoded);
+  }
+  return decoded;
+}
+
+/** Encodes a domain, UUID or `Anonymous` as one NATS subject token. */
+export function encodeToken(value: string): string {
+  checkEncodable(value, 'subject token');
+  return value.replace(TOKEN_ESCAPED, (char) => hexBytes(char, '%'));
+}
+
+/** Reverses {@link encodeToken}; throws {@link InvalidNameError} on anything it would not produce. */
+export function decodeToken(token: string): string {
+  return decodeEscapes(token, '%', encodeToken, 'subject token');
+}
+
+/** Encodes any string as one KV key token (`[-_=a-zA-Z0-9]+`). */
+export function encodeKeyToken(value: string): string {
+  checkEncodable(value, 'KV key token');
+  let out = '';
+  for (const char of value) out += KEY_KEPT.test(char) ? char : hexBytes(char, '=');
+  return out;
+}
+
+/** Reverses {@link encodeKeyToken}; throws {@link InvalidNameError} on anything it would not produce. */
+export function decodeKeyToken(token: string): string {
+  return decodeEscapes(token, '=', encodeKeyToken, 'KV key token');
+}
+
+/** Which of the three streams a subject belongs to. */
+export type StreamKind = 'inbox' | 'outbox' | 'dlq';
+
+/** The addressing part of a Mailroom message subject. */
+export interface ParsedSubject {
+  readonly kind: StreamKind;
+  readonly to: string;
+  readonly from: string;
+}
+
+/** The key of one envelope in the status (or replay) bucket. */
+export interface ParsedKey {
+  readonly from: string;
+  readonly correlation: string;
+}
+
+/** Every NATS name one Mailroom runtime uses, for one prefix. Its functions use no `this`: pass them around freely. */
+export interface Names {
+  /** The lower-case prefix, e.g. `mailroom`. */
+  readonly prefix: string;
+  /** Stream names: `MAILROOM_INBOX`, `MAILROOM_OUTBOX`, `MAILROOM_DLQ`. */
+  readonly streams: { readonly inbox: string; readonly outbox: string; readonly dlq: string };
+  /** The subject filter each stream captures: `mailroom.inbox.>` and so on. */
+  readonly streamSubjects: { readonly inbox: string; readonly outbox: string; readonly dlq: string };
+  /** Durable pull consumer names: `mailroom-inbox`, `mailroom-outbox`. */
+  readonly consumers: { readonly inbox: string; readonly outbox: string };
+  /** KV bucket names: `mailroom-status`, `mailroom-replay`, `mailroom-conversations`. */
+  readonly buckets: { readonly status: string; readonly replay: string; readonly conversations: string };
+  /** `mailroom.inbox.<to>.<from>` */
+  inboxSubject(to: string, from: string): string;
+  /** `mailroom.outbox.<to>.<from>` */
+  outboxSubject(to: string, from: string): string;
+  /** `mailroom.dlq.<to>.<from>` */
+  dlqSubject(to: string, from: string): string;
+  /** Reverses the three subject builders; `undefined` for a subject that is not one of ours. */
+  parseSubject(subject: string): ParsedSubject | undefined;
+  /** The status bucket key of an envelope: `<from>.<correlation>`, both KV-encoded. */
+  statusKey(from: string, correlation: string): string;
+  /** The replay bucket key of a correlation seen from a sender (same shape as the status key). */
+  replayKey(from: string, correlation: string): string;
+  /** Reverses {@link Names.statusKey} and {@link Names.replayKey}; throws {@link InvalidNameError}. */
+  parseKey(key: string): ParsedKey;
+  /** The ingress `Nats-Msg-Id`: `<From>/<Correlation>` (the JetStream dedupe key). */
+  inboxMsgId(from: string, correlation: string): string;
+}
+
+const PREFIX = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
+
+/**
+ * Builds every NATS name for one runtime. The prefix (default `mailroom`,
+ * case-insensitive) lets tests and several runtimes share one server without clashing.
+ *
+ * @example
+ * ```ts
+ * const names = createNames();
+ * names.streams.inbox;                             // 'MAILROOM_INBOX'
+ * names.inboxSubject('orders.example', 'Anonymous'); // 'mailroom.inbox.orders%2Eexample.Anonymous'
+ * names.statusKey('shop.example', '0f8fad5b-d9cb-469f-a165-70867728950e');
+ * // 'shop=2Eexample.0f8fad5b-d9cb-469f-a165-70867728950e'
+ * ```
+ */
+export function createNames(prefix = 'mailroom'): Names {
+  if (!PREFIX.test(prefix)) {
+    throw new InvalidNameError(`prefix must match ${PREFIX.source}, got ${JSON.stringify(prefix)}`, prefix);
+  }
+  const lower = prefix.toLowerCase();
+  const upper = prefix.toUpperCase();
+  const subject = (kind: StreamKind) => (to: string, from: string) =>
+    `${lower}.${kind}.${encodeToken(to)}.${encodeToken(from)}`;
+  const key = (from: string, correlation: string) => `${encodeKeyToken(from)}.${encodeKeyToken(correlation)}`;
+
+  return {
+    prefix: lower,
+    streams: { inbox: `${upper}_INBOX`, outbox: `${upper}_OUTBOX`, dlq: `${upper}_DLQ` },
+    streamSubjects: { inbox: `${lower}.inbox.>`, outbox: `${lower}.outbox.>`, dlq: `${lower}.dlq.>` },
+    consumers: { inbox: `${lower}-inbox`, outbox: `${lower}-outbox` },
+    buckets: { status: `${lower}-status`, replay: `${lower}-replay`, conversations: `${lower}-conversations` },
+    inboxSubject: subject('inbox'),
+    outboxSubject: subject('outbox'),
+    dlqSubject: subject('dlq'),
+    parseSubject(value) {
+      const parts = value.split('.');
+      if (parts.length !== 4 || parts[0] !== lower) return undefined;
+      const kind = parts[1];
+      if (kind !== 'inbox' && kind !== 'outbox' && kind !== 'dlq') return undefined;
+      try {
+        return { kind, to: decodeToken(parts[2] ?? ''), from: decodeToken(parts[3] ?? '') };
+      } catch (_) {
+        return undefined;
+      }
+    },
+    statusKey: key,
+    replayKey: key,
+    parseKey(value) {
+      const parts = value.split('.');
+      if (parts.length !== 2) throw new InvalidNameError(`KV key must have two tokens, got ${JSON.stringify(value)}`, value);
+      return { from: decodeKeyToken(parts[0] ?? ''), correlation: decodeKeyToken(parts[1] ?? '') };
+    },
+    inboxMsgId: (from, correlation) => `${from}/${correlation}`,
+  };
+}
