@@ -248,7 +248,7 @@ export async function provision(nc: NatsConnection, names: Names, options: Provi
   const streamMutable = ['subjects', 'description', 'duplicate_window', 'max_age', 'num_replicas'] as const;
   // Inbox and outbox are work queues: a message leaves the stream when it is acked, so they
   // do not grow without bound. Dead letters stay until purged (limits).
-  const stream = (name: string, subject: string, description: string, maxAgeMs = 0, retention = RetentionPolicy.Workqueue): Partial<StreamConfig> & { name: string } => ({
+  const stream = (name: string, subject: string, description: string, maxAgeMs = 0, retention: RetentionPolicy = RetentionPolicy.Workqueue): Partial<StreamConfig> & { name: string } => ({
     name,
     subjects: [subject],
     description,

@@ -1,0 +1,31 @@
+import type { Command } from 'commander';
+import { loadConfig, type MailroomConfig } from '../config/index.ts';
+
+/** Options every command that reads `mailroom.yaml` takes. */
+export interface ConfigFlags {
+  config?: string;
+  nats?: string;
+  port?: string;
+}
+
+export function addConfigOptions(command: Command): Command {
+  return command
+    .option('-c, --config <file>', 'the config file (default: $MAILROOM_CONFIG or ./mailroom.yaml)')
+    .option('--nats <url>', 'NATS server URL (default: $NATS_URL; none = start an embedded nats-server)')
+    .option('--port <port>', 'HTTP port (default: $MAILROOM_HTTP_PORT or the config, 8080)');
+}
+
+/** Loads the config; flags win over the environment, which wins over the file. */
+export function loadConfigWithFlags(flags: ConfigFlags): Promise<MailroomConfig> {
+  const env = { ...process.env };
+  if (flags.nats !== undefined) env.NATS_URL = flags.nats;
+  if (flags.port !== undefined) env.MAILROOM_HTTP_PORT = flags.port;
+  return loadConfig(flags.config, { env });
+}
+
+/** The runtime's own HTTP base URL, as a local client reaches it. */
+export function runtimeUrl(config: MailroomConfig): string {
+  if (config.http.publicUrl) return config.http.publicUrl;
+  const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
+  return `${config.http.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${config.http.port}`;
+}

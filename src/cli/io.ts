@@ -1,0 +1,50 @@
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { MailroomError } from '../errors.ts';
+
+/** A CLI usage or input problem: printed as `error: ...` and exit code 2. */
+export class CliUsageError extends MailroomError {
+  readonly _tag = 'CliUsageError';
+  constructor(message: string, readonly hint?: string) {
+    super(message);
+  }
+}
+
+/**
+ * Reads at most `maxBytes + 1` bytes from stdin, so an oversized input is detected
+ * without being read whole.
+ */
+export async function readStdinBounded(maxBytes: number): Promise<Uint8Array> {
+  if (process.stdin.isTTY) {
+    throw new CliUsageError('no envelope given', 'pipe one on standard input or name a file: mailroom verify --key KEY envelope.json');
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size > maxBytes) break;
+  }
+  process.stdin.destroy();
+  return Buffer.concat(chunks).subarray(0, maxBytes + 1);
+}
+
+/** Reads a file, or fails with a CliUsageError naming it. */
+export async function readFileOrFail(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    throw new CliUsageError(`cannot read ${what} ${path}${code ? ` (${code})` : ''}`);
+  }
+}
+
+/** `@file` reads the file, anything else is the literal text. */
+export async function literalOrFile(value: string, what: string): Promise<string> {
+  return value.startsWith('@') ? readFileOrFail(value.slice(1), what) : value;
+}
+
+/** A key argument: an existing file's contents, else the literal text (e.g. a raw base64 key). */
+export async function keyArgument(value: string): Promise<string> {
+  return existsSync(value) ? readFileOrFail(value, 'key file') : value;
+}

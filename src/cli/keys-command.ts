@@ -1,0 +1,49 @@
+import { writeFile, mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { generateDomainKeys } from '../keys/index.ts';
+import { CliUsageError } from './io.ts';
+
+interface GenerateOptions {
+  domain: string;
+  selector: string;
+  out: string;
+  force?: boolean;
+}
+
+/** `mailroom keys generate`: a new Ed25519 key pair for a domain and the DNS record to publish. */
+export function registerKeysCommand(program: Command): void {
+  const keys = program.command('keys').description('manage domain signing keys');
+  keys
+    .command('generate')
+    .description('generate an Ed25519 key pair for a domain; writes the PKCS#8 private key and prints the DNS TXT record to publish')
+    .requiredOption('--domain <domain>', 'the domain the key signs for, e.g. orders.example')
+    .option('--selector <selector>', 'the key selector published in DNS', 'pw1')
+    .option('--out <dir>', 'folder for the key files', 'keys')
+    .option('--force', 'overwrite existing key files')
+    .addHelpText('after', '\nExample:\n  mailroom keys generate --domain orders.example --selector pw1 --out keys\n')
+    .action(async (options: GenerateOptions) => {
+      const generated = generateDomainKeys(options.domain, options.selector);
+      const dir = resolve(options.out);
+      const base = join(dir, `${options.domain}.${options.selector}`);
+      const privatePath = `${base}.private.pem`;
+      const publicPath = `${base}.public.pem`;
+      if (!options.force && (existsSync(privatePath) || existsSync(publicPath))) {
+        throw new CliUsageError(`a key for ${options.domain} selector ${options.selector} already exists in ${dir}`, 'use --force to replace it, or pick another --selector');
+      }
+      await mkdir(dir, { recursive: true });
+      await writeFile(privatePath, generated.privateKeyPem, { mode: 0o600 });
+      await writeFile(publicPath, generated.publicKeyPem, { mode: 0o644 });
+      process.stdout.write(
+        [
+          `private key: ${privatePath}`,
+          `public key:  ${publicPath}`,
+          '',
+          'Publish this DNS TXT record:',
+          `${generated.dnsName}. IN TXT "${generated.dnsTxt}"`,
+          '',
+        ].join('\n'),
+      );
+    });
+}

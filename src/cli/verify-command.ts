@@ -1,0 +1,70 @@
+import type { Command } from 'commander';
+import { decodeEnvelope, verifyDecoded, defaultParseLimits, type DecodedEnvelope } from '../envelope/index.ts';
+import { checkTimestamp } from '../envelope/timestamp-window.ts';
+import type { Rejection } from '../envelope/types.ts';
+import { createCachedKeyResolver, createDnsKeyResolver, parsePublicKey, type PublicKey } from '../keys/index.ts';
+import { parseDuration } from '../config/index.ts';
+import { CliUsageError, keyArgument, readFileOrFail, readStdinBounded } from './io.ts';
+
+interface VerifyOptions {
+  key?: string;
+  dns?: boolean;
+  dnsServer?: string[];
+  requireDnssec?: boolean;
+  maxAge?: string;
+  maxSkew: string;
+}
+
+function printRejection(error: Rejection): void {
+  process.stdout.write(`reason: ${error.reason}\n`);
+  if (error.field) process.stdout.write(`field: ${error.field}\n`);
+  if (error.code) process.stdout.write(`code: ${error.code}\n`);
+  process.stdout.write(`detail: ${error.detail}\n`);
+  process.exitCode = 1;
+}
+
+async function keyFor(decoded: DecodedEnvelope, options: VerifyOptions): Promise<PublicKey | undefined> {
+  if (options.key !== undefined) return parsePublicKey(await keyArgument(options.key));
+  const resolver = createCachedKeyResolver(
+    createDnsKeyResolver({ ...(options.dnsServer ? { servers: options.dnsServer } : {}), requireDnssec: options.requireDnssec ?? false }),
+  );
+  const { From, Selector } = decoded.envelope.Header;
+  return resolver.resolve(From, Selector);
+}
+
+/** `mailroom verify`: prints OK (exit 0) or `reason: <named reason>` with detail (exit 1). */
+export function registerVerifyCommand(program: Command): void {
+  program
+    .command('verify')
+    .description('verify a signed envelope read from a file or standard input')
+    .argument('[file]', 'the envelope (JSON or YAML); default: standard input')
+    .option('--key <public>', 'the sender public key: a PEM file, a DKIM TXT file, or a raw base64 key')
+    .option('--dns', 'look the key up in DNS at {Selector}._domainkey.pw.{From}')
+    .option('--dns-server <host:port...>', 'DNS server(s) to ask (default: /etc/resolv.conf)')
+    .option('--require-dnssec', 'with --dns: accept only answers with the DNSSEC AD flag')
+    .option('--max-age <duration>', 'reject envelopes older than this (e.g. 5m); off by default')
+    .option('--max-skew <duration>', 'with --max-age: reject timestamps further than this in the future', '5m')
+    .addHelpText('after', '\nExit codes: 0 valid, 1 rejected (reason printed), 2 usage or I/O error.\n\nExamples:\n  mailroom verify --key keys/orders.example.pw1.public.pem < envelope.json\n  mailroom verify --dns envelope.json\n')
+    .action(async (file: string | undefined, options: VerifyOptions) => {
+      if ((options.key === undefined) === (options.dns !== true)) {
+        throw new CliUsageError('give exactly one of --key or --dns');
+      }
+      const limits = defaultParseLimits;
+      const input = file !== undefined ? Buffer.from(await readFileOrFail(file, 'envelope file')) : await readStdinBounded(limits.maxBytes);
+      const decoded = decodeEnvelope(input);
+      if (!decoded.ok) return printRejection(decoded.error);
+      if (options.maxAge !== undefined) {
+        const window = { maxAgeMs: parseDuration(options.maxAge), maxSkewMs: parseDuration(options.maxSkew) };
+        const fresh = checkTimestamp(decoded.value.envelope.Header.Timestamp, Date.now(), window);
+        if (!fresh.ok) return printRejection(fresh.error);
+      }
+      const key = await keyFor(decoded.value, options);
+      if (!key) {
+        const { From, Selector } = decoded.value.envelope.Header;
+        return printRejection({ reason: 'key-not-found', detail: `no key for ${From} selector ${Selector ?? '(none)'}` });
+      }
+      const verified = verifyDecoded(decoded.value, key);
+      if (!verified.ok) return printRejection(verified.error);
+      process.stdout.write('OK\n');
+    });
+}

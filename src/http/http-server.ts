@@ -1,0 +1,99 @@
+import { readFile } from 'node:fs/promises';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import type { AcceptOutcome } from '../runtime/inbox.ts';
+import type { EnvelopeStatus } from '../runtime/status-store.ts';
+
+/** What the HTTP layer needs from the runtime: its public API, not the transport. */
+export interface HttpRuntime {
+  accept(input: Uint8Array, format: 'json' | 'yaml' | 'auto'): Promise<AcceptOutcome>;
+  status(from: string, correlation: string): Promise<EnvelopeStatus | undefined>;
+  /** Ready = connected to NATS with JetStream answering. */
+  ready(): Promise<{ ready: boolean; detail: string }>;
+}
+
+export interface HttpServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly maxBodyBytes: number;
+  /** Base of the status URLs in 202 answers; default: the address the server listens on. */
+  readonly publicUrl?: string;
+  readonly tls?: { readonly cert: string; readonly key: string };
+}
+
+export interface HttpServer {
+  readonly url: string;
+  readonly app: FastifyInstance;
+  stop(): Promise<void>;
+}
+
+const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
+
+function problem(reply: FastifyReply, status: number, error: string, detail: string, extra?: Record<string, unknown>) {
+  return reply.code(status).type('application/json').send({ error, detail, ...extra });
+}
+
+/**
+ * The HTTP face of a runtime: `POST /inbox`, `GET /envelopes/{from}/{correlation}`,
+ * `GET /healthz`, `GET /readyz`. Answers 202 only after JetStream stored the envelope.
+ */
+export async function startHttpServer(runtime: HttpRuntime, options: HttpServerOptions): Promise<HttpServer> {
+  const https = options.tls ? { key: await readFile(options.tls.key), cert: await readFile(options.tls.cert) } : null;
+  const app = Fastify({ bodyLimit: options.maxBodyBytes, logger: false, ...(https ? { https } : {}) }) as unknown as FastifyInstance;
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(['application/json', 'text/plain', ...YAML_TYPES], { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  app.setErrorHandler((error: { statusCode?: number; code?: string; message: string }, _request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status === 413) return problem(reply, 413, 'too-large', `the body is larger than ${options.maxBodyBytes} bytes`);
+    if (status === 415) return problem(reply, 415, 'unsupported-media-type', `send application/json or application/yaml (${error.message})`);
+    if (status >= 400 && status < 500) return problem(reply, status, 'bad-request', error.message);
+    return problem(reply, 500, 'internal', error.message);
+  });
+
+  let baseUrl = options.publicUrl ?? '';
+  app.post('/inbox', async (request, reply) => {
+    const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const format = type === 'application/json' ? 'json' : YAML_TYPES.includes(type) ? 'yaml' : 'auto';
+    const outcome = await runtime.accept(request.body as Buffer, format);
+    switch (outcome.kind) {
+      case 'accepted': {
+        const path = `/envelopes/${encodeURIComponent(outcome.from)}/${encodeURIComponent(outcome.correlation)}`;
+        return reply
+          .code(202)
+          .header('location', path)
+          .send({ correlation: outcome.correlation, from: outcome.from, state: 'queued', duplicate: outcome.duplicate, status: `${baseUrl}${path}` });
+      }
+      case 'rejected': {
+        const { reason, detail, field, code } = outcome.error;
+        return problem(reply, reason === 'too-large' ? 413 : 400, reason, detail, { ...(field ? { field } : {}), ...(code ? { code } : {}) });
+      }
+      case 'unavailable':
+        return problem(reply.header('retry-after', '1'), 503, 'unavailable', outcome.detail);
+      default: {
+        const never: never = outcome;
+        throw new Error(`unknown outcome ${JSON.stringify(never)}`);
+      }
+    }
+  });
+
+  app.get<{ Params: { from: string; correlation: string } }>('/envelopes/:from/:correlation', async (request, reply) => {
+    const status = await runtime.status(request.params.from, request.params.correlation);
+    if (!status) return problem(reply, 404, 'not-found', `no envelope from ${request.params.from} with correlation ${request.params.correlation}`);
+    return reply.send(status);
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const { ready, detail } = await runtime.ready();
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not-ready', detail });
+  });
+
+  await app.listen({ host: options.host, port: options.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host === '0.0.0.0' ? '127.0.0.1' : options.host;
+  const url = `${https ? 'https' : 'http'}://${host}:${port}`;
+  if (!baseUrl) baseUrl = url;
+  let stopped: Promise<void> | undefined;
+  return { url, app, stop: () => (stopped ??= app.close()) };
+}

@@ -1,0 +1,269 @@
+import { createActor, fromPromise, setup, spawnChild, stopChild, type AnyActorRef, type InspectionEvent } from 'xstate';
+import type { Consumer, JsMsg } from '@nats-io/jetstream';
+import {
+  envelopeMachine,
+  type EnvelopeActorInput,
+  type EnvelopeActorOutput,
+  type EnvelopeDeadLetterInput,
+  type EnvelopeFeedbackInput,
+  type EnvelopeFeedbackOutput,
+  type EnvelopeHandleOutput,
+  type EnvelopeReplyInput,
+  type EnvelopeStepInput,
+  type EnvelopeValidateOutput,
+} from '../../machines/envelope.machine.ts';
+import { decodeEnvelope, type DecodedEnvelope, type ParseLimits } from '../envelope/index.ts';
+import type { Result } from '../envelope/types.ts';
+import { settle } from './disposition.ts';
+import { startConsumeLoop } from './consume-loop.ts';
+import { FEEDBACK_SUBJECT, isReplySubject, replyOf, type HandlerRegistry } from './handlers.ts';
+import { humanReason, type DomainIdentity, type Outbound } from './outbound.ts';
+import type { EnvelopeStatus, StatusStep, StatusStore } from './status-store.ts';
+import { validateEnvelope, type ValidatorDeps } from './validator.ts';
+import type { DeadLetters } from './dead-letters.ts';
+
+/** One delivered message while its actor runs. Held in memory only for the actor's short life. */
+interface Flight {
+  readonly msg: JsMsg;
+  readonly decoded: Result<DecodedEnvelope>;
+  readonly history: StatusStep[];
+  reply?: { subject: string; body: DecodedEnvelope['envelope']['Body'] };
+}
+
+/** What the runner needs; built by `createMailroom`. */
+export interface EnvelopeRunnerDeps {
+  readonly consumer: Consumer;
+  readonly validator: ValidatorDeps;
+  readonly limits: ParseLimits;
+  readonly handlers: HandlerRegistry;
+  readonly identities: ReadonlyMap<string, DomainIdentity>;
+  readonly bufferOf: (sender: string) => string | undefined;
+  readonly outbound: Outbound;
+  readonly status: StatusStore;
+  readonly deadLetters: DeadLetters;
+  readonly delivery: { maxAttempts: number; concurrency: number; retry: EnvelopeActorInput['retry'] };
+  readonly onSettled?: (status: EnvelopeStatus, decoded: DecodedEnvelope | undefined) => void;
+  readonly onError?: (error: unknown, context: string) => void;
+  readonly inspect?: (event: InspectionEvent) => void;
+}
+
+/** A running consume loop. `stop()` stops pulling, waits for the actors in flight, and is idempotent. */
+export interface EnvelopeRunner {
+  readonly inFlight: () => number;
+  stop(): Promise<void>;
+}
+
+const UNKNOWN = '?';
+
+/** Set by the HTTP inbox: when the envelope was received, before it was stored. */
+export const RECEIVED_AT_HEADER = 'Mailroom-Received-At';
+
+function actorInput(flight: Flight, deps: EnvelopeRunnerDeps): EnvelopeActorInput {
+  const header = flight.decoded.ok ? flight.decoded.value.envelope.Header : undefined;
+  return {
+    messageId: String(flight.msg.seq),
+    from: header?.From ?? UNKNOWN,
+    to: header?.To ?? UNKNOWN,
+    subject: header?.Subject ?? UNKNOWN,
+    correlation: header?.Correlation ?? UNKNOWN,
+    attempt: flight.msg.info.deliveryCount,
+    maxAttempts: deps.delivery.maxAttempts,
+    retry: deps.delivery.retry,
+    receivedAt: Math.floor(flight.msg.info.timestampNanos / 1e6),
+  };
+}
+
+/** The envelope machine with the runtime's side effects supplied. */
+function provideEnvelopeMachine(flights: Map<string, Flight>, deps: EnvelopeRunnerDeps) {
+  const flight = (id: string): Flight => {
+    const found = flights.get(id);
+    if (!found) throw new Error(`no message in flight with id ${id}`);
+    return found;
+  };
+  const envelopeOf = (id: string) => {
+    const decoded = flight(id).decoded;
+    if (!decoded.ok) throw new Error(`message ${id} did not decode`);
+    return decoded.value.envelope;
+  };
+  return envelopeMachine.provide({
+    actors: {
+      validate: fromPromise<EnvelopeValidateOutput, EnvelopeStepInput>(async ({ input }) => {
+        const result = await validateEnvelope(flight(input.messageId).decoded, input.messageId, deps.validator);
+        if (result.ok) return { ok: true };
+        const { reason, detail, field } = result.error;
+        return field === undefined ? { ok: false, reason, detail } : { ok: false, reason, detail, field };
+      }),
+      handle: fromPromise<EnvelopeHandleOutput, EnvelopeStepInput>(async ({ input }) => {
+        const f = flight(input.messageId);
+        const envelope = envelopeOf(input.messageId);
+        const { Header } = envelope;
+        if (Header.Subject !== FEEDBACK_SUBJECT && !isReplySubject(Header.Subject)) {
+          const handler = deps.handlers.get(Header.To, Header.Subject);
+          if (!handler) throw Object.assign(new Error(`no handler for ${Header.Subject}`), { retryable: false, reason: 'unknown-subject' });
+          const result = await handler({
+            envelope,
+            from: Header.From,
+            to: Header.To,
+            subject: Header.Subject,
+            correlation: Header.Correlation,
+            body: envelope.Body,
+            attempt: input.attempt,
+          });
+          const reply = replyOf(result, Header.Subject);
+          if (reply) f.reply = reply;
+        }
+        return { replyCorrelation: Header.Correlation };
+      }),
+      reply: fromPromise<void, EnvelopeReplyInput>(async ({ input }) => {
+        const f = flight(input.messageId);
+        if (!f.reply) return;
+        const { Header } = envelopeOf(input.messageId);
+        const identity = deps.identities.get(Header.To);
+        if (!identity) throw Object.assign(new Error(`no signing key for ${Header.To}`), { retryable: false });
+        await deps.outbound.reply(identity, Header, f.reply.subject, f.reply.body);
+      }),
+      sendFeedback: fromPromise<EnvelopeFeedbackOutput, EnvelopeFeedbackInput>(async ({ input }) => {
+        const decoded = flight(input.messageId).decoded;
+        if (!decoded.ok) return 'none';
+        const { Header } = decoded.value.envelope;
+        // Loop guard: never feedback about feedback.
+        if (Header.Subject === FEEDBACK_SUBJECT) return 'none';
+        const buffer = deps.bufferOf(Header.From);
+        const identity = deps.identities.get(Header.To);
+        if (!buffer || !identity) return 'none';
+        await deps.outbound.feedback(identity, buffer, Header, humanReason(input.discard.reason, input.discard.detail));
+        return 'sent';
+      }),
+      deadLetter: fromPromise<void, EnvelopeDeadLetterInput>(async ({ input }) => {
+        const f = flight(input.messageId);
+        await deps.deadLetters.publish(f.msg, input.deadLetter, f.history);
+      }),
+    },
+  });
+}
+
+function statusOf(input: EnvelopeActorInput, output: EnvelopeActorOutput, history: readonly StatusStep[], replySubject: string | undefined): EnvelopeStatus {
+  return {
+    from: input.from,
+    to: input.to,
+    subject: input.subject,
+    correlation: input.correlation,
+    state: output.final,
+    final: output.final !== 'retrying',
+    attempt: input.attempt,
+    history,
+    ...(output.discard ? { discard: output.discard } : {}),
+    ...(output.replyCorrelation && replySubject ? { replyCorrelation: output.replyCorrelation, replySubject } : {}),
+    ...(output.deadLetter ? { deadLetter: output.deadLetter } : {}),
+    ...(output.disposition.kind === 'nak' ? { retryDelayMs: output.disposition.delayMs } : {}),
+    updatedAt: new Date().toISOString(),
+  };
+}
+
+/**
+ * Consumes the inbox: every delivered message becomes an envelope actor, spawned in one
+ * actor system (the `mailroom` root actor), and the message is settled only when the
+ * actor reaches a final state.
+ */
+export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<EnvelopeRunner> {
+  const flights = new Map<string, Flight>();
+  const envelopeLogic = provideEnvelopeMachine(flights, deps);
+  const systemMachine = setup({
+    types: {
+      events: {} as
+        | { type: 'envelope.delivered'; id: string; input: EnvelopeActorInput }
+        | { type: `xstate.done.actor.${string}`; actorId: string }
+        | { type: `xstate.error.actor.${string}`; actorId: string },
+    },
+    actors: { envelope: envelopeLogic },
+  }).createMachine({
+    id: 'mailroom',
+    on: {
+      'envelope.delivered': { actions: spawnChild('envelope', { id: ({ event }) => event.id, input: ({ event }) => (event as { input: EnvelopeActorInput }).input }) },
+      // A finished envelope actor leaves the system at once, so nothing accumulates.
+      'xstate.done.actor.*': { actions: stopChild(({ event }) => event.actorId) },
+      'xstate.error.actor.*': { actions: stopChild(({ event }) => event.actorId) },
+    },
+  });
+  const system = createActor(systemMachine, deps.inspect ? { inspect: deps.inspect } : {});
+  system.start();
+
+  const finish = async (flight: Flight, input: EnvelopeActorInput, output: EnvelopeActorOutput): Promise<void> => {
+    let history: StatusStep[] = flight.history;
+    if (input.attempt > 1) {
+      const previous = await deps.status.get(input.from, input.correlation).catch(() => undefined);
+      if (previous && previous.history.length > 2) history = [...previous.history, ...history.slice(2)];
+    }
+    const envelope = flight.decoded.ok ? flight.decoded.value.envelope : undefined;
+    const isAnswer = envelope !== undefined && (envelope.Header.Subject === FEEDBACK_SUBJECT || isReplySubject(envelope.Header.Subject));
+    const status = { ...statusOf(input, output, history, flight.reply?.subject), ...(isAnswer && !output.discard ? { body: envelope.Body } : {}) };
+    await deps.status.put(status);
+    settle(flight.msg, output.disposition);
+    deps.onSettled?.(status, flight.decoded.ok ? flight.decoded.value : undefined);
+  };
+
+  const run = (msg: JsMsg): Promise<void> => new Promise<void>((resolve) => {
+    const id = `${msg.seq}.${msg.info.deliveryCount}`;
+    const queuedAt = new Date(Math.floor(msg.info.timestampNanos / 1e6)).toISOString();
+    const receivedAt = msg.headers?.get(RECEIVED_AT_HEADER) || queuedAt;
+    const history: StatusStep[] = [
+      { state: 'received', at: receivedAt },
+      { state: 'queued', at: queuedAt },
+    ];
+    const flight: Flight = { msg, decoded: decodeEnvelope(msg.data, { limits: deps.limits }), history };
+    const messageId = String(msg.seq);
+    flights.set(messageId, flight);
+    const input = actorInput(flight, deps);
+    system.send({ type: 'envelope.delivered', id, input });
+    const child = system.getSnapshot().children[id] as AnyActorRef | undefined;
+    const done = (): void => {
+      flights.delete(messageId);
+      resolve();
+    };
+    if (!child) {
+      done();
+      msg.nak(1_000);
+      deps.onError?.(new Error(`envelope actor ${id} did not start`), 'spawn');
+      return;
+    }
+    let last = 'queued';
+    const record = (value: unknown): void => {
+      const state = String(value);
+      if (state !== last && state !== 'received' && state !== 'queued') {
+        last = state;
+        history.push({ state, at: new Date().toISOString() });
+      }
+    };
+    record(child.getSnapshot().value);
+    const subscription = child.subscribe({
+      next: (snapshot: { value: unknown; status: string; output?: unknown }) => {
+        record(snapshot.value);
+        if (snapshot.status === 'done') {
+          subscription.unsubscribe();
+          finish(flight, input, snapshot.output as EnvelopeActorOutput)
+            .catch((error: unknown) => {
+              deps.onError?.(error, `settling ${id}`);
+              msg.nak(1_000);
+            })
+            .finally(done);
+        }
+      },
+      error: (error: unknown) => {
+        deps.onError?.(error, `envelope actor ${id}`);
+        msg.nak(1_000);
+        done();
+      },
+    });
+  });
+
+  const loop = await startConsumeLoop(deps.consumer, deps.delivery.concurrency, run, (error, context) => deps.onError?.(error, `inbox: ${context}`));
+  let stopping: Promise<void> | undefined;
+  return {
+    inFlight: loop.active,
+    stop: () =>
+      (stopping ??= (async () => {
+        await loop.stop();
+        system.stop();
+      })()),
+  };
+}

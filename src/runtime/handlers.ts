@@ -1,0 +1,90 @@
+import { MailroomError } from '../errors.ts';
+import type { Envelope } from '../envelope/types.ts';
+
+/** What a handler sees of one verified envelope. */
+export interface HandlerContext {
+  readonly envelope: Envelope;
+  readonly from: string;
+  readonly to: string;
+  readonly subject: string;
+  readonly correlation: string;
+  readonly body: Envelope['Body'];
+  /** 1-based delivery attempt; > 1 after a retry or a redelivery. */
+  readonly attempt: number;
+}
+
+/**
+ * A handler's result: a Body for the reply envelope, `{ reply: { subject?, body } }` to
+ * choose the reply's subject, or `undefined`/`null` for no reply (one-way messages).
+ */
+export type HandlerResult = Envelope['Body'] | { readonly reply: { readonly subject?: string; readonly body: Envelope['Body'] } } | null | undefined | void;
+
+/** An async function that handles one subject for one local domain. */
+export type Handler = (context: HandlerContext) => HandlerResult | Promise<HandlerResult>;
+
+/** Handlers by subject, as a handlers module exports them (`export default { 'Hello@Host': fn }`). */
+export type HandlerMap = Readonly<Record<string, Handler>>;
+
+/** Throw from a handler for a transient fault: the envelope is retried later with backoff. */
+export class RetryableError extends MailroomError {
+  readonly _tag = 'RetryableError';
+  readonly retryable = true;
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Throw from a handler to refuse an envelope for good: it is discarded with `reason`, and feedback is sent. */
+export class FinalError extends MailroomError {
+  readonly _tag = 'FinalError';
+  readonly retryable = false;
+  constructor(
+    message: string,
+    readonly reason: string = 'handler-refused',
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The subject of a reply to `subject`. Replies are recognised by this prefix and never answered. */
+export const replySubject = (subject: string): string => `Reply@${subject}`;
+export const isReplySubject = (subject: string): boolean => subject.startsWith('Reply@');
+export const FEEDBACK_SUBJECT = 'Feedback@Buffer';
+
+/** Normalises a handler result to the reply to send, or undefined for none. */
+export function replyOf(result: HandlerResult, requestSubject: string): { subject: string; body: Envelope['Body'] } | undefined {
+  if (result === undefined || result === null) return undefined;
+  if (typeof result === 'object' && 'reply' in result && typeof result.reply === 'object' && result.reply !== null && !Array.isArray(result.reply)) {
+    const reply = result.reply as { subject?: string; body: Envelope['Body'] };
+    return { subject: reply.subject ?? replySubject(requestSubject), body: reply.body };
+  }
+  return { subject: replySubject(requestSubject), body: result as Envelope['Body'] };
+}
+
+/** Handlers per local domain and subject. Registered in config (a module path) or through the library API. */
+export class HandlerRegistry {
+  readonly #byDomain = new Map<string, Map<string, Handler>>();
+
+  register(domain: string, subject: string, handler: Handler): void {
+    let subjects = this.#byDomain.get(domain);
+    if (!subjects) this.#byDomain.set(domain, (subjects = new Map()));
+    subjects.set(subject, handler);
+  }
+
+  registerAll(domain: string, handlers: HandlerMap): void {
+    for (const [subject, handler] of Object.entries(handlers)) this.register(domain, subject, handler);
+  }
+
+  get(domain: string, subject: string): Handler | undefined {
+    return this.#byDomain.get(domain)?.get(subject);
+  }
+
+  subjects(domain: string): string[] {
+    return [...(this.#byDomain.get(domain)?.keys() ?? [])];
+  }
+}

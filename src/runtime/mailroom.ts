@@ -1,0 +1,310 @@
+import { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { createPublicKey } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { InspectionEvent } from 'xstate';
+import { defaultParseLimits, type DecodedEnvelope, type EnvelopeDraft } from '../envelope/index.ts';
+import type { Envelope } from '../envelope/types.ts';
+import { chainKeyResolvers, createCachedKeyResolver, createDnsKeyResolver, createStaticKeyring, parsePrivateKey, type KeyringEntry } from '../keys/index.ts';
+import { inboxUrlFor, type MailroomConfig } from '../config/index.ts';
+import { connectNats } from '../transport/connect.ts';
+import { createNames, type Names } from '../transport/names.ts';
+import { provision } from '../transport/provision.ts';
+import { startEmbeddedNatsServer } from '../transport/embedded-server.ts';
+import { ConfigError } from '../errors.ts';
+import { startHttpServer, type HttpServer } from '../http/http-server.ts';
+import { DeadLetters } from './dead-letters.ts';
+import { startEnvelopeRunner } from './envelope-runner.ts';
+import { HandlerRegistry, type Handler, type HandlerMap } from './handlers.ts';
+import { acceptEnvelope, type AcceptOutcome } from './inbox.ts';
+import { Outbound, type DomainIdentity } from './outbound.ts';
+import { startOutboxWorker } from './outbox-worker.ts';
+import { ReplayGuard } from './replay-guard.ts';
+import { ResourceScope } from './resource-scope.ts';
+import { StatusStore, type EnvelopeStatus } from './status-store.ts';
+
+/** Options beside the config, for library use. */
+export interface MailroomOptions {
+  /** Handlers by local domain, in addition to the handler modules named in the config. */
+  readonly handlers?: Readonly<Record<string, HandlerMap>>;
+  /** Serve HTTP (default true). */
+  readonly http?: boolean;
+  /** Run the outbox worker that delivers replies and feedback (default true). */
+  readonly outboxWorker?: boolean;
+  /** Receives the inspection events of every actor (Stately Inspector). */
+  readonly inspect?: (event: InspectionEvent) => void;
+  /** The clock used for timestamp checks (default `Date.now`). */
+  readonly now?: () => number;
+  /** An emitter to use for {@link Mailroom.events}, so listeners can be attached before start. */
+  readonly events?: EventEmitter<MailroomEvents>;
+  /** Where runtime errors go (default: stderr). */
+  readonly onError?: (error: unknown, context: string) => void;
+}
+
+/** Events a running Mailroom emits. */
+export interface MailroomEvents {
+  /** An envelope actor of this process reached a final state (after its message was settled). */
+  settled: [status: EnvelopeStatus, envelope: Envelope | undefined];
+  /** The outbox delivered an envelope. */
+  delivered: [info: { to: string; from: string; local: boolean; status?: number }];
+  error: [error: unknown, context: string];
+}
+
+/** A started Mailroom runtime. */
+export interface Mailroom {
+  /** The HTTP base URL (`undefined` with `http: false`). */
+  readonly url: string | undefined;
+  /** The NATS server URL in use (the embedded server's when none was configured). */
+  readonly natsUrl: string;
+  readonly names: Names;
+  readonly events: EventEmitter<MailroomEvents>;
+  /** Registers a handler for a local domain's subject. */
+  handle(domain: string, subject: string, handler: Handler): void;
+  /** Offers a signed envelope to the inbox (what `POST /inbox` does). */
+  accept(input: Uint8Array | string, format?: 'json' | 'yaml' | 'auto'): Promise<AcceptOutcome>;
+  /** Signs an envelope as a local domain and sends it through the outbox. */
+  send(draft: EnvelopeDraft & { From: string }): Promise<Envelope>;
+  /** The status of an envelope received here, by sender and correlation. */
+  status(from: string, correlation: string): Promise<EnvelopeStatus | undefined>;
+  /** Stops taking work, lets the actors in flight finish, releases everything. Idempotent. */
+  stop(): Promise<void>;
+}
+
+async function loadHandlerModule(path: string): Promise<HandlerMap> {
+  let mod: { default?: unknown; handlers?: unknown };
+  try {
+    mod = (await import(pathToFileURL(path).href)) as typeof mod;
+  } catch (cause) {
+    throw new ConfigError(`cannot load the handlers module ${path}`, [], { cause });
+  }
+  const map = mod.handlers ?? mod.default;
+  if (typeof map !== 'object' || map === null) throw new ConfigError(`${path} must export its handlers by subject (export default { 'Hello@Host': fn })`);
+  for (const [subject, fn] of Object.entries(map)) {
+    if (typeof fn !== 'function') throw new ConfigError(`${path}: the handler for ${subject} is not a function`);
+  }
+  return map as HandlerMap;
+}
+
+async function loadIdentities(config: MailroomConfig): Promise<Map<string, DomainIdentity>> {
+  const identities = new Map<string, DomainIdentity>();
+  for (const domain of config.domains) {
+    let pem: string;
+    try {
+      pem = await readFile(domain.privateKey, 'utf8');
+    } catch (cause) {
+      throw new ConfigError(`cannot read the private key of ${domain.name}: ${domain.privateKey}`, [], { cause });
+    }
+    identities.set(domain.name, { name: domain.name, selector: domain.selector, key: parsePrivateKey(pem) });
+  }
+  return identities;
+}
+
+async function keyringEntries(config: MailroomConfig, identities: Map<string, DomainIdentity>): Promise<KeyringEntry[]> {
+  const entries: KeyringEntry[] = [];
+  for (const trusted of config.keys.trusted) {
+    const key = typeof trusted.key === 'string' ? trusted.key : await readFile(trusted.key.file, 'utf8');
+    entries.push({ domain: trusted.domain, selector: trusted.selector, key });
+  }
+  // Domains hosted here trust their own keys, so they can talk to each other without DNS.
+  for (const identity of identities.values()) {
+    const publicPem = createPublicKey(identity.key.key).export({ type: 'spki', format: 'pem' }).toString();
+    entries.push({ domain: identity.name, selector: identity.selector, key: publicPem });
+  }
+  return entries;
+}
+
+/**
+ * Creates and starts a Mailroom runtime: NATS (embedded when no URL is configured),
+ * streams and buckets, the inbox consumer (one XState actor per envelope), the outbox
+ * worker and the HTTP server.
+ *
+ * @example
+ * ```ts
+ * const mailroom = await startMailroom(await loadConfig('mailroom.yaml'), {
+ *   handlers: { 'orders.example': { 'Hello@Host': ({ body }) => ({ text: 'hello back' }) } },
+ * });
+ * // ... later
+ * await mailroom.stop();
+ * ```
+ */
+export async function startMailroom(config: MailroomConfig, options: MailroomOptions = {}): Promise<Mailroom> {
+  const scope = new ResourceScope();
+  const events = options.events ?? new EventEmitter<MailroomEvents>();
+  const onError =
+    options.onError ??
+    ((error: unknown, context: string) => {
+      if (events.listenerCount('error') > 0) events.emit('error', error, context);
+      else process.stderr.write(`mailroom: ${context}: ${error instanceof Error ? error.message : String(error)}\n`);
+    });
+  try {
+    const names = createNames(config.nats.prefix);
+    const identities = await loadIdentities(config);
+    const handlers = new HandlerRegistry();
+    for (const domain of config.domains) if (domain.handlers) handlers.registerAll(domain.name, await loadHandlerModule(domain.handlers));
+    for (const [domain, map] of Object.entries(options.handlers ?? {})) handlers.registerAll(domain, map);
+
+    let natsUrl = config.nats.url;
+    if (natsUrl === undefined) {
+      const embedded = config.nats.embedded;
+      const server = await scope.acquire(
+        () => startEmbeddedNatsServer({ storeDir: embedded.storeDir, port: embedded.port, ...(embedded.configFile ? { configFile: embedded.configFile } : {}) }),
+        (s) => s.stop(),
+      );
+      natsUrl = server.url;
+    }
+    const nc: NatsConnection = await scope.acquire(
+      () => connectNats({ url: natsUrl, name: 'mailroom' }),
+      async (c) => {
+        await c.drain().catch(() => c.close());
+      },
+    );
+    let connected = true;
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') connected = false;
+        else if (s.type === 'reconnect') connected = true;
+      }
+    })();
+
+    const { delivery, validation } = config;
+    const handles = await provision(nc, names, {
+      inbox: { maxDeliver: delivery.maxAttempts + 2, ackWaitMs: delivery.ackWaitMs, duplicateWindowMs: Math.min(validation.replayWindowMs, 10 * 60_000) },
+      outbox: { maxDeliver: config.outbox.maxAttempts + 2 },
+      replayWindowMs: validation.replayWindowMs,
+    });
+    const { js } = handles;
+    const status = new StatusStore(handles.status, names.statusKey);
+    const replay = new ReplayGuard(handles.replay, names.replayKey);
+    const outbound = new Outbound(js, names.outboxSubject);
+    const deadLetters = new DeadLetters(js, (msg) => {
+      const parsed = names.parseSubject(msg.subject);
+      return parsed ? names.dlqSubject(parsed.to, parsed.from) : names.dlqSubject('unknown', 'unknown');
+    });
+
+    const keyring = createStaticKeyring(await keyringEntries(config, identities));
+    const dns = config.keys.dns;
+    const keys = dns.enabled
+      ? chainKeyResolvers(
+          keyring,
+          createCachedKeyResolver(
+            createDnsKeyResolver({ ...(dns.servers.length ? { servers: dns.servers } : {}), requireDnssec: dns.requireDnssec, timeoutMs: dns.timeoutMs }),
+            { ttlMs: dns.cacheTtlMs },
+          ),
+        )
+      : keyring;
+    const buffers = new Map<string, string>();
+    for (const [domain, manifest] of Object.entries(config.manifests)) if (manifest.feedback) buffers.set(domain, manifest.feedback);
+    for (const domain of config.domains) if (domain.feedback) buffers.set(domain.name, domain.feedback);
+    const isLocalDomain = (domain: string) => identities.has(domain);
+    const now = options.now ?? Date.now;
+
+    await scope.acquire(
+      async () =>
+        startEnvelopeRunner({
+          consumer: await js.consumers.get(names.streams.inbox, names.consumers.inbox),
+          validator: {
+            isLocalDomain,
+            hasHandler: (domain, subject) => handlers.get(domain, subject) !== undefined,
+            keys,
+            replay,
+            window: { maxSkewMs: validation.maxSkewMs, ...(validation.maxAgeMs !== null ? { maxAgeMs: validation.maxAgeMs } : {}) },
+            now,
+          },
+          limits: { ...defaultParseLimits, maxBytes: config.http.maxBodyBytes },
+          handlers,
+          identities,
+          bufferOf: (sender) => buffers.get(sender),
+          outbound,
+          status,
+          deadLetters,
+          delivery: { maxAttempts: delivery.maxAttempts, concurrency: delivery.concurrency, retry: delivery.retry },
+          onSettled: (s, decoded: DecodedEnvelope | undefined) => events.emit('settled', s, decoded?.envelope),
+          onError,
+          ...(options.inspect ? { inspect: options.inspect } : {}),
+        }),
+      (r) => r.stop(),
+    );
+    if (options.outboxWorker !== false) await scope.acquire(
+      async () =>
+        startOutboxWorker({
+          consumer: await js.consumers.get(names.streams.outbox, names.consumers.outbox),
+          js,
+          names,
+          isLocalDomain,
+          inboxUrlFor: (domain) => inboxUrlFor(config, domain),
+          allowPrivateNetworks: config.outbox.allowPrivateNetworks,
+          maxAttempts: config.outbox.maxAttempts,
+          retry: config.outbox.retry,
+          deadLetters,
+          concurrency: delivery.concurrency,
+          onDelivered: (info) => events.emit('delivered', info),
+          onError,
+        }),
+      (w) => w.stop(),
+    );
+
+    const limits = { ...defaultParseLimits, maxBytes: config.http.maxBodyBytes };
+    const accept = (input: Uint8Array | string, format: 'json' | 'yaml' | 'auto' = 'auto') =>
+      acceptEnvelope(typeof input === 'string' ? Buffer.from(input) : input, format, {
+        js,
+        names,
+        status,
+        limits,
+        isConnected: () => connected && !nc.isClosed(),
+        publishTimeoutMs: 2_000,
+        onError,
+      });
+    const statusOf = (from: string, correlation: string) => status.get(from, correlation);
+
+    let http: HttpServer | undefined;
+    if (options.http !== false) {
+      http = await scope.acquire(
+        () =>
+          startHttpServer(
+            {
+              accept,
+              status: statusOf,
+              ready: async () => {
+                if (!connected || nc.isClosed()) return { ready: false, detail: 'NATS is disconnected' };
+                try {
+                  await handles.jsm.getAccountInfo();
+                  return { ready: true, detail: 'NATS and JetStream answer' };
+                } catch (error) {
+                  return { ready: false, detail: `JetStream does not answer: ${error instanceof Error ? error.message : String(error)}` };
+                }
+              },
+            },
+            {
+              host: config.http.host,
+              port: config.http.port,
+              maxBodyBytes: config.http.maxBodyBytes,
+              ...(config.http.publicUrl ? { publicUrl: config.http.publicUrl } : {}),
+              ...(config.http.tls ? { tls: config.http.tls } : {}),
+            },
+          ),
+        (h) => h.stop(),
+      );
+    }
+
+    return {
+      url: http?.url,
+      natsUrl,
+      names,
+      events,
+      handle: (domain, subject, handler) => handlers.register(domain, subject, handler),
+      accept,
+      send: async (draft) => {
+        const identity = identities.get(draft.From);
+        if (!identity) throw new ConfigError(`${draft.From} is not a domain hosted here; it has no signing key`);
+        const correlation = draft.Correlation ?? crypto.randomUUID();
+        return outbound.publish(identity, { ...draft, Correlation: correlation }, 'send', `send/${draft.From}/${correlation}`);
+      },
+      status: statusOf,
+      stop: () => scope.close(),
+    };
+  } catch (error) {
+    await scope.close();
+    throw error;
+  }
+}

@@ -1,0 +1,75 @@
+import type { Consumer, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { Names } from '../transport/names.ts';
+import type { DeadLetters } from './dead-letters.ts';
+import { jittered } from './disposition.ts';
+import { startConsumeLoop } from './consume-loop.ts';
+import { postEnvelope, type DeliveryResult } from './http-delivery.ts';
+
+export interface OutboxWorkerDeps {
+  readonly consumer: Consumer;
+  readonly js: JetStreamClient;
+  readonly names: Names;
+  readonly isLocalDomain: (domain: string) => boolean;
+  readonly inboxUrlFor: (domain: string) => { url: string; source: 'directory' | 'convention' } | undefined;
+  readonly allowPrivateNetworks: boolean;
+  readonly maxAttempts: number;
+  readonly retry: { initialDelayMs: number; maxDelayMs: number; multiplier: number };
+  readonly deadLetters: DeadLetters;
+  readonly concurrency: number;
+  readonly timeoutMs?: number;
+  readonly onDelivered?: (info: { to: string; from: string; local: boolean; status?: number }) => void;
+  readonly onError?: (error: unknown, context: string) => void;
+}
+
+export interface OutboxWorker {
+  stop(): Promise<void>;
+}
+
+function backoff(attempt: number, retry: OutboxWorkerDeps['retry']): number {
+  return Math.min(retry.maxDelayMs, retry.initialDelayMs * retry.multiplier ** Math.max(0, attempt - 1));
+}
+
+/**
+ * Delivers what the outbox holds. A domain hosted here gets the envelope straight into its
+ * inbox stream (deduplicated by `From/Correlation`); a remote domain gets an HTTP POST,
+ * retried with backoff (nak with delay: durable), and a dead letter after the last attempt.
+ */
+export function startOutboxWorker(deps: OutboxWorkerDeps): Promise<OutboxWorker> {
+  const deliver = async (msg: JsMsg): Promise<DeliveryResult> => {
+    const parsed = deps.names.parseSubject(msg.subject);
+    if (!parsed) return { ok: false, retryable: false, detail: `not an outbox subject: ${msg.subject}` };
+    if (deps.isLocalDomain(parsed.to)) {
+      const header = (JSON.parse(msg.string()) as { Header: { From: string; Correlation: string } }).Header;
+      await deps.js.publish(deps.names.inboxSubject(parsed.to, parsed.from), msg.data, { msgID: deps.names.inboxMsgId(header.From, header.Correlation) });
+      return { ok: true, status: 202 };
+    }
+    const target = deps.inboxUrlFor(parsed.to);
+    if (!target) return { ok: false, retryable: false, detail: `${parsed.to} has no inbox URL (not a domain name, and not in the directory)` };
+    return postEnvelope(target.url, msg.string(), { guard: target.source === 'convention' && !deps.allowPrivateNetworks, timeoutMs: deps.timeoutMs ?? 10_000 });
+  };
+
+  const handle = async (msg: JsMsg): Promise<void> => {
+    const attempt = msg.info.deliveryCount;
+    let result: DeliveryResult;
+    try {
+      result = await deliver(msg);
+    } catch (error) {
+      result = { ok: false, retryable: true, detail: error instanceof Error ? error.message : String(error) };
+    }
+    if (result.ok) {
+      msg.ack();
+      const parsed = deps.names.parseSubject(msg.subject);
+      if (parsed) deps.onDelivered?.({ to: parsed.to, from: parsed.from, local: deps.isLocalDomain(parsed.to), status: result.status });
+      return;
+    }
+    if (result.retryable && attempt < deps.maxAttempts) {
+      msg.nak(jittered(backoff(attempt, deps.retry)));
+      return;
+    }
+    const reason = result.retryable ? 'max-attempts' : 'final-error';
+    await deps.deadLetters.publish(msg, { reason, lastState: 'delivering', detail: result.detail }, []);
+    msg.ack();
+  };
+
+  return startConsumeLoop(deps.consumer, deps.concurrency, handle, (error, context) => deps.onError?.(error, `outbox: ${context}`));
+}

@@ -1,0 +1,68 @@
+import type { KV } from '@nats-io/kv';
+
+/** One state an envelope passed through, with when. */
+export interface StatusStep {
+  readonly state: string;
+  readonly at: string;
+}
+
+/** Why an envelope was discarded. `source` tells validation from a handler's final error. */
+export interface DiscardInfo {
+  readonly reason: string;
+  readonly detail: string;
+  readonly field?: string;
+  readonly source: 'validation' | 'handler';
+}
+
+/** What the status API shows for one envelope, by sender and correlation. Stored in KV as JSON. */
+export interface EnvelopeStatus {
+  readonly from: string;
+  readonly to: string;
+  readonly subject: string;
+  readonly correlation: string;
+  readonly state: string;
+  readonly final: boolean;
+  readonly attempt: number;
+  readonly history: readonly StatusStep[];
+  readonly discard?: DiscardInfo;
+  readonly replyCorrelation?: string;
+  readonly replySubject?: string;
+  readonly deadLetter?: { readonly reason: string; readonly lastState: string; readonly detail: string };
+  readonly retryDelayMs?: number;
+  /** The Body, kept for answers only (replies and feedback), so a requester can read them. */
+  readonly body?: unknown;
+  readonly updatedAt: string;
+}
+
+/** The statuses of envelopes, in the JetStream KV bucket `mailroom-status`, so any process can answer. */
+export class StatusStore {
+  constructor(
+    private readonly kv: KV,
+    private readonly keyOf: (from: string, correlation: string) => string,
+  ) {}
+
+  /** Records `queued` at ingress unless the envelope is already known (a duplicate post, or an actor was faster). */
+  async recordQueued(status: EnvelopeStatus): Promise<void> {
+    try {
+      await this.kv.create(this.keyOf(status.from, status.correlation), JSON.stringify(status));
+    } catch (error) {
+      if (!isAlreadyExists(error)) throw error;
+    }
+  }
+
+  async put(status: EnvelopeStatus): Promise<void> {
+    await this.kv.put(this.keyOf(status.from, status.correlation), JSON.stringify(status));
+  }
+
+  async get(from: string, correlation: string): Promise<EnvelopeStatus | undefined> {
+    const entry = await this.kv.get(this.keyOf(from, correlation));
+    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+    return entry.json<EnvelopeStatus>();
+  }
+}
+
+/** True when a KV create failed because the key exists (the server's "wrong last sequence"). */
+export function isAlreadyExists(error: unknown): boolean {
+  const text = String((error as { message?: unknown })?.message ?? error);
+  return /wrong last sequence|key exists|already exists/i.test(text);
+}
