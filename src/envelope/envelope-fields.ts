@@ -1,0 +1,48 @@
+/**
+ * Field formats of the MSG 1.0 header (spec: "Wire form"). Plain predicates, no
+ * backtracking-prone patterns: they run on every inbound envelope.
+ */
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+const TLD_START = /^[A-Za-z]/;
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{3})?Z$/;
+
+/** Any 8-4-4-4-12 hex UUID, either case (versions and variants are not checked). */
+export function isUuid(text: string): boolean {
+  return UUID.test(text);
+}
+
+/**
+ * A DNS host name of two or more labels (letters, digits, inner hyphens, 1-63 each, at
+ * most 253 in all) whose last label starts with a letter, so IPv4 literals are not names.
+ * Internationalised names must be in their `xn--` form.
+ */
+export function isDomainName(text: string): boolean {
+  if (text.length > 253) return false;
+  const labels = text.split('.');
+  if (labels.length < 2) return false;
+  for (const label of labels) if (!LABEL.test(label)) return false;
+  return TLD_START.test(labels[labels.length - 1]!);
+}
+
+/** A domain name or a UUID (a wallet). */
+export function isAddress(text: string): boolean {
+  return isDomainName(text) || isUuid(text);
+}
+
+/** `YYYY-MM-DDTHH:MM:SS[.mmm]Z` (exactly three fraction digits if any) naming a real instant. */
+export function isEnvelopeTimestamp(text: string): boolean {
+  const m = TIMESTAMP.exec(text);
+  if (!m) return false;
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return false;
+  return Number(m[4]) <= 23 && Number(m[5]) <= 59 && Number(m[6]) <= 59;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}

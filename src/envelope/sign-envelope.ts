@@ -1,0 +1,75 @@
+import { randomUUID, sign } from 'node:crypto';
+import type { PrivateKey } from '../keys/public-key.ts';
+import { canonicalBodyJson, canonicalHeaderJson, hashHex, joinCanonical, utf8Bytes } from './canonical.ts';
+import { EnvelopeDraftError } from './envelope-draft-error.ts';
+import { validateEnvelope } from './envelope-schema.ts';
+import { hasLoneSurrogate, inspectJson } from './json-tree.ts';
+import { defaultParseLimits } from './parse-limits.ts';
+import { MSG_SCHEMA, type Envelope } from './types.ts';
+
+/** What a sender fills in; the rest (Schema, Correlation, Timestamp, Hash, Signature) is made by `signEnvelope`. */
+export interface EnvelopeDraft {
+  /** Defaults to `Anonymous`. */
+  From?: string;
+  To: string;
+  Subject: string;
+  /** Defaults to `{}`. */
+  Body?: Envelope['Body'];
+  /** Defaults to a random UUID. */
+  Correlation?: string;
+  /** Defaults to now, `YYYY-MM-DDTHH:MM:SS.mmmZ`. */
+  Timestamp?: string;
+  /** The sender's key selector; left out when empty. */
+  Selector?: string;
+}
+
+export interface SignOptions {
+  /** The clock for a missing Timestamp. */
+  readonly now?: () => Date;
+}
+
+/**
+ * Completes, validates and signs a draft: Hash is the SHA-256 of the canonical bytes,
+ * Signature is Ed25519 (or RSA PKCS#1 v1.5 SHA-256) over them.
+ *
+ * @example
+ * const envelope = signEnvelope({ From: 'sender.example.com', To: 'receiver.example.org', Subject: 'Hello@Host', Selector: 'pw1', Body: { text: 'hi' } }, key);
+ * await send(encodeEnvelope(envelope));
+ * @throws EnvelopeDraftError when the draft would not validate.
+ */
+export function signEnvelope(draft: EnvelopeDraft, key: PrivateKey, options?: SignOptions): Envelope {
+  const body = draft.Body ?? {};
+  const fault = typeof body === 'string' ? inspectJson(body, 1) : inspectJson(body, defaultParseLimits.maxDepth - 1);
+  if (fault) throw new EnvelopeDraftError(`the Body is not sendable JSON: ${fault.code} at ${fault.path.replace('$', 'Body')}`, 'Body', fault.code);
+  for (const field of ['Subject', 'Selector'] as const) {
+    const value = draft[field];
+    if (typeof value === 'string' && hasLoneSurrogate(value)) throw new EnvelopeDraftError(`${field} contains a lone surrogate`, `Header.${field}`, 'lone-surrogate');
+  }
+  const wire = {
+    Header: {
+      Schema: MSG_SCHEMA,
+      From: draft.From,
+      To: draft.To,
+      Subject: draft.Subject,
+      Correlation: draft.Correlation ?? randomUUID(),
+      Timestamp: draft.Timestamp ?? (options?.now ?? (() => new Date()))().toISOString(),
+      Selector: draft.Selector,
+    },
+    Body: body,
+    Hash: '',
+    Signature: '',
+  };
+  const validated = validateEnvelope(wire);
+  if (!validated.ok) {
+    const { detail, field = '$', code } = validated.error;
+    throw new EnvelopeDraftError(`the draft is not a valid envelope: ${detail}`, field, code);
+  }
+  const { Header, Body } = validated.value;
+  const bytes = utf8Bytes(joinCanonical(canonicalBodyJson(Body), canonicalHeaderJson(Header)));
+  return { Header, Body, Hash: hashHex(bytes), Signature: signBytes(bytes, key).toString('base64') };
+}
+
+/** @internal Ed25519 over the bytes, or RSA PKCS#1 v1.5 with SHA-256. */
+export function signBytes(bytes: Uint8Array, key: PrivateKey): Buffer {
+  return sign(key.algorithm === 'ed25519' ? null : 'sha256', bytes, key.key);
+}
