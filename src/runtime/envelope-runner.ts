@@ -14,7 +14,7 @@ import {
 } from '../../machines/envelope.machine.ts';
 import { decodeEnvelope, type DecodedEnvelope, type ParseLimits } from '../envelope/index.ts';
 import type { Result } from '../envelope/types.ts';
-import { settle } from './disposition.ts';
+import { extend, settle } from './disposition.ts';
 import { startConsumeLoop } from './consume-loop.ts';
 import { FEEDBACK_SUBJECT, isReplySubject, replyOf, type HandlerRegistry } from './handlers.ts';
 import { humanReason, type DomainIdentity, type Outbound } from './outbound.ts';
@@ -25,6 +25,8 @@ import type { DeadLetters } from './dead-letters.ts';
 /** One delivered message while its actor runs. Held in memory only for the actor's short life. */
 interface Flight {
   readonly msg: JsMsg;
+  /** When this process got the message (ms): an actor older than the ack wait may have been overtaken. */
+  readonly startedAt: number;
   readonly decoded: Result<DecodedEnvelope>;
   readonly history: StatusStep[];
   reply?: { subject: string; body: DecodedEnvelope['envelope']['Body'] };
@@ -41,7 +43,7 @@ export interface EnvelopeRunnerDeps {
   readonly outbound: Outbound;
   readonly status: StatusStore;
   readonly deadLetters: DeadLetters;
-  readonly delivery: { maxAttempts: number; concurrency: number; retry: EnvelopeActorInput['retry'] };
+  readonly delivery: { maxAttempts: number; concurrency: number; ackWaitMs: number; retry: EnvelopeActorInput['retry'] };
   readonly onSettled?: (status: EnvelopeStatus, decoded: DecodedEnvelope | undefined) => void;
   readonly onError?: (error: unknown, context: string) => void;
   readonly inspect?: (event: InspectionEvent) => void;
@@ -197,7 +199,11 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
     const envelope = flight.decoded.ok ? flight.decoded.value.envelope : undefined;
     const isAnswer = envelope !== undefined && (envelope.Header.Subject === FEEDBACK_SUBJECT || isReplySubject(envelope.Header.Subject));
     const status = { ...statusOf(input, output, history, flight.reply?.subject), ...(isAnswer && !output.discard ? { body: envelope.Body } : {}) };
-    await deps.status.put(status);
+    // Past the ack wait, JetStream may have redelivered the message to a newer actor that has
+    // already finished: this one must not overwrite that outcome with an older one.
+    const mayBeOvertaken = Date.now() - flight.startedAt > deps.delivery.ackWaitMs / 2;
+    if (mayBeOvertaken) await deps.status.putUnlessSuperseded(status);
+    else await deps.status.put(status);
     settle(flight.msg, output.disposition);
     deps.onSettled?.(status, flight.decoded.ok ? flight.decoded.value : undefined);
   };
@@ -210,7 +216,7 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
       { state: 'received', at: receivedAt },
       { state: 'queued', at: queuedAt },
     ];
-    const flight: Flight = { msg, decoded: decodeEnvelope(msg.data, { limits: deps.limits }), history };
+    const flight: Flight = { msg, startedAt: Date.now(), decoded: decodeEnvelope(msg.data, { limits: deps.limits }), history };
     const messageId = String(msg.seq);
     flights.set(messageId, flight);
     const input = actorInput(flight, deps);
@@ -257,12 +263,20 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
   });
 
   const loop = await startConsumeLoop(deps.consumer, deps.delivery.concurrency, run, (error, context) => deps.onError?.(error, `inbox: ${context}`));
+  // One timer for all messages in flight: a message worked on for a third of the ack wait is
+  // marked in progress, so a slow handler is not redelivered to another actor meanwhile.
+  const keepAlive = setInterval(() => {
+    const due = Date.now() - deps.delivery.ackWaitMs / 3;
+    for (const flight of flights.values()) if (flight.startedAt < due) extend(flight.msg);
+  }, Math.max(100, Math.floor(deps.delivery.ackWaitMs / 3)));
+  keepAlive.unref();
   let stopping: Promise<void> | undefined;
   return {
     inFlight: loop.active,
     stop: () =>
       (stopping ??= (async () => {
         await loop.stop();
+        clearInterval(keepAlive);
         system.stop();
       })()),
   };

@@ -218,7 +218,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
           outbound,
           status,
           deadLetters,
-          delivery: { maxAttempts: delivery.maxAttempts, concurrency: delivery.concurrency, retry: delivery.retry },
+          delivery: { maxAttempts: delivery.maxAttempts, concurrency: delivery.concurrency, ackWaitMs: delivery.ackWaitMs, retry: delivery.retry },
           onSettled: (s, decoded: DecodedEnvelope | undefined) => events.emit('settled', s, decoded?.envelope),
           onError,
           ...(options.inspect ? { inspect: options.inspect } : {}),

@@ -54,6 +54,32 @@ export class StatusStore {
     await this.kv.put(this.keyOf(status.from, status.correlation), JSON.stringify(status));
   }
 
+  /**
+   * Writes `status` unless the stored one supersedes it: a final status is never replaced by
+   * a non-final one, nor a later attempt's by an earlier one's. For an actor that may have
+   * been overtaken by a redelivery of its message. Optimistic: retried on a concurrent write.
+   */
+  async putUnlessSuperseded(status: EnvelopeStatus): Promise<boolean> {
+    const key = this.keyOf(status.from, status.correlation);
+    const data = JSON.stringify(status);
+    for (let tries = 0; tries < 5; tries++) {
+      const entry = await this.kv.get(key);
+      try {
+        if (!entry || entry.operation !== 'PUT') {
+          await this.kv.create(key, data);
+          return true;
+        }
+        const current = entry.json<EnvelopeStatus>();
+        if ((current.final && !status.final) || current.attempt > status.attempt) return false;
+        await this.kv.update(key, data, entry.revision);
+        return true;
+      } catch (error) {
+        if (!isAlreadyExists(error)) throw error;
+      }
+    }
+    return false;
+  }
+
   async get(from: string, correlation: string): Promise<EnvelopeStatus | undefined> {
     const entry = await this.kv.get(this.keyOf(from, correlation));
     if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;

@@ -18,7 +18,6 @@ let server: NatsServerHandle;
 let fixture: Fixture;
 let mailroom: Mailroom;
 const settled: { status: EnvelopeStatus; envelope: Envelope | undefined }[] = [];
-let retryCalls = 0;
 
 const post = (body: string, type = 'application/json') =>
   fetch(`${mailroom.url}/inbox`, { method: 'POST', headers: { 'content-type': type }, body });
@@ -48,7 +47,6 @@ beforeAll(async () => {
           throw new FinalError('not today', 'refused');
         },
         'Flaky@Host': ({ attempt }) => {
-          retryCalls++;
           if (attempt < 2) throw new RetryableError('try again', 10);
           return { attempt };
         },
