@@ -2,4 +2,5 @@
 // Runs the TypeScript CLI through tsx's loader, so the package needs no build step.
 import { register } from 'tsx/esm/api';
 register();
-await import('../src/cli/main.ts');
+const { main } = await import('../src/cli/main.ts');
+process.exitCode = await main(process.argv.slice(2));

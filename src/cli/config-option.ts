@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig, type MailroomConfig } from '../config/index.ts';
+import type { MailroomConfig } from '../config/index.ts';
 
 /** Options every command that reads `mailroom.yaml` takes. */
 export interface ConfigFlags {
@@ -16,7 +16,9 @@ export function addConfigOptions(command: Command): Command {
 }
 
 /** Loads the config; flags win over the environment, which wins over the file. */
-export function loadConfigWithFlags(flags: ConfigFlags): Promise<MailroomConfig> {
+export async function loadConfigWithFlags(flags: ConfigFlags): Promise<MailroomConfig> {
+  // Loaded on use, so that `--help` and the light commands start fast.
+  const { loadConfig } = await import('../config/index.ts');
   const env = { ...process.env };
   if (flags.nats !== undefined) env.NATS_URL = flags.nats;
   if (flags.port !== undefined) env.MAILROOM_HTTP_PORT = flags.port;

@@ -2,7 +2,6 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { generateDomainKeys } from '../keys/index.ts';
 import { CliUsageError } from './io.ts';
 
 interface GenerateOptions {
@@ -24,6 +23,7 @@ export function registerKeysCommand(program: Command): void {
     .option('--force', 'overwrite existing key files')
     .addHelpText('after', '\nExample:\n  mailroom keys generate --domain orders.example --selector pw1 --out keys\n')
     .action(async (options: GenerateOptions) => {
+      const { generateDomainKeys } = await import('../keys/generate-domain-keys.ts');
       const generated = generateDomainKeys(options.domain, options.selector);
       const dir = resolve(options.out);
       const base = join(dir, `${options.domain}.${options.selector}`);

@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { encodeEnvelope, signEnvelope } from '../envelope/index.ts';
-import { parsePrivateKey } from '../keys/index.ts';
+import { parsePrivateKey } from '../keys/public-key.ts';
 import type { EnvelopeStatus } from '../runtime/status-store.ts';
 import { addConfigOptions, loadConfigWithFlags, runtimeUrl, type ConfigFlags } from './config-option.ts';
 import { CliUsageError, literalOrFile } from './io.ts';
@@ -55,6 +54,7 @@ export function registerSendCommand(program: Command): void {
       const config = await loadConfigWithFlags(flags);
       const domain = config.domains.find((d) => d.name === flags.from);
       if (!domain) throw new CliUsageError(`${flags.from} is not a domain of this config`, `domains here: ${config.domains.map((d) => d.name).join(', ') || '(none)'}`);
+      const { encodeEnvelope, signEnvelope } = await import('../envelope/index.ts');
       const key = parsePrivateKey(await readFile(domain.privateKey, 'utf8'));
       const body = parseBodyArgument(await literalOrFile(flags.body, 'body file'));
       const envelope = signEnvelope({ From: domain.name, Selector: domain.selector, To: flags.to, Subject: flags.subject, Body: body as never }, key);

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { signEnvelope, encodeEnvelope } from '../envelope/index.ts';
-import { parsePrivateKey } from '../keys/index.ts';
+import { parsePrivateKey } from '../keys/public-key.ts';
 import { CliUsageError, literalOrFile, readFileOrFail } from './io.ts';
 
 interface SignOptions {
@@ -41,6 +40,7 @@ export function registerSignCommand(program: Command): void {
     .option('--correlation <uuid>', 'the correlation ID (default: a new UUID)')
     .addHelpText('after', `\nExample:\n  mailroom sign --key keys/orders.example.pw1.private.pem --from orders.example --selector pw1 \\\n    --to shop.example --subject Hello@Host --body '{"text":"hi"}' > envelope.json\n`)
     .action(async (options: SignOptions) => {
+      const { signEnvelope, encodeEnvelope } = await import('../envelope/index.ts');
       const key = parsePrivateKey(await readFileOrFail(options.key, 'private key'));
       const body = parseBodyArgument(await literalOrFile(options.body ?? '{}', 'body file'));
       const envelope = signEnvelope(

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { startMailroom } from '../runtime/mailroom.ts';
 import { addConfigOptions, loadConfigWithFlags, type ConfigFlags } from './config-option.ts';
 
 /** `mailroom start`: runs the runtime until Ctrl-C (SIGINT) or SIGTERM, then shuts down cleanly. */
@@ -17,6 +16,7 @@ export function registerStartCommand(program: Command): void {
         if (!flags.quiet) process.stdout.write(`${line}\n`);
       };
       say(config.nats.url ? `connecting to NATS at ${config.nats.url}` : `starting an embedded nats-server (store ${config.nats.embedded.storeDir})`);
+      const { startMailroom } = await import('../runtime/mailroom.ts');
       const mailroom = await startMailroom(config);
       say(`NATS:   ${mailroom.natsUrl}`);
       say(`inbox:  POST ${mailroom.url}/inbox`);

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { decodeEnvelope, verifyDecoded, defaultParseLimits, type DecodedEnvelope } from '../envelope/index.ts';
+import type { DecodedEnvelope } from '../envelope/index.ts';
 import { checkTimestamp } from '../envelope/timestamp-window.ts';
 import type { Rejection } from '../envelope/types.ts';
-import { createCachedKeyResolver, createDnsKeyResolver, parsePublicKey, type PublicKey } from '../keys/index.ts';
-import { parseDuration } from '../config/index.ts';
+import { parsePublicKey, type PublicKey } from '../keys/public-key.ts';
+import { parseDuration } from '../config/duration.ts';
 import { CliUsageError, keyArgument, readFileOrFail, readStdinBounded } from './io.ts';
 
 interface VerifyOptions {
@@ -25,6 +25,7 @@ function printRejection(error: Rejection): void {
 
 async function keyFor(decoded: DecodedEnvelope, options: VerifyOptions): Promise<PublicKey | undefined> {
   if (options.key !== undefined) return parsePublicKey(await keyArgument(options.key));
+  const { createCachedKeyResolver, createDnsKeyResolver } = await import('../keys/index.ts');
   const resolver = createCachedKeyResolver(
     createDnsKeyResolver({ ...(options.dnsServer ? { servers: options.dnsServer } : {}), requireDnssec: options.requireDnssec ?? false }),
   );
@@ -49,6 +50,7 @@ export function registerVerifyCommand(program: Command): void {
       if ((options.key === undefined) === (options.dns !== true)) {
         throw new CliUsageError('give exactly one of --key or --dns');
       }
+      const { decodeEnvelope, verifyDecoded, defaultParseLimits } = await import('../envelope/index.ts');
       const limits = defaultParseLimits;
       const input = file !== undefined ? Buffer.from(await readFileOrFail(file, 'envelope file')) : await readStdinBounded(limits.maxBytes);
       const decoded = decodeEnvelope(input);

@@ -56,6 +56,8 @@ export interface FixtureOptions {
 export interface Fixture {
   readonly dir: string;
   readonly config: MailroomConfig;
+  /** The config as written (before parsing), for a runtime in a child process. */
+  readonly input: Record<string, unknown>;
   readonly domains: Readonly<Record<string, TestDomain>>;
   readonly prefix: string;
 }
@@ -65,8 +67,7 @@ export async function makeFixture(options: FixtureOptions): Promise<Fixture> {
   const domains: Record<string, TestDomain> = {};
   for (const name of [...options.local, ...(options.remote ?? [])]) domains[name] = await makeDomain(dir, name);
   const prefix = `t${randomUUID().slice(0, 8)}`;
-  const config = parseConfig(
-    {
+  const input: Record<string, unknown> = {
       nats: { url: options.natsUrl, prefix },
       http: { port: 0 },
       domains: options.local.map((name) => ({
@@ -78,8 +79,7 @@ export async function makeFixture(options: FixtureOptions): Promise<Fixture> {
       keys: { trusted: (options.remote ?? []).map((name) => ({ domain: name, selector: 'pw1', key: domains[name]!.dnsTxt })) },
       delivery: { retry: { initialDelay: 100, maxDelay: 1000, multiplier: 2 } },
       ...options.extra,
-    },
-    { baseDir: dir, env: {} },
-  );
-  return { dir, config, domains, prefix };
+  };
+  const config = parseConfig(input, { baseDir: dir, env: {} });
+  return { dir, config, input, domains, prefix };
 }
