@@ -3,7 +3,7 @@
  * a private JetStream store on loopback.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NatsServerError } from '../errors.ts';
@@ -89,12 +89,16 @@ export async function startEmbeddedNatsServer(options: EmbeddedNatsServerOptions
   const configFile = options.configFile ?? (existsSync(packagedConfig) ? packagedConfig : undefined);
   const config = configFile === undefined ? [] : ['-c', await effectiveConfig(resolve(configFile), storeDir)];
   const port = options.port ?? 0;
+  const pidFile = join(storeDir, 'nats-server.pid');
+  await stopOrphan(pidFile);
   const server = await spawnNatsServer({
+    detached: true,
     ...(options.binary === undefined ? {} : { binary: options.binary }),
     args: [...config, '-js', '-sd', storeDir, '-a', '127.0.0.1', '-p', String(port === 0 ? -1 : port)],
     readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
     signalOnProcessExit: 'SIGTERM',
   });
+  await writeFile(pidFile, String(server.pid));
   return {
     url: server.url,
     port: server.port,
@@ -102,6 +106,34 @@ export async function startEmbeddedNatsServer(options: EmbeddedNatsServerOptions
     pid: server.pid,
     storeDir,
     log: server.log,
-    stop: () => server.stop(options.stopTimeoutMs ?? 10_000),
+    stop: async () => {
+      await server.stop(options.stopTimeoutMs ?? 10_000);
+      await rm(pidFile, { force: true });
+    },
   };
+}
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (_) {
+    return false;
+  }
+};
+
+/**
+ * The embedded server runs in its own process group; if Mailroom was killed without a
+ * chance to stop it (SIGKILL), it is still running on the store. Stop that orphan first.
+ */
+async function stopOrphan(pidFile: string): Promise<void> {
+  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  // Only a process we can see is a nats-server (Linux /proc); never a pid reused by something else.
+  if (!command.includes('nats-server')) return;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + 10_000;
+  while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
 }

@@ -23,6 +23,11 @@ export interface SpawnNatsServerOptions {
   readonly cwd?: string;
   /** How long to wait for "Server is ready" (default 15 s; JetStream recovery of a big store takes a while). */
   readonly readyTimeoutMs?: number;
+  /**
+   * Run the server in its own process group, so a terminal's Ctrl-C reaches only this
+   * process, which then stops the server itself, last (default false).
+   */
+  readonly detached?: boolean;
   /** Signal sent to a server still running when this Node process exits (default `SIGTERM`). */
   readonly signalOnProcessExit?: NodeJS.Signals;
 }
@@ -119,6 +124,7 @@ export function spawnNatsServer(options: SpawnNatsServerOptions): Promise<NatsSe
   const child = spawn(binary, [...options.args], {
     cwd: options.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   });
   if (child.pid !== undefined) track(child, options.signalOnProcessExit ?? 'SIGTERM');
 

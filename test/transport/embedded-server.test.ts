@@ -133,3 +133,33 @@ describe('startEmbeddedNatsServer', () => {
     expect((error as Error).message).toContain('nope.conf');
   });
 });
+
+describe('the embedded server and its owner', () => {
+  it('runs in its own process group, so Ctrl-C reaches only Mailroom, which stops it last', async () => {
+    const storeDir = await mkdtemp(join(tmpdir(), 'mailroom-embedded-pg-'));
+    const s = await startEmbeddedNatsServer({ storeDir });
+    try {
+      const groupOf = async (pid: number) => Number((await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ')[2]);
+      expect(await groupOf(s.pid)).toBe(s.pid);
+      expect(await groupOf(s.pid)).not.toBe(await groupOf(process.pid));
+      expect((await readFile(join(storeDir, 'nats-server.pid'), 'utf8')).trim()).toBe(String(s.pid));
+    } finally {
+      await s.stop();
+    }
+    expect(existsSync(join(storeDir, 'nats-server.pid'))).toBe(false);
+  });
+
+  it('stops an orphan left on the same store by a killed Mailroom before starting again', async () => {
+    const storeDir = await mkdtemp(join(tmpdir(), 'mailroom-embedded-orphan-'));
+    const orphan = await startEmbeddedNatsServer({ storeDir });
+    // As if Mailroom had been SIGKILLed: the server runs on, its pid file stays.
+    const next = await startEmbeddedNatsServer({ storeDir });
+    try {
+      await waitFor(() => !alive(orphan.pid), { what: 'the orphan to stop' });
+      expect(alive(next.pid)).toBe(true);
+    } finally {
+      await next.stop();
+      await orphan.stop();
+    }
+  });
+});

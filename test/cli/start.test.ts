@@ -1,0 +1,96 @@
+/**
+ * `mailroom start` as a user runs it: embedded nats-server, Ctrl-C (SIGINT to the whole
+ * process group, as a terminal sends it), and a second start that finds everything.
+ */
+import { describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:net';
+import { makeDomain } from '../support/runtime-fixture.ts';
+import { waitFor } from '../support/wait-for.ts';
+
+const bin = fileURLToPath(new URL('../../bin/mailroom.js', import.meta.url));
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (_) {
+    return false;
+  }
+};
+
+function start(config: string): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [bin, 'start', '-c', config], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NATS_URL: '', MAILROOM_NATS_URL: '' } });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => out, exited };
+}
+
+describe('mailroom start', () => {
+  it('starts an embedded nats-server, stops cleanly on Ctrl-C, and a second start finds every accepted envelope', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mailroom-start-'));
+    const shop = await makeDomain(dir, 'shop.example');
+    const orders = await makeDomain(dir, 'orders.example');
+    await writeFile(join(dir, 'handlers.mjs'), "export default { 'Hello@Host': async ({ body }) => { await new Promise((r) => setTimeout(r, 30)); return { echo: body }; } };\n");
+    const port = await freePort();
+    const config = join(dir, 'mailroom.yaml');
+    await writeFile(
+      config,
+      [
+        `http: { port: ${port} }`,
+        'domains:',
+        `  - { name: shop.example, selector: pw1, privateKey: ${shop.privateKeyPath}, handlers: ./handlers.mjs }`,
+        `  - { name: orders.example, selector: pw1, privateKey: ${orders.privateKeyPath} }`,
+        'delivery: { concurrency: 4 }',
+      ].join('\n'),
+    );
+
+    const first = start(config);
+    await waitFor(() => first.output().includes('ready; Ctrl-C to stop'), { what: 'the runtime to be ready', timeoutMs: 30_000 });
+    expect(first.output()).toContain('starting an embedded nats-server');
+    const natsPid = Number(await readFile(join(dir, '.mailroom/nats/nats-server.pid'), 'utf8'));
+    expect(alive(natsPid)).toBe(true);
+
+    const envelopes = Array.from({ length: 60 }, (_, n) => orders.sign({ To: 'shop.example', Subject: 'Hello@Host', Body: { n } }));
+    for (const envelope of envelopes) {
+      const res = await fetch(`http://127.0.0.1:${port}/inbox`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(envelope) });
+      expect(res.status).toBe(202);
+    }
+    // Ctrl-C in a terminal: SIGINT to the whole foreground process group.
+    process.kill(-first.child.pid!, 'SIGINT');
+    expect(await first.exited).toBe(0);
+    expect(first.output()).toContain('SIGINT: finishing the envelopes in flight');
+    expect(first.output()).toContain('stopped;');
+    expect(alive(natsPid)).toBe(false);
+
+    const second = start(config);
+    try {
+      await waitFor(() => second.output().includes('ready; Ctrl-C to stop'), { what: 'the second start', timeoutMs: 30_000 });
+      for (const envelope of envelopes) {
+        const status = await waitFor(async () => {
+          const res = await fetch(`http://127.0.0.1:${port}/envelopes/orders.example/${envelope.Header.Correlation}`);
+          const body = res.ok ? ((await res.json()) as { final: boolean; state: string }) : undefined;
+          return body?.final ? body : undefined;
+        }, { what: `envelope ${envelope.Body && JSON.stringify(envelope.Body)} final`, timeoutMs: 20_000 });
+        expect(status.state).toBe('replied');
+      }
+    } finally {
+      process.kill(-second.child.pid!, 'SIGINT');
+      expect(await second.exited).toBe(0);
+    }
+  }, 120_000);
+});
