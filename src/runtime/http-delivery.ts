@@ -1,12 +1,12 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { assertPublicLiteral, guardedLookup, SsrfBlockedError } from './ssrf-guard.ts';
+import { assertPublicLiteral, guardedLookup, SsrfBlockedError, type createGuardedLookup } from './ssrf-guard.ts';
 
 /** How a POST to a remote inbox went. `retryable` failures are retried with backoff; the others are dead-lettered. */
 export type DeliveryResult = { readonly ok: true; readonly status: number } | { readonly ok: false; readonly retryable: boolean; readonly detail: string; readonly status?: number };
 
 /** POSTs a signed envelope to a remote inbox. `guard` turns the SSRF guard on (for URLs derived by convention). */
-export function postEnvelope(url: string, body: string, options: { guard: boolean; timeoutMs: number }): Promise<DeliveryResult> {
+export function postEnvelope(url: string, body: string, options: { guard: boolean; timeoutMs: number; lookup?: ReturnType<typeof createGuardedLookup> }): Promise<DeliveryResult> {
   let target: URL;
   try {
     target = new URL(url);
@@ -22,7 +22,7 @@ export function postEnvelope(url: string, body: string, options: { guard: boolea
         method: 'POST',
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
         timeout: options.timeoutMs,
-        ...(options.guard ? { lookup: guardedLookup as never } : {}),
+        ...(options.guard ? { lookup: (options.lookup ?? guardedLookup) as never } : {}),
       },
       (res) => {
         res.resume();

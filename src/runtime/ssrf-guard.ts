@@ -34,7 +34,19 @@ type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | Lo
  * the very addresses the socket connects to, so DNS rebinding cannot slip past it.
  */
 export function guardedLookup(hostname: string, options: { all?: boolean; family?: number | string }, callback: LookupCallback): void {
-  dnsLookup(hostname, { all: true, family: typeof options.family === 'number' ? options.family : 0 }, (error, addresses) => {
+  createGuardedLookup(dnsLookup)(hostname, options, callback);
+}
+
+/** The resolver a guarded lookup asks: `dns.lookup` with `{ all: true }`, or a stand-in in tests. */
+export type AddressResolver = (hostname: string, options: { all: true; family: number }, callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+
+/** {@link guardedLookup} over another resolver. */
+export function createGuardedLookup(resolver: AddressResolver) {
+  return (hostname: string, options: { all?: boolean; family?: number | string }, callback: LookupCallback): void => guarded(resolver, hostname, options, callback);
+}
+
+function guarded(resolver: AddressResolver, hostname: string, options: { all?: boolean; family?: number | string }, callback: LookupCallback): void {
+  resolver(hostname, { all: true, family: typeof options.family === 'number' ? options.family : 0 }, (error, addresses) => {
     if (error) return callback(error, options.all ? [] : '');
     const blocked = addresses.find((a) => !isPublicAddress(a.address));
     if (blocked) {

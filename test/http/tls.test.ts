@@ -1,0 +1,58 @@
+/** The inbox over HTTPS when the config names a certificate and key. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
+import { makeFixture } from '../support/runtime-fixture.ts';
+import { parseConfig } from '../../src/config/index.ts';
+import { startMailroom, type Mailroom } from '../../src/runtime/mailroom.ts';
+
+const hasOpenssl = (() => {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch (_) {
+    return false;
+  }
+})();
+
+let server: NatsServerHandle;
+let mailroom: Mailroom;
+let ca: Buffer;
+let signed: string;
+
+beforeAll(async () => {
+  if (!hasOpenssl) return;
+  server = await startNatsServer();
+  const fixture = await makeFixture({ natsUrl: server.url, local: ['shop.example'], remote: ['orders.example'] });
+  const cert = join(fixture.dir, 'cert.pem');
+  const key = join(fixture.dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ed25519', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  ca = await readFile(cert);
+  const config = parseConfig({ ...fixture.input, http: { port: 0, tls: { cert, key } } }, { baseDir: fixture.dir, env: {} });
+  mailroom = await startMailroom(config, { handlers: { 'shop.example': { 'Hello@Host': () => ({ ok: true }) } } });
+  signed = fixture.domains['orders.example']!.signed({ To: 'shop.example', Subject: 'Hello@Host' });
+});
+afterAll(async () => {
+  await mailroom?.stop();
+  await server?.stop();
+});
+
+describe.skipIf(!hasOpenssl)('HTTPS inbox', () => {
+  it('serves the inbox over TLS with the configured certificate', async () => {
+    expect(mailroom.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(`${mailroom.url}/inbox`, { method: 'POST', ca, headers: { 'content-type': 'application/json' } }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end(signed);
+    });
+    expect(status).toBe(202);
+    expect(JSON.parse(body)).toMatchObject({ state: 'queued' });
+  });
+});
