@@ -12,12 +12,13 @@ import { join } from 'node:path';
 import { jetstream, jetstreamManager, AckPolicy } from '@nats-io/jetstream';
 import { connectNats } from '../src/transport/connect.ts';
 import { spawnNatsServer } from '../src/transport/spawn-nats-server.ts';
-import { generateDomainKeys, parsePrivateKey } from '../src/keys/index.ts';
-import { encodeEnvelope, signEnvelope } from '../src/envelope/index.ts';
+import { generateDomainKeys, parsePrivateKey, parsePublicKey } from '../src/keys/index.ts';
+import { encodeEnvelope, signEnvelope, verifyEnvelopeText } from '../src/envelope/index.ts';
 import { parseConfig } from '../src/config/index.ts';
 import { EventEmitter } from 'node:events';
 import { startMailroom, type MailroomEvents } from '../src/runtime/mailroom.ts';
 import { createNames } from '../src/transport/names.ts';
+import type { HandlerMap } from '../src/runtime/handlers.ts';
 import { isMain, median, progress, runAsScript, type BenchOptions, type BenchResult } from './support.ts';
 
 const WINDOW = 256;
@@ -36,8 +37,13 @@ async function prefill(url: string, subject: (i: number) => string, payloads: re
   await nc.close();
 }
 
-/** The bare loop: consume → publish a reply → ack, no crypto, no actor. */
-async function bareLoop(url: string, payloads: readonly string[], round: number): Promise<number> {
+/**
+ * The bare loop: consume → publish a reply → ack, with no actor, no status, no replay guard.
+ * `work` turns a message into the reply: nothing (the JetStream ceiling), or verify + sign
+ * (the ceiling for this stack with the same crypto on the main thread).
+ */
+async function bareLoop(url: string, payloads: readonly string[], name: string, work: (data: Uint8Array) => Uint8Array | string = (d) => d): Promise<number> {
+  const round = name;
   const stream = `BARE${round}`;
   const nc = await connectNats({ url });
   const jsm = await jetstreamManager(nc);
@@ -52,7 +58,7 @@ async function bareLoop(url: string, payloads: readonly string[], round: number)
   await new Promise<void>((resolve) => {
     void (async () => {
       for await (const msg of messages) {
-        void js.publish(`bare${round}.out`, msg.data).then(() => {
+        void js.publish(`bare${round}.out`, work(msg.data)).then(() => {
           msg.ack();
           if (++done === payloads.length) resolve();
         });
@@ -94,7 +100,8 @@ async function mailroomRun(url: string, dir: string, payloads: readonly string[]
       if (++done === payloads.length) resolve();
     });
   });
-  const runtime = await startMailroom(config, { http: false, outboxWorker: false, events });
+  const handlers: Record<string, HandlerMap> = { 'shop.example': { 'Hello@Host': ({ body }) => ({ echo: body }) } };
+  const runtime = await startMailroom(config, { http: false, outboxWorker: false, events, handlers });
   await finished;
   const rate = (payloads.length - 1) / ((performance.now() - started) / 1000);
   await runtime.stop();
@@ -113,6 +120,15 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   try {
     const key = parsePrivateKey(senderKeys.privateKeyPem);
     const bare: number[] = [];
+    const baseline: number[] = [];
+    const senderKey = parsePublicKey(senderKeys.publicKeyPem);
+    const replier = parsePrivateKey(generateDomainKeys('shop.example', 'pw1').privateKeyPem);
+    const verifyAndSign = (data: Uint8Array): string => {
+      const verified = verifyEnvelopeText(data, senderKey);
+      if (!verified.ok) throw new Error(`baseline: ${verified.error.reason}`);
+      const { Header, Body } = verified.value.envelope;
+      return encodeEnvelope(signEnvelope({ From: 'shop.example', Selector: 'pw1', To: Header.From, Subject: `Reply@${Header.Subject}`, Correlation: Header.Correlation, Body: { echo: Body } }, replier));
+    };
     const full: number[] = [];
     for (let round = 0; round < rounds; round++) {
       const envelopes = Array.from({ length: count }, (_, i) =>
@@ -121,16 +137,26 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       correlations = envelopes.map((e) => e.Header.Correlation);
       const payloads = envelopes.map(encodeEnvelope);
       progress(options, `pipeline: round ${round + 1}/${rounds}: bare loop`);
-      bare.push(await bareLoop(server.url, payloads, round));
+      if (!process.env.BENCH_ONLY_MAILROOM) bare.push(await bareLoop(server.url, payloads, `${round}plain`));
+      progress(options, `pipeline: round ${round + 1}/${rounds}: baseline with verify + sign`);
+      if (!process.env.BENCH_ONLY_MAILROOM) baseline.push(await bareLoop(server.url, payloads, `${round}crypto`, verifyAndSign));
       progress(options, `pipeline: round ${round + 1}/${rounds}: mailroom`);
       full.push(await mailroomRun(server.url, dir, payloads, round));
     }
-    const bareRate = median(bare);
+    const bareRate = bare.length ? median(bare) : Number.NaN;
+    const baselineRate = baseline.length ? median(baseline) : Number.NaN;
     const fullRate = median(full);
     return {
       name: `pipeline: pre-filled inbox → replied (${count} envelopes × ${rounds} rounds, medians)`,
-      results: { 'bare consume → publish → ack (msgs/s)': bareRate, 'mailroom inbox → replied (envelopes/s)': fullRate },
-      ratios: { 'mailroom / bare loop': { value: fullRate / bareRate, goal: 0.5 } },
+      results: {
+        'bare consume → publish → ack (msgs/s)': bareRate,
+        'baseline consume → verify → sign → publish → ack (msgs/s)': baselineRate,
+        'mailroom inbox → replied (envelopes/s)': fullRate,
+      },
+      ratios: {
+        'mailroom / bare loop': { value: fullRate / bareRate, goal: 0.5 },
+        'mailroom / baseline with the same crypto': { value: fullRate / baselineRate, goal: 0.5 },
+      },
       notes: [`nats-server ${server.version}, node ${process.version}; the mailroom figure includes decode, verify, handler, sign, status and replay KV writes`],
     };
   } finally {

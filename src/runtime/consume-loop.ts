@@ -19,10 +19,16 @@ export async function startConsumeLoop(
   let active = 0;
   let wake: (() => void) | undefined;
   let idle: (() => void) | undefined;
+  let stopping = false;
   const messages = await consumer.consume({ max_messages: Math.max(16, Math.min(concurrency, 1024)) });
   const loop = (async () => {
     for await (const msg of messages) {
-      while (active >= concurrency) await new Promise<void>((resolve) => (wake = resolve));
+      while (active >= concurrency && !stopping) await new Promise<void>((resolve) => (wake = resolve));
+      if (stopping) {
+        // Pulled but not started: hand it back now, not after the ack wait.
+        msg.nak();
+        continue;
+      }
       active++;
       handle(msg)
         .catch((error: unknown) => {
@@ -37,11 +43,13 @@ export async function startConsumeLoop(
     }
   })().catch((error: unknown) => onError(error, 'consume loop'));
 
-  let stopping: Promise<void> | undefined;
+  let closing: Promise<void> | undefined;
   return {
     active: () => active,
     stop: () =>
-      (stopping ??= (async () => {
+      (closing ??= (async () => {
+        stopping = true;
+        wake?.();
         await messages.close();
         wake?.();
         if (active > 0) await new Promise<void>((resolve) => (idle = resolve));

@@ -1,4 +1,4 @@
-import { createActor, fromPromise, setup, spawnChild, stopChild, type AnyActorRef, type InspectionEvent } from 'xstate';
+import { createActor, fromPromise, fromTransition, type InspectionEvent } from 'xstate';
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import {
   envelopeMachine,
@@ -170,24 +170,13 @@ function statusOf(input: EnvelopeActorInput, output: EnvelopeActorOutput, histor
 export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<EnvelopeRunner> {
   const flights = new Map<string, Flight>();
   const envelopeLogic = provideEnvelopeMachine(flights, deps);
-  const systemMachine = setup({
-    types: {
-      events: {} as
-        | { type: 'envelope.delivered'; id: string; input: EnvelopeActorInput }
-        | { type: `xstate.done.actor.${string}`; actorId: string }
-        | { type: `xstate.error.actor.${string}`; actorId: string },
-    },
-    actors: { envelope: envelopeLogic },
-  }).createMachine({
-    id: 'mailroom',
-    on: {
-      'envelope.delivered': { actions: spawnChild('envelope', { id: ({ event }) => event.id, input: ({ event }) => (event as { input: EnvelopeActorInput }).input }) },
-      // A finished envelope actor leaves the system at once, so nothing accumulates.
-      'xstate.done.actor.*': { actions: stopChild(({ event }) => event.actorId) },
-      'xstate.error.actor.*': { actions: stopChild(({ event }) => event.actorId) },
-    },
-  });
-  const system = createActor(systemMachine, deps.inspect ? { inspect: deps.inspect } : {});
+  // The root of the actor system every envelope actor joins (one clock, one inspection
+  // stream). Envelope actors name it as their parent instead of being spawned into a
+  // machine's `children`, which XState copies on every spawn and stop: O(actors in flight).
+  const system = createActor(
+    fromTransition((state: null) => state, null),
+    { id: 'mailroom', ...(deps.inspect ? { inspect: deps.inspect } : {}) },
+  );
   system.start();
 
   const finish = async (flight: Flight, input: EnvelopeActorInput, output: EnvelopeActorOutput): Promise<void> => {
@@ -220,18 +209,11 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
     const messageId = String(msg.seq);
     flights.set(messageId, flight);
     const input = actorInput(flight, deps);
-    system.send({ type: 'envelope.delivered', id, input });
-    const child = system.getSnapshot().children[id] as AnyActorRef | undefined;
+    const child = createActor(envelopeLogic, { id, input, parent: system });
     const done = (): void => {
       flights.delete(messageId);
       resolve();
     };
-    if (!child) {
-      done();
-      msg.nak(1_000);
-      deps.onError?.(new Error(`envelope actor ${id} did not start`), 'spawn');
-      return;
-    }
     let last = 'queued';
     const record = (value: unknown): void => {
       const state = String(value);
@@ -240,7 +222,6 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
         history.push({ state, at: new Date().toISOString() });
       }
     };
-    record(child.getSnapshot().value);
     const subscription = child.subscribe({
       next: (snapshot: { value: unknown; status: string; output?: unknown }) => {
         record(snapshot.value);
@@ -260,6 +241,8 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
         done();
       },
     });
+    child.start();
+    if (child.getSnapshot().status === 'active') record(child.getSnapshot().value);
   });
 
   const loop = await startConsumeLoop(deps.consumer, deps.delivery.concurrency, run, (error, context) => deps.onError?.(error, `inbox: ${context}`));

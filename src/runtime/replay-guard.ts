@@ -13,12 +13,6 @@ export class ReplayGuard {
     private readonly keyOf: (from: string, correlation: string) => string,
   ) {}
 
-  /** A cheap early look: true when another message already claimed this correlation. */
-  async seenByOther(from: string, correlation: string, messageId: string): Promise<boolean> {
-    const entry = await this.kv.get(this.keyOf(from, correlation));
-    return entry !== null && entry.operation === 'PUT' && entry.string() !== messageId;
-  }
-
   /**
    * Claims the correlation for this message, after its signature verified (so a forger
    * cannot burn a sender's correlation). False when another message holds it.

@@ -16,10 +16,14 @@ export interface ValidatorDeps {
 }
 
 /**
- * Validates one decoded, stored envelope in the spec's order, each failure a named reason:
- * unsupported schema → malformed → not addressed to us → timestamp → duplicate correlation
- * → key not found → hash mismatch → bad signature → unknown subject.
- * Transient faults (DNS, KV) are thrown, so the actor retries.
+ * Validates one decoded, stored envelope, each failure a named reason, in the spec's order:
+ * unsupported schema → malformed → not addressed to us → timestamp → key not found → hash
+ * mismatch → bad signature → duplicate correlation → unknown subject.
+ *
+ * The one departure from DESIGN.md: the correlation is claimed (and a replay detected) only
+ * after the signature verifies, so a forger cannot burn a sender's correlation, and it costs
+ * one KV write instead of a read and a write. An envelope that is both replayed and forged
+ * is reported as forged. Transient faults (DNS, KV) are thrown, so the actor retries.
  */
 export async function validateEnvelope(decoded: Result<DecodedEnvelope>, messageId: string, deps: ValidatorDeps): Promise<Result<DecodedEnvelope>> {
   if (!decoded.ok) return decoded;
@@ -30,9 +34,6 @@ export async function validateEnvelope(decoded: Result<DecodedEnvelope>, message
   if (!isFeedback) {
     const fresh = checkTimestamp(Header.Timestamp, deps.now(), deps.window);
     if (!fresh.ok) return fresh;
-    if (await deps.replay.seenByOther(Header.From, Header.Correlation, messageId)) {
-      return rejected('duplicate-correlation', `correlation ${Header.Correlation} from ${Header.From} was already used`);
-    }
   }
   const key = await deps.keys.resolve(Header.From, Header.Selector);
   if (!key) return rejected('key-not-found', `no key for ${Header.From} selector ${Header.Selector ?? '(none)'}`);

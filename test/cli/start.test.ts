@@ -55,7 +55,8 @@ describe('mailroom start', () => {
         'domains:',
         `  - { name: shop.example, selector: pw1, privateKey: ${shop.privateKeyPath}, handlers: ./handlers.mjs }`,
         `  - { name: orders.example, selector: pw1, privateKey: ${orders.privateKeyPath} }`,
-        'delivery: { concurrency: 4 }',
+        // Messages in transit to a stopping process are redelivered after the ack wait: keep it short here.
+        'delivery: { concurrency: 4, ackWait: 2s }',
       ].join('\n'),
     );
 
