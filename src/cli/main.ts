@@ -6,6 +6,7 @@ import { registerVerifyCommand } from './verify-command.ts';
 import { registerStartCommand } from './start-command.ts';
 import { registerSendCommand } from './send-command.ts';
 import { registerStatusCommand } from './status-command.ts';
+import { registerDlqCommand } from './dlq-command.ts';
 
 /** Builds the `mailroom` command tree. Exported so tests can run commands in-process. */
 export function createProgram(): Command {
@@ -20,6 +21,7 @@ export function createProgram(): Command {
   registerStartCommand(program);
   registerSendCommand(program);
   registerStatusCommand(program);
+  registerDlqCommand(program);
   return program;
 }
 

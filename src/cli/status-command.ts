@@ -1,23 +1,12 @@
 import type { Command } from 'commander';
-import { addConfigOptions, loadConfigWithFlags, runtimeUrl, type ConfigFlags } from './config-option.ts';
-import { CliUsageError } from './io.ts';
+import { addRuntimeOptions, baseUrlOf, callRuntime, printAnswer, type RuntimeFlags } from './runtime-client.ts';
 
 /** `mailroom status FROM CORRELATION`: the state and history of one envelope. */
 export function registerStatusCommand(program: Command): void {
-  addConfigOptions(program.command('status').description('show the state, history and outcome of one envelope'))
+  addRuntimeOptions(program.command('status').description('show the state, history and outcome of one envelope'))
     .argument('<from>', 'the sender of the envelope')
     .argument('<correlation>', 'its correlation ID')
-    .option('--url <url>', 'the runtime\'s HTTP base URL (default: from the config)')
-    .action(async (from: string, correlation: string, flags: ConfigFlags & { url?: string }) => {
-      const base = flags.url ?? runtimeUrl(await loadConfigWithFlags(flags));
-      let res: Response;
-      try {
-        res = await fetch(`${base}/envelopes/${encodeURIComponent(from)}/${encodeURIComponent(correlation)}`);
-      } catch (cause) {
-        throw new CliUsageError(`cannot reach the runtime at ${base}: ${cause instanceof Error ? cause.message : String(cause)}`);
-      }
-      const text = await res.text();
-      process.stdout.write(`${res.ok ? JSON.stringify(JSON.parse(text), null, 2) : text}\n`);
-      if (!res.ok) process.exitCode = 1;
+    .action(async (from: string, correlation: string, flags: RuntimeFlags) => {
+      printAnswer(await callRuntime(await baseUrlOf(flags), 'GET', `/envelopes/${encodeURIComponent(from)}/${encodeURIComponent(correlation)}`));
     });
 }

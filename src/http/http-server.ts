@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { AcceptOutcome } from '../runtime/inbox.ts';
 import type { EnvelopeStatus } from '../runtime/status-store.ts';
+import type { DeadLetterStore } from '../runtime/dead-letter-store.ts';
+import type { MailroomStats } from '../runtime/mailroom.ts';
 
 /** What the HTTP layer needs from the runtime: its public API, not the transport. */
 export interface HttpRuntime {
@@ -9,6 +11,8 @@ export interface HttpRuntime {
   status(from: string, correlation: string): Promise<EnvelopeStatus | undefined>;
   /** Ready = connected to NATS with JetStream answering. */
   ready(): Promise<{ ready: boolean; detail: string }>;
+  readonly deadLetters: Pick<DeadLetterStore, 'list' | 'get' | 'replay' | 'purge'>;
+  stats(): Promise<MailroomStats>;
 }
 
 export interface HttpServerOptions {
@@ -81,6 +85,37 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
     if (!status) return problem(reply, 404, 'not-found', `no envelope from ${request.params.from} with correlation ${request.params.correlation}`);
     return reply.send(status);
   });
+
+  const deadLetterId = (raw: string, reply: FastifyReply): number | undefined => {
+    const id = Number(raw);
+    if (Number.isSafeInteger(id) && id > 0) return id;
+    void problem(reply, 400, 'bad-request', `dead letter ids are stream sequences (positive integers), not ${JSON.stringify(raw)}`);
+    return undefined;
+  };
+  app.get<{ Querystring: { limit?: string } }>('/dead-letters', async (request) => {
+    const limit = Math.min(1000, Math.max(1, Number(request.query.limit ?? 100) || 100));
+    return { deadLetters: await runtime.deadLetters.list({ limit }) };
+  });
+  app.get<{ Params: { id: string } }>('/dead-letters/:id', async (request, reply) => {
+    const id = deadLetterId(request.params.id, reply);
+    if (id === undefined) return reply;
+    const letter = await runtime.deadLetters.get(id);
+    return letter ? letter : problem(reply, 404, 'not-found', `no dead letter ${id}`);
+  });
+  app.post<{ Params: { id: string } }>('/dead-letters/:id/replay', async (request, reply) => {
+    const id = deadLetterId(request.params.id, reply);
+    if (id === undefined) return reply;
+    const replayed = await runtime.deadLetters.replay(id);
+    return replayed ? reply.code(202).send(replayed) : problem(reply, 404, 'not-found', `no dead letter ${id}`);
+  });
+  app.delete<{ Params: { id: string } }>('/dead-letters/:id', async (request, reply) => {
+    const id = deadLetterId(request.params.id, reply);
+    if (id === undefined) return reply;
+    const purged = await runtime.deadLetters.purge(id);
+    return purged ? { purged } : problem(reply, 404, 'not-found', `no dead letter ${id}`);
+  });
+  app.delete('/dead-letters', async () => ({ purged: await runtime.deadLetters.purge() }));
+  app.get('/stats', async () => runtime.stats());
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {

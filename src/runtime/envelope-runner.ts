@@ -45,8 +45,22 @@ export interface EnvelopeRunnerDeps {
   readonly deadLetters: DeadLetters;
   readonly delivery: { maxAttempts: number; concurrency: number; ackWaitMs: number; retry: EnvelopeActorInput['retry'] };
   readonly onSettled?: (status: EnvelopeStatus, decoded: DecodedEnvelope | undefined) => void;
+  /** Every state an envelope actor enters, as it happens (for metrics and the dashboard). */
+  readonly onTransition?: (transition: EnvelopeTransition) => void;
   readonly onError?: (error: unknown, context: string) => void;
   readonly inspect?: (event: InspectionEvent) => void;
+}
+
+/** One state an envelope actor entered. `previous` is the state it left. */
+export interface EnvelopeTransition {
+  readonly from: string;
+  readonly to: string;
+  readonly subject: string;
+  readonly correlation: string;
+  readonly attempt: number;
+  readonly previous: string;
+  readonly state: string;
+  readonly at: number;
 }
 
 /** A running consume loop. `stop()` stops pulling, waits for the actors in flight, and is idempotent. */
@@ -138,7 +152,9 @@ function provideEnvelopeMachine(flights: Map<string, Flight>, deps: EnvelopeRunn
       }),
       deadLetter: fromPromise<void, EnvelopeDeadLetterInput>(async ({ input }) => {
         const f = flight(input.messageId);
-        await deps.deadLetters.publish(f.msg, input.deadLetter, f.history);
+        // The actor is entering deadLettering as this runs; the record's history ends there.
+        const history = f.history.at(-1)?.state === 'deadLettering' ? f.history : [...f.history, { state: 'deadLettering', at: new Date().toISOString() }];
+        await deps.deadLetters.publish(f.msg, input.deadLetter, history);
       }),
     },
   });
@@ -218,8 +234,10 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
     const record = (value: unknown): void => {
       const state = String(value);
       if (state !== last && state !== 'received' && state !== 'queued') {
+        const at = Date.now();
+        deps.onTransition?.({ from: input.from, to: input.to, subject: input.subject, correlation: input.correlation, attempt: input.attempt, previous: last, state, at });
         last = state;
-        history.push({ state, at: new Date().toISOString() });
+        history.push({ state, at: new Date(at).toISOString() });
       }
     };
     const subscription = child.subscribe({

@@ -15,7 +15,8 @@ import { startEmbeddedNatsServer } from '../transport/embedded-server.ts';
 import { ConfigError } from '../errors.ts';
 import { startHttpServer, type HttpServer } from '../http/http-server.ts';
 import { DeadLetters } from './dead-letters.ts';
-import { startEnvelopeRunner } from './envelope-runner.ts';
+import { DeadLetterStore } from './dead-letter-store.ts';
+import { startEnvelopeRunner, type EnvelopeTransition } from './envelope-runner.ts';
 import { HandlerRegistry, type Handler, type HandlerMap } from './handlers.ts';
 import { acceptEnvelope, type AcceptOutcome } from './inbox.ts';
 import { Outbound, type DomainIdentity } from './outbound.ts';
@@ -46,9 +47,20 @@ export interface MailroomOptions {
 export interface MailroomEvents {
   /** An envelope actor of this process reached a final state (after its message was settled). */
   settled: [status: EnvelopeStatus, envelope: Envelope | undefined];
+  /** An envelope actor of this process entered a state. */
+  transition: [transition: EnvelopeTransition];
   /** The outbox delivered an envelope. */
   delivered: [info: { to: string; from: string; local: boolean; status?: number }];
   error: [error: unknown, context: string];
+}
+
+/** Queue depths, from JetStream (so they count every process sharing the consumers). */
+export interface MailroomStats {
+  readonly inbox: { readonly waiting: number; readonly inFlight: number; readonly redelivered: number };
+  readonly outbox: { readonly waiting: number; readonly inFlight: number; readonly redelivered: number };
+  readonly deadLetters: number;
+  /** Envelope actors running in this process. */
+  readonly actors: number;
 }
 
 /** A started Mailroom runtime. */
@@ -67,6 +79,10 @@ export interface Mailroom {
   send(draft: EnvelopeDraft & { From: string }): Promise<Envelope>;
   /** The status of an envelope received here, by sender and correlation. */
   status(from: string, correlation: string): Promise<EnvelopeStatus | undefined>;
+  /** The dead letters: list, show, replay (through a fresh actor, same correlation), purge. */
+  readonly deadLetters: DeadLetterStore;
+  /** Queue depths: what waits in the inbox and outbox, what is being worked on, the dead letters. */
+  stats(): Promise<MailroomStats>;
   /** Stops taking work, lets the actors in flight finish, releases everything. Idempotent. */
   stop(): Promise<void>;
 }
@@ -177,6 +193,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
     const status = new StatusStore(handles.status, names.statusKey);
     const replay = new ReplayGuard(handles.replay, names.replayKey);
     const outbound = new Outbound(js, names.outboxSubject);
+    const deadLetterStore = new DeadLetterStore(js, handles.jsm, names, handles.replay);
     const deadLetters = new DeadLetters(js, (msg) => {
       const parsed = names.parseSubject(msg.subject);
       return parsed ? names.dlqSubject(parsed.to, parsed.from) : names.dlqSubject('unknown', 'unknown');
@@ -199,7 +216,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
     const isLocalDomain = (domain: string) => identities.has(domain);
     const now = options.now ?? Date.now;
 
-    await scope.acquire(
+    const runner = await scope.acquire(
       async () =>
         startEnvelopeRunner({
           consumer: await js.consumers.get(names.streams.inbox, names.consumers.inbox),
@@ -220,6 +237,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
           deadLetters,
           delivery: { maxAttempts: delivery.maxAttempts, concurrency: delivery.concurrency, ackWaitMs: delivery.ackWaitMs, retry: delivery.retry },
           onSettled: (s, decoded: DecodedEnvelope | undefined) => events.emit('settled', s, decoded?.envelope),
+          onTransition: (t) => events.emit('transition', t),
           onError,
           ...(options.inspect ? { inspect: options.inspect } : {}),
         }),
@@ -256,6 +274,18 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
         onError,
       });
     const statusOf = (from: string, correlation: string) => status.get(from, correlation);
+    const stats = async (): Promise<MailroomStats> => {
+      const consumer = async (stream: string, name: string) => {
+        const info = await handles.jsm.consumers.info(stream, name);
+        return { waiting: info.num_pending, inFlight: info.num_ack_pending, redelivered: info.num_redelivered };
+      };
+      return {
+        inbox: await consumer(names.streams.inbox, names.consumers.inbox),
+        outbox: await consumer(names.streams.outbox, names.consumers.outbox),
+        deadLetters: (await handles.jsm.streams.info(names.streams.dlq)).state.messages,
+        actors: runner.inFlight(),
+      };
+    };
 
     let http: HttpServer | undefined;
     if (options.http !== false) {
@@ -265,6 +295,8 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
             {
               accept,
               status: statusOf,
+              deadLetters: deadLetterStore,
+              stats: () => stats(),
               ready: async () => {
                 if (!connected || nc.isClosed()) return { ready: false, detail: 'NATS is disconnected' };
                 try {
@@ -301,6 +333,8 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
         return outbound.publish(identity, { ...draft, Correlation: correlation }, 'send', `send/${draft.From}/${correlation}`);
       },
       status: statusOf,
+      deadLetters: deadLetterStore,
+      stats,
       stop: () => scope.close(),
     };
   } catch (error) {
