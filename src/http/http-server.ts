@@ -4,10 +4,11 @@ import type { AcceptOutcome } from '../runtime/inbox.ts';
 import type { EnvelopeStatus } from '../runtime/status-store.ts';
 import type { DeadLetterStore } from '../runtime/dead-letter-store.ts';
 import type { MailroomStats } from '../runtime/mailroom.ts';
+import { traceContextOf, type TraceContext } from '../runtime/trace-context.ts';
 
 /** What the HTTP layer needs from the runtime: its public API, not the transport. */
 export interface HttpRuntime {
-  accept(input: Uint8Array, format: 'json' | 'yaml' | 'auto'): Promise<AcceptOutcome>;
+  accept(input: Uint8Array, format: 'json' | 'yaml' | 'auto', trace?: TraceContext): Promise<AcceptOutcome>;
   status(from: string, correlation: string): Promise<EnvelopeStatus | undefined>;
   /** Ready = connected to NATS with JetStream answering. */
   ready(): Promise<{ ready: boolean; detail: string }>;
@@ -22,7 +23,12 @@ export interface HttpServerOptions {
   /** Base of the status URLs in 202 answers; default: the address the server listens on. */
   readonly publicUrl?: string;
   readonly tls?: { readonly cert: string; readonly key: string };
+  /** Registered before the server listens: more routes (metrics, dashboard, ...). */
+  readonly plugins?: readonly HttpPlugin[];
 }
+
+/** Adds routes to the runtime's HTTP server before it listens. */
+export type HttpPlugin = (app: FastifyInstance) => void | Promise<void>;
 
 export interface HttpServer {
   readonly url: string;
@@ -58,7 +64,7 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
   app.post('/inbox', async (request, reply) => {
     const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     const format = type === 'application/json' ? 'json' : YAML_TYPES.includes(type) ? 'yaml' : 'auto';
-    const outcome = await runtime.accept(request.body as Buffer, format);
+    const outcome = await runtime.accept(request.body as Buffer, format, traceContextOf(request.headers.traceparent, request.headers.tracestate));
     switch (outcome.kind) {
       case 'accepted': {
         const path = `/envelopes/${encodeURIComponent(outcome.from)}/${encodeURIComponent(outcome.correlation)}`;
@@ -123,6 +129,7 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not-ready', detail });
   });
 
+  for (const plugin of options.plugins ?? []) await plugin(app);
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;

@@ -20,6 +20,7 @@ import { FEEDBACK_SUBJECT, isReplySubject, replyOf, type HandlerRegistry } from 
 import { humanReason, type DomainIdentity, type Outbound } from './outbound.ts';
 import type { EnvelopeStatus, StatusStep, StatusStore } from './status-store.ts';
 import { validateEnvelope, type ValidatorDeps } from './validator.ts';
+import { traceFromHeaders, type TraceContext } from './trace-context.ts';
 import type { DeadLetters } from './dead-letters.ts';
 
 /** One delivered message while its actor runs. Held in memory only for the actor's short life. */
@@ -29,6 +30,7 @@ interface Flight {
   readonly startedAt: number;
   readonly decoded: Result<DecodedEnvelope>;
   readonly history: StatusStep[];
+  readonly trace?: TraceContext;
   reply?: { subject: string; body: DecodedEnvelope['envelope']['Body'] };
 }
 
@@ -61,6 +63,8 @@ export interface EnvelopeTransition {
   readonly previous: string;
   readonly state: string;
   readonly at: number;
+  /** The W3C trace context the envelope arrived with, if any. */
+  readonly trace?: TraceContext;
 }
 
 /** A running consume loop. `stop()` stops pulling, waits for the actors in flight, and is idempotent. */
@@ -136,7 +140,7 @@ function provideEnvelopeMachine(flights: Map<string, Flight>, deps: EnvelopeRunn
         const { Header } = envelopeOf(input.messageId);
         const identity = deps.identities.get(Header.To);
         if (!identity) throw Object.assign(new Error(`no signing key for ${Header.To}`), { retryable: false });
-        await deps.outbound.reply(identity, Header, f.reply.subject, f.reply.body);
+        await deps.outbound.reply(identity, Header, f.reply.subject, f.reply.body, f.trace);
       }),
       sendFeedback: fromPromise<EnvelopeFeedbackOutput, EnvelopeFeedbackInput>(async ({ input }) => {
         const decoded = flight(input.messageId).decoded;
@@ -147,7 +151,7 @@ function provideEnvelopeMachine(flights: Map<string, Flight>, deps: EnvelopeRunn
         const buffer = deps.bufferOf(Header.From);
         const identity = deps.identities.get(Header.To);
         if (!buffer || !identity) return 'none';
-        await deps.outbound.feedback(identity, buffer, Header, humanReason(input.discard.reason, input.discard.detail));
+        await deps.outbound.feedback(identity, buffer, Header, humanReason(input.discard.reason, input.discard.detail), flight(input.messageId).trace);
         return 'sent';
       }),
       deadLetter: fromPromise<void, EnvelopeDeadLetterInput>(async ({ input }) => {
@@ -221,7 +225,8 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
       { state: 'received', at: receivedAt },
       { state: 'queued', at: queuedAt },
     ];
-    const flight: Flight = { msg, startedAt: Date.now(), decoded: decodeEnvelope(msg.data, { limits: deps.limits }), history };
+    const trace = traceFromHeaders(msg.headers);
+    const flight: Flight = { msg, startedAt: Date.now(), decoded: decodeEnvelope(msg.data, { limits: deps.limits }), history, ...(trace ? { trace } : {}) };
     const messageId = String(msg.seq);
     flights.set(messageId, flight);
     const input = actorInput(flight, deps);
@@ -235,7 +240,7 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
       const state = String(value);
       if (state !== last && state !== 'received' && state !== 'queued') {
         const at = Date.now();
-        deps.onTransition?.({ from: input.from, to: input.to, subject: input.subject, correlation: input.correlation, attempt: input.attempt, previous: last, state, at });
+        deps.onTransition?.({ from: input.from, to: input.to, subject: input.subject, correlation: input.correlation, attempt: input.attempt, previous: last, state, at, ...(trace ? { trace } : {}) });
         last = state;
         history.push({ state, at: new Date(at).toISOString() });
       }

@@ -5,6 +5,7 @@ import type { Rejection } from '../envelope/types.ts';
 import type { Names } from '../transport/names.ts';
 import { RECEIVED_AT_HEADER } from './envelope-runner.ts';
 import type { StatusStore } from './status-store.ts';
+import { setTraceHeaders, type TraceContext } from './trace-context.ts';
 
 /** The outcome of offering an envelope to the inbox. */
 export type AcceptOutcome =
@@ -28,7 +29,7 @@ export interface InboxDeps {
  * `Nats-Msg-Id = From/Correlation`. `accepted` is returned only after the PubAck, so nothing
  * is claimed before JetStream has it. The `queued` status is written after, off the reply path.
  */
-export async function acceptEnvelope(input: Uint8Array, format: 'json' | 'yaml' | 'auto', deps: InboxDeps): Promise<AcceptOutcome> {
+export async function acceptEnvelope(input: Uint8Array, format: 'json' | 'yaml' | 'auto', deps: InboxDeps, trace?: TraceContext): Promise<AcceptOutcome> {
   const decoded = decodeEnvelope(input, { format, limits: deps.limits });
   if (!decoded.ok) return { kind: 'rejected', error: decoded.error };
   if (!deps.isConnected()) return { kind: 'unavailable', detail: 'the NATS connection is down' };
@@ -36,6 +37,7 @@ export async function acceptEnvelope(input: Uint8Array, format: 'json' | 'yaml' 
   const receivedAt = new Date().toISOString();
   const h = headers();
   h.set(RECEIVED_AT_HEADER, receivedAt);
+  setTraceHeaders(h, trace);
   let ack;
   try {
     ack = await deps.js.publish(deps.names.inboxSubject(To, From), input, {

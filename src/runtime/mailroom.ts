@@ -13,7 +13,8 @@ import { createNames, type Names } from '../transport/names.ts';
 import { provision } from '../transport/provision.ts';
 import { startEmbeddedNatsServer } from '../transport/embedded-server.ts';
 import { ConfigError } from '../errors.ts';
-import { startHttpServer, type HttpServer } from '../http/http-server.ts';
+import { startHttpServer, type HttpPlugin, type HttpServer } from '../http/http-server.ts';
+import type { TraceContext } from './trace-context.ts';
 import { DeadLetters } from './dead-letters.ts';
 import { DeadLetterStore } from './dead-letter-store.ts';
 import { startEnvelopeRunner, type EnvelopeTransition } from './envelope-runner.ts';
@@ -37,6 +38,8 @@ export interface MailroomOptions {
   readonly inspect?: (event: InspectionEvent) => void;
   /** The clock used for timestamp checks (default `Date.now`). */
   readonly now?: () => number;
+  /** More HTTP routes (metrics, dashboard), registered before the server listens. */
+  readonly httpPlugins?: readonly HttpPlugin[];
   /** An emitter to use for {@link Mailroom.events}, so listeners can be attached before start. */
   readonly events?: EventEmitter<MailroomEvents>;
   /** Where runtime errors go (default: stderr). */
@@ -74,7 +77,7 @@ export interface Mailroom {
   /** Registers a handler for a local domain's subject. */
   handle(domain: string, subject: string, handler: Handler): void;
   /** Offers a signed envelope to the inbox (what `POST /inbox` does). */
-  accept(input: Uint8Array | string, format?: 'json' | 'yaml' | 'auto'): Promise<AcceptOutcome>;
+  accept(input: Uint8Array | string, format?: 'json' | 'yaml' | 'auto', trace?: TraceContext): Promise<AcceptOutcome>;
   /** Signs an envelope as a local domain and sends it through the outbox. */
   send(draft: EnvelopeDraft & { From: string }): Promise<Envelope>;
   /** The status of an envelope received here, by sender and correlation. */
@@ -263,7 +266,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
     );
 
     const limits = { ...defaultParseLimits, maxBytes: config.http.maxBodyBytes };
-    const accept = (input: Uint8Array | string, format: 'json' | 'yaml' | 'auto' = 'auto') =>
+    const accept = (input: Uint8Array | string, format: 'json' | 'yaml' | 'auto' = 'auto', trace?: TraceContext) =>
       acceptEnvelope(typeof input === 'string' ? Buffer.from(input) : input, format, {
         js,
         names,
@@ -272,7 +275,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
         isConnected: () => connected && !nc.isClosed(),
         publishTimeoutMs: 2_000,
         onError,
-      });
+      }, trace);
     const statusOf = (from: string, correlation: string) => status.get(from, correlation);
     const stats = async (): Promise<MailroomStats> => {
       const consumer = async (stream: string, name: string) => {
@@ -313,6 +316,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
               maxBodyBytes: config.http.maxBodyBytes,
               ...(config.http.publicUrl ? { publicUrl: config.http.publicUrl } : {}),
               ...(config.http.tls ? { tls: config.http.tls } : {}),
+              ...(options.httpPlugins ? { plugins: options.httpPlugins } : {}),
             },
           ),
         (h) => h.stop(),

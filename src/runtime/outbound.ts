@@ -6,6 +6,7 @@ import type { Envelope } from '../envelope/types.ts';
 import type { PrivateKey } from '../keys/index.ts';
 import { TransportError } from '../errors.ts';
 import { FEEDBACK_SUBJECT } from './handlers.ts';
+import { setTraceHeaders, type TraceContext } from './trace-context.ts';
 
 /** A local domain's signing identity. */
 export interface DomainIdentity {
@@ -35,10 +36,11 @@ export class Outbound {
   ) {}
 
   /** Signs `draft` as `identity` and publishes it to the outbox. `msgId` makes a rerun a no-op. */
-  async publish(identity: DomainIdentity, draft: EnvelopeDraft, kind: OutboundKind, msgId: string): Promise<Envelope> {
+  async publish(identity: DomainIdentity, draft: EnvelopeDraft, kind: OutboundKind, msgId: string, trace?: TraceContext): Promise<Envelope> {
     const envelope = signEnvelope({ ...draft, From: identity.name, Selector: identity.selector }, identity.key);
     const h = headers();
     h.set('Mailroom-Kind', kind);
+    setTraceHeaders(h, trace);
     try {
       await this.js.publish(this.outboxSubject(envelope.Header.To, envelope.Header.From), encodeEnvelope(envelope), {
         msgID: msgId,
@@ -52,17 +54,18 @@ export class Outbound {
   }
 
   /** The reply to a handled request: same Correlation as the request, so the requester can match it. */
-  reply(identity: DomainIdentity, request: Envelope['Header'], subject: string, body: Envelope['Body']): Promise<Envelope> {
+  reply(identity: DomainIdentity, request: Envelope['Header'], subject: string, body: Envelope['Body'], trace?: TraceContext): Promise<Envelope> {
     return this.publish(
       identity,
       { To: request.From, Subject: subject, Body: body, Correlation: request.Correlation },
       'reply',
       `reply/${request.From}/${request.Correlation}`,
+      trace,
     );
   }
 
   /** One `Feedback@Buffer` envelope about a discarded envelope, to the sender's buffer domain. */
-  feedback(identity: DomainIdentity, buffer: string, discarded: Pick<Envelope['Header'], 'From' | 'Correlation'>, reason: string): Promise<Envelope> {
+  feedback(identity: DomainIdentity, buffer: string, discarded: Pick<Envelope['Header'], 'From' | 'Correlation'>, reason: string, trace?: TraceContext): Promise<Envelope> {
     const key = `feedback/${discarded.From}/${discarded.Correlation}`;
     return this.publish(
       identity,
@@ -74,6 +77,7 @@ export class Outbound {
       },
       'feedback',
       key,
+      trace,
     );
   }
 }

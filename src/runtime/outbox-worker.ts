@@ -2,7 +2,9 @@ import type { Consumer, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { Names } from '../transport/names.ts';
 import type { DeadLetters } from './dead-letters.ts';
 import { jittered } from './disposition.ts';
+import { headers } from '@nats-io/transport-node';
 import { startConsumeLoop } from './consume-loop.ts';
+import { setTraceHeaders, traceFromHeaders } from './trace-context.ts';
 import { postEnvelope, type DeliveryResult } from './http-delivery.ts';
 
 export interface OutboxWorkerDeps {
@@ -40,7 +42,9 @@ export function startOutboxWorker(deps: OutboxWorkerDeps): Promise<OutboxWorker>
     if (!parsed) return { ok: false, retryable: false, detail: `not an outbox subject: ${msg.subject}` };
     if (deps.isLocalDomain(parsed.to)) {
       const header = (JSON.parse(msg.string()) as { Header: { From: string; Correlation: string } }).Header;
-      await deps.js.publish(deps.names.inboxSubject(parsed.to, parsed.from), msg.data, { msgID: deps.names.inboxMsgId(header.From, header.Correlation) });
+      const h = headers();
+      setTraceHeaders(h, traceFromHeaders(msg.headers));
+      await deps.js.publish(deps.names.inboxSubject(parsed.to, parsed.from), msg.data, { msgID: deps.names.inboxMsgId(header.From, header.Correlation), headers: h });
       return { ok: true, status: 202 };
     }
     const target = deps.inboxUrlFor(parsed.to);

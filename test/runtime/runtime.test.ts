@@ -9,6 +9,7 @@ import { makeFixture, type Fixture } from '../support/runtime-fixture.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { startMailroom, type Mailroom } from '../../src/runtime/mailroom.ts';
 import type { EnvelopeStatus } from '../../src/runtime/status-store.ts';
+import type { EnvelopeTransition } from '../../src/runtime/envelope-runner.ts';
 import type { Envelope } from '../../src/envelope/types.ts';
 import { encodeEnvelope, verifyEnvelopeText } from '../../src/envelope/index.ts';
 import { connectNats } from '../../src/transport/connect.ts';
@@ -243,6 +244,33 @@ describe('retries', () => {
     expect(status.state).toBe('deadLettered');
     expect(status.attempt).toBe(3);
     expect(status.deadLetter).toMatchObject({ reason: 'max-attempts', lastState: 'handling' });
+  });
+});
+
+describe('trace context', () => {
+  it('carries a W3C traceparent from the inbox request to every state and on to the reply', async () => {
+    const transitions: EnvelopeTransition[] = [];
+    const listener = (t: EnvelopeTransition) => transitions.push(t);
+    mailroom.events.on('transition', listener);
+    try {
+      const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+      const envelope = fixture.domains['orders.example']!.sign({ To: 'shop.example', Subject: 'Hello@Host' });
+      const res = await fetch(`${mailroom.url}/inbox`, { method: 'POST', headers: { 'content-type': 'application/json', traceparent, tracestate: 'mailroom=1' }, body: encodeEnvelope(envelope) });
+      expect(res.status).toBe(202);
+      await waitFor(() => settledFor('shop.example', envelope.Header.Correlation).length > 0);
+      const request = transitions.filter((t) => t.from === 'orders.example' && t.correlation === envelope.Header.Correlation);
+      const reply = transitions.filter((t) => t.from === 'shop.example' && t.correlation === envelope.Header.Correlation);
+      expect(request.map((t) => t.state)).toEqual(['validating', 'handling', 'replying', 'replied']);
+      expect(reply.length).toBeGreaterThan(0);
+      for (const t of [...request, ...reply]) expect(t.trace).toEqual({ traceparent, tracestate: 'mailroom=1' });
+      // A malformed traceparent is dropped, not passed on.
+      const other = fixture.domains['orders.example']!.sign({ To: 'shop.example', Subject: 'Hello@Host' });
+      await fetch(`${mailroom.url}/inbox`, { method: 'POST', headers: { 'content-type': 'application/json', traceparent: 'nonsense' }, body: encodeEnvelope(other) });
+      await finalOf('orders.example', other.Header.Correlation);
+      expect(transitions.filter((t) => t.correlation === other.Header.Correlation).every((t) => t.trace === undefined)).toBe(true);
+    } finally {
+      mailroom.events.off('transition', listener);
+    }
   });
 });
 
