@@ -3,7 +3,9 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { AcceptOutcome } from '../runtime/inbox.ts';
 import type { EnvelopeStatus } from '../runtime/status-store.ts';
 import type { DeadLetterStore } from '../runtime/dead-letter-store.ts';
-import type { MailroomStats } from '../runtime/mailroom.ts';
+import type { MailroomStats, RequestOptions } from '../runtime/mailroom.ts';
+import type { ConversationRecord } from '../runtime/conversations.ts';
+import { ConfigError } from '../errors.ts';
 import { traceContextOf, type TraceContext } from '../runtime/trace-context.ts';
 
 /** What the HTTP layer needs from the runtime: its public API, not the transport. */
@@ -13,6 +15,8 @@ export interface HttpRuntime {
   /** Ready = connected to NATS with JetStream answering. */
   ready(): Promise<{ ready: boolean; detail: string }>;
   readonly deadLetters: Pick<DeadLetterStore, 'list' | 'get' | 'replay' | 'purge'>;
+  conversation(from: string, correlation: string): Promise<ConversationRecord | undefined>;
+  startConversation(request: RequestOptions): Promise<{ correlation: string }>;
   stats(): Promise<MailroomStats>;
 }
 
@@ -122,6 +126,30 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
   });
   app.delete('/dead-letters', async () => ({ purged: await runtime.deadLetters.purge() }));
   app.get('/stats', async () => runtime.stats());
+
+  app.get<{ Params: { from: string; correlation: string } }>('/conversations/:from/:correlation', async (request, reply) => {
+    const record = await runtime.conversation(request.params.from, request.params.correlation);
+    return record ?? problem(reply, 404, 'not-found', `no conversation from ${request.params.from} with correlation ${request.params.correlation}`);
+  });
+  app.post('/conversations', async (request, reply) => {
+    let body: Partial<RequestOptions>;
+    try {
+      body = JSON.parse(Buffer.from(request.body as Buffer).toString('utf8')) as Partial<RequestOptions>;
+    } catch (_) {
+      return problem(reply, 400, 'malformed', 'the body must be JSON: {from, to, subject, body?, timeoutMs?}');
+    }
+    const missing = (['from', 'to', 'subject'] as const).filter((k) => typeof body[k] !== 'string' || body[k] === '');
+    if (missing.length) return problem(reply, 400, 'malformed', `missing ${missing.join(', ')}`);
+    if (body.timeoutMs !== undefined && !(Number.isSafeInteger(body.timeoutMs) && body.timeoutMs > 0)) return problem(reply, 400, 'malformed', 'timeoutMs must be a positive integer');
+    try {
+      const { correlation } = await runtime.startConversation(body as RequestOptions);
+      const path = `/conversations/${encodeURIComponent(body.from!)}/${encodeURIComponent(correlation)}`;
+      return reply.code(202).header('location', path).send({ correlation, state: 'awaitingReply', status: `${baseUrl}${path}` });
+    } catch (error) {
+      if (error instanceof ConfigError) return problem(reply, 400, 'not-local', error.message);
+      throw error;
+    }
+  });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {

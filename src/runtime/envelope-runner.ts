@@ -13,7 +13,7 @@ import {
   type EnvelopeValidateOutput,
 } from '../../machines/envelope.machine.ts';
 import { decodeEnvelope, type DecodedEnvelope, type ParseLimits } from '../envelope/index.ts';
-import type { Result } from '../envelope/types.ts';
+import type { Envelope, Result } from '../envelope/types.ts';
 import { extend, settle } from './disposition.ts';
 import { startConsumeLoop } from './consume-loop.ts';
 import { FEEDBACK_SUBJECT, isReplySubject, replyOf, type HandlerRegistry } from './handlers.ts';
@@ -47,6 +47,8 @@ export interface EnvelopeRunnerDeps {
   readonly deadLetters: DeadLetters;
   readonly delivery: { maxAttempts: number; concurrency: number; ackWaitMs: number; retry: EnvelopeActorInput['retry'] };
   readonly onSettled?: (status: EnvelopeStatus, decoded: DecodedEnvelope | undefined) => void;
+  /** Answers to this runtime's own requests: a reply, or feedback about a discarded request. */
+  readonly answers?: { reply(envelope: Envelope): Promise<void>; feedback(envelope: Envelope): Promise<void> };
   /** Every state an envelope actor enters, as it happens (for metrics and the dashboard). */
   readonly onTransition?: (transition: EnvelopeTransition) => void;
   readonly onError?: (error: unknown, context: string) => void;
@@ -117,7 +119,9 @@ function provideEnvelopeMachine(flights: Map<string, Flight>, deps: EnvelopeRunn
         const f = flight(input.messageId);
         const envelope = envelopeOf(input.messageId);
         const { Header } = envelope;
-        if (Header.Subject !== FEEDBACK_SUBJECT && !isReplySubject(Header.Subject)) {
+        if (Header.Subject === FEEDBACK_SUBJECT) await deps.answers?.feedback(envelope);
+        else if (isReplySubject(Header.Subject)) await deps.answers?.reply(envelope);
+        else {
           const handler = deps.handlers.get(Header.To, Header.Subject);
           if (!handler) throw Object.assign(new Error(`no handler for ${Header.Subject}`), { retryable: false, reason: 'unknown-subject' });
           const result = await handler({

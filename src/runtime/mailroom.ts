@@ -4,7 +4,7 @@ import { createPublicKey } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { InspectionEvent } from 'xstate';
-import { defaultParseLimits, type DecodedEnvelope, type EnvelopeDraft } from '../envelope/index.ts';
+import { defaultParseLimits, encodeEnvelope, type DecodedEnvelope, type EnvelopeDraft } from '../envelope/index.ts';
 import type { Envelope } from '../envelope/types.ts';
 import { chainKeyResolvers, createCachedKeyResolver, createDnsKeyResolver, createStaticKeyring, parsePrivateKey, type KeyringEntry } from '../keys/index.ts';
 import { inboxUrlFor, type MailroomConfig } from '../config/index.ts';
@@ -24,6 +24,9 @@ import { Outbound, type DomainIdentity } from './outbound.ts';
 import { startOutboxWorker } from './outbox-worker.ts';
 import { ReplayGuard } from './replay-guard.ts';
 import { ResourceScope } from './resource-scope.ts';
+import { Timers, startTimerWorker } from './timers.ts';
+import { Conversations, CONVERSATION_TIMEOUT, type ConversationRecord } from './conversations.ts';
+import type { ConversationOutcome } from '../../machines/conversation.machine.ts';
 import { StatusStore, type EnvelopeStatus } from './status-store.ts';
 
 /** Options beside the config, for library use. */
@@ -57,6 +60,17 @@ export interface MailroomEvents {
   error: [error: unknown, context: string];
 }
 
+/** A request for {@link Mailroom.request}. */
+export interface RequestOptions {
+  readonly from: string;
+  readonly to: string;
+  readonly subject: string;
+  readonly body?: Envelope['Body'];
+  /** How long to wait for the reply (default 30 s). The timeout is a durable timer. */
+  readonly timeoutMs?: number;
+  readonly correlation?: string;
+}
+
 /** Queue depths, from JetStream (so they count every process sharing the consumers). */
 export interface MailroomStats {
   readonly inbox: { readonly waiting: number; readonly inFlight: number; readonly redelivered: number };
@@ -78,8 +92,22 @@ export interface Mailroom {
   handle(domain: string, subject: string, handler: Handler): void;
   /** Offers a signed envelope to the inbox (what `POST /inbox` does). */
   accept(input: Uint8Array | string, format?: 'json' | 'yaml' | 'auto', trace?: TraceContext): Promise<AcceptOutcome>;
-  /** Signs an envelope as a local domain and sends it through the outbox. */
-  send(draft: EnvelopeDraft & { From: string }): Promise<Envelope>;
+  /**
+   * Signs an envelope as a local domain and sends it through the outbox; with `delayMs` or
+   * `notBefore` (epoch ms) it waits in a durable timer and is delivered no earlier.
+   */
+  send(draft: EnvelopeDraft & { From: string }, options?: { delayMs?: number; notBefore?: number }): Promise<Envelope>;
+  /**
+   * Sends a request and waits for its reply, as a conversation matched by correlation. The
+   * waiting conversation is passivated to KV; the reply, feedback or timeout may be handled
+   * by any process. Resolves with the outcome (replied, discarded or timedOut) while this
+   * process lives; afterwards the outcome stays readable with {@link Mailroom.conversation}.
+   */
+  request(request: RequestOptions): Promise<ConversationOutcome>;
+  /** Starts a conversation without waiting: its correlation, for {@link Mailroom.conversation}. */
+  startConversation(request: RequestOptions): Promise<{ correlation: string; outcome: Promise<ConversationOutcome> }>;
+  /** A conversation's state and context, by the requesting domain and the correlation. */
+  conversation(from: string, correlation: string): Promise<ConversationRecord | undefined>;
   /** The status of an envelope received here, by sender and correlation. */
   status(from: string, correlation: string): Promise<EnvelopeStatus | undefined>;
   /** The dead letters: list, show, replay (through a fresh actor, same correlation), purge. */
@@ -89,6 +117,9 @@ export interface Mailroom {
   /** Stops taking work, lets the actors in flight finish, releases everything. Idempotent. */
   stop(): Promise<void>;
 }
+
+/** The timer kind of an envelope sent with a delay. */
+const DELAYED_SEND = 'send.delayed';
 
 async function loadHandlerModule(path: string): Promise<HandlerMap> {
   let mod: { default?: unknown; handlers?: unknown };
@@ -196,6 +227,32 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
     const status = new StatusStore(handles.status, names.statusKey);
     const replay = new ReplayGuard(handles.replay, names.replayKey);
     const outbound = new Outbound(js, names.outboxSubject);
+    const now = options.now ?? Date.now;
+    const timers = new Timers(js, names);
+    const conversations = new Conversations(handles.conversations, nc, names, timers);
+    await scope.acquire(
+      async () => conversations.listen(),
+      () => conversations.close(),
+    );
+    await scope.acquire(
+      async () =>
+        startTimerWorker({
+          consumer: await js.consumers.get(names.streams.timers, names.consumers.timers),
+          now,
+          handlers: {
+            [CONVERSATION_TIMEOUT]: async (payload) => {
+              const { from, correlation } = payload as { from: string; correlation: string };
+              await conversations.deliver(from, correlation, { type: 'conversation.timeout', at: now() });
+            },
+            [DELAYED_SEND]: async (payload) => {
+              const { subject, data, msgId } = payload as { subject: string; data: string; msgId: string };
+              await js.publish(subject, Buffer.from(data, 'base64'), { msgID: msgId });
+            },
+          },
+          onError,
+        }),
+      (loop) => loop.stop(),
+    );
     const deadLetterStore = new DeadLetterStore(js, handles.jsm, names, handles.replay);
     const deadLetters = new DeadLetters(js, (msg) => {
       const parsed = names.parseSubject(msg.subject);
@@ -217,7 +274,6 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
     for (const [domain, manifest] of Object.entries(config.manifests)) if (manifest.feedback) buffers.set(domain, manifest.feedback);
     for (const domain of config.domains) if (domain.feedback) buffers.set(domain.name, domain.feedback);
     const isLocalDomain = (domain: string) => identities.has(domain);
-    const now = options.now ?? Date.now;
 
     const runner = await scope.acquire(
       async () =>
@@ -241,6 +297,18 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
           delivery: { maxAttempts: delivery.maxAttempts, concurrency: delivery.concurrency, ackWaitMs: delivery.ackWaitMs, retry: delivery.retry },
           onSettled: (s, decoded: DecodedEnvelope | undefined) => events.emit('settled', s, decoded?.envelope),
           onTransition: (t) => events.emit('transition', t),
+          answers: {
+            reply: async (envelope) => {
+              const { Header, Body } = envelope;
+              await conversations.deliver(Header.To, Header.Correlation, { type: 'conversation.reply', subject: Header.Subject, body: Body, at: now() }, Header.From);
+            },
+            feedback: async (envelope) => {
+              const body = envelope.Body as { Sender?: unknown; Correlation?: unknown; Reason?: unknown };
+              if (typeof body.Sender !== 'string' || typeof body.Correlation !== 'string') return;
+              const reason = typeof body.Reason === 'string' ? body.Reason : 'Discarded.';
+              await conversations.deliver(body.Sender, body.Correlation, { type: 'conversation.feedback', reason, at: now() }, envelope.Header.From);
+            },
+          },
           onError,
           ...(options.inspect ? { inspect: options.inspect } : {}),
         }),
@@ -277,6 +345,32 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
         onError,
       }, trace);
     const statusOf = (from: string, correlation: string) => status.get(from, correlation);
+    const identityOf = (domain: string) => {
+      const identity = identities.get(domain);
+      if (!identity) throw new ConfigError(`${domain} is not a domain hosted here; it has no signing key`);
+      return identity;
+    };
+    const send: Mailroom['send'] = async (draft, sendOptions = {}) => {
+      const identity = identityOf(draft.From);
+      const correlation = draft.Correlation ?? crypto.randomUUID();
+      const msgId = `send/${draft.From}/${correlation}`;
+      const notBefore = sendOptions.notBefore ?? (sendOptions.delayMs !== undefined ? now() + sendOptions.delayMs : undefined);
+      if (notBefore === undefined || notBefore <= now()) return outbound.publish(identity, { ...draft, Correlation: correlation }, 'send', msgId);
+      // Store and forward: signed now, held in a durable timer, put in the outbox when due.
+      const envelope = outbound.sign(identity, { ...draft, Correlation: correlation });
+      const data = Buffer.from(encodeEnvelope(envelope)).toString('base64');
+      await timers.schedule(DELAYED_SEND, msgId, notBefore, { subject: names.outboxSubject(envelope.Header.To, envelope.Header.From), data, msgId });
+      return envelope;
+    };
+    const startConversation = async (request: RequestOptions) => {
+      identityOf(request.from);
+      const correlation = request.correlation ?? crypto.randomUUID();
+      const startedAt = now();
+      await conversations.start({ from: request.from, to: request.to, subject: request.subject, correlation, startedAt, timeoutAt: startedAt + (request.timeoutMs ?? 30_000) });
+      const outcome = conversations.wait(request.from, correlation);
+      await send({ From: request.from, To: request.to, Subject: request.subject, Correlation: correlation, ...(request.body !== undefined ? { Body: request.body } : {}) });
+      return { correlation, outcome };
+    };
     const stats = async (): Promise<MailroomStats> => {
       const consumer = async (stream: string, name: string) => {
         const info = await handles.jsm.consumers.info(stream, name);
@@ -300,6 +394,8 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
               status: statusOf,
               deadLetters: deadLetterStore,
               stats: () => stats(),
+              conversation: (from, correlation) => conversations.get(from, correlation),
+              startConversation,
               ready: async () => {
                 if (!connected || nc.isClosed()) return { ready: false, detail: 'NATS is disconnected' };
                 try {
@@ -330,12 +426,10 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
       events,
       handle: (domain, subject, handler) => handlers.register(domain, subject, handler),
       accept,
-      send: async (draft) => {
-        const identity = identities.get(draft.From);
-        if (!identity) throw new ConfigError(`${draft.From} is not a domain hosted here; it has no signing key`);
-        const correlation = draft.Correlation ?? crypto.randomUUID();
-        return outbound.publish(identity, { ...draft, Correlation: correlation }, 'send', `send/${draft.From}/${correlation}`);
-      },
+      send,
+      startConversation,
+      request: async (request) => (await startConversation(request)).outcome,
+      conversation: (from, correlation) => conversations.get(from, correlation),
       status: statusOf,
       deadLetters: deadLetterStore,
       stats,

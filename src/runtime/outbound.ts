@@ -35,9 +35,14 @@ export class Outbound {
     private readonly publishTimeoutMs = 5_000,
   ) {}
 
+  /** Signs `draft` as `identity`. */
+  sign(identity: DomainIdentity, draft: EnvelopeDraft): Envelope {
+    return signEnvelope({ ...draft, From: identity.name, Selector: identity.selector }, identity.key);
+  }
+
   /** Signs `draft` as `identity` and publishes it to the outbox. `msgId` makes a rerun a no-op. */
   async publish(identity: DomainIdentity, draft: EnvelopeDraft, kind: OutboundKind, msgId: string, trace?: TraceContext): Promise<Envelope> {
-    const envelope = signEnvelope({ ...draft, From: identity.name, Selector: identity.selector }, identity.key);
+    const envelope = this.sign(identity, draft);
     const h = headers();
     h.set('Mailroom-Kind', kind);
     setTraceHeaders(h, trace);

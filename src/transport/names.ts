@@ -111,12 +111,18 @@ export interface ParsedKey {
 export interface Names {
   /** The lower-case prefix, e.g. `mailroom`. */
   readonly prefix: string;
-  /** Stream names: `MAILROOM_INBOX`, `MAILROOM_OUTBOX`, `MAILROOM_DLQ`. */
-  readonly streams: { readonly inbox: string; readonly outbox: string; readonly dlq: string };
+  /** Stream names: `MAILROOM_INBOX`, `MAILROOM_OUTBOX`, `MAILROOM_DLQ`, `MAILROOM_TIMERS`. */
+  readonly streams: { readonly inbox: string; readonly outbox: string; readonly dlq: string; readonly timers: string };
   /** The subject filter each stream captures: `mailroom.inbox.>` and so on. */
-  readonly streamSubjects: { readonly inbox: string; readonly outbox: string; readonly dlq: string };
-  /** Durable pull consumer names: `mailroom-inbox`, `mailroom-outbox`. */
-  readonly consumers: { readonly inbox: string; readonly outbox: string };
+  readonly streamSubjects: { readonly inbox: string; readonly outbox: string; readonly dlq: string; readonly timers: string };
+  /** Durable pull consumer names: `mailroom-inbox`, `mailroom-outbox`, `mailroom-timers`. */
+  readonly consumers: { readonly inbox: string; readonly outbox: string; readonly timers: string };
+  /** `mailroom.timers.<kind>`: a durable timer of that kind. */
+  timerSubject(kind: string): string;
+  /** Core NATS subject on which a finished conversation is announced, so the process that waits for it hears. */
+  conversationDoneSubject(key: string): string;
+  /** Wildcard of {@link Names.conversationDoneSubject}. */
+  readonly conversationDoneWildcard: string;
   /** KV bucket names: `mailroom-status`, `mailroom-replay`, `mailroom-conversations`. */
   readonly buckets: { readonly status: string; readonly replay: string; readonly conversations: string };
   /** `mailroom.inbox.<to>.<from>` */
@@ -164,9 +170,12 @@ export function createNames(prefix = 'mailroom'): Names {
 
   return {
     prefix: lower,
-    streams: { inbox: `${upper}_INBOX`, outbox: `${upper}_OUTBOX`, dlq: `${upper}_DLQ` },
-    streamSubjects: { inbox: `${lower}.inbox.>`, outbox: `${lower}.outbox.>`, dlq: `${lower}.dlq.>` },
-    consumers: { inbox: `${lower}-inbox`, outbox: `${lower}-outbox` },
+    streams: { inbox: `${upper}_INBOX`, outbox: `${upper}_OUTBOX`, dlq: `${upper}_DLQ`, timers: `${upper}_TIMERS` },
+    streamSubjects: { inbox: `${lower}.inbox.>`, outbox: `${lower}.outbox.>`, dlq: `${lower}.dlq.>`, timers: `${lower}.timers.>` },
+    consumers: { inbox: `${lower}-inbox`, outbox: `${lower}-outbox`, timers: `${lower}-timers` },
+    timerSubject: (kind) => `${lower}.timers.${encodeToken(kind)}`,
+    conversationDoneSubject: (key) => `${lower}.conversations.done.${key}`,
+    conversationDoneWildcard: `${lower}.conversations.done.>`,
     buckets: { status: `${lower}-status`, replay: `${lower}-replay`, conversations: `${lower}-conversations` },
     inboxSubject: subject('inbox'),
     outboxSubject: subject('outbox'),

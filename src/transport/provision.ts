@@ -61,6 +61,8 @@ export interface Provisioned {
   readonly status: KV;
   /** Correlations seen inside the replay window (`create()` fails on a second sighting). */
   readonly replay: KV;
+  /** Passivated conversation snapshots per `<from>.<correlation>` (history 1). */
+  readonly conversations: KV;
 }
 
 const STREAM_NAME_IN_USE = 10058;
@@ -261,6 +263,7 @@ export async function provision(nc: NatsConnection, names: Names, options: Provi
   await ensureStream(jsm, stream(names.streams.inbox, names.streamSubjects.inbox, 'Mailroom: envelopes accepted at ingress', inbox.maxAgeMs), streamMutable, version);
   await ensureStream(jsm, stream(names.streams.outbox, names.streamSubjects.outbox, 'Mailroom: envelopes to deliver'), streamMutable, version);
   await ensureStream(jsm, stream(names.streams.dlq, names.streamSubjects.dlq, 'Mailroom: dead letters', 0, RetentionPolicy.Limits), streamMutable, version);
+  await ensureStream(jsm, stream(names.streams.timers, names.streamSubjects.timers, 'Mailroom: durable timers (naked with a delay until due)'), streamMutable, version);
 
   const consumer = (durable: string, o: { maxDeliver: number; ackWaitMs: number; maxAckPending: number }, description: string) => ({
     durable_name: durable,
@@ -279,10 +282,14 @@ export async function provision(nc: NatsConnection, names: Names, options: Provi
   const outboxC = { ...inboxC, ...stripUndefined(options.outbox ?? {}) };
   await ensureConsumer(jsm, names.streams.inbox, consumer(names.consumers.inbox, inboxC, 'Mailroom: envelope actors'), version);
   await ensureConsumer(jsm, names.streams.outbox, consumer(names.consumers.outbox, outboxC, 'Mailroom: outbox worker'), version);
+  // A timer is redelivered (naked with a delay) as often as it takes to come due: no max_deliver;
+  // no max_ack_pending either, so 100k waiting timers never hold back one that is due.
+  await ensureConsumer(jsm, names.streams.timers, consumer(names.consumers.timers, { maxDeliver: -1, ackWaitMs: 30_000, maxAckPending: -1 }, 'Mailroom: timer worker'), version);
 
   const status = await ensureBucket(js, jsm, names.buckets.status, { history: 1, ttlMs: options.statusTtlMs ?? 0, replicas, description: 'Mailroom: envelope status' }, version);
   const replay = await ensureBucket(js, jsm, names.buckets.replay, { history: 1, ttlMs: options.replayWindowMs, replicas, description: 'Mailroom: correlations seen in the replay window' }, version);
-  return { js, jsm, status, replay };
+  const conversations = await ensureBucket(js, jsm, names.buckets.conversations, { history: 1, ttlMs: options.statusTtlMs ?? 0, replicas, description: 'Mailroom: passivated conversations' }, version);
+  return { js, jsm, status, replay, conversations };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

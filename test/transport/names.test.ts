@@ -109,9 +109,11 @@ describe('KV key tokens', () => {
 describe('createNames', () => {
   it('builds the default names', () => {
     const n = createNames();
-    expect(n.streams).toEqual({ inbox: 'MAILROOM_INBOX', outbox: 'MAILROOM_OUTBOX', dlq: 'MAILROOM_DLQ' });
-    expect(n.streamSubjects).toEqual({ inbox: 'mailroom.inbox.>', outbox: 'mailroom.outbox.>', dlq: 'mailroom.dlq.>' });
-    expect(n.consumers).toEqual({ inbox: 'mailroom-inbox', outbox: 'mailroom-outbox' });
+    expect(n.streams).toEqual({ inbox: 'MAILROOM_INBOX', outbox: 'MAILROOM_OUTBOX', dlq: 'MAILROOM_DLQ', timers: 'MAILROOM_TIMERS' });
+    expect(n.streamSubjects).toEqual({ inbox: 'mailroom.inbox.>', outbox: 'mailroom.outbox.>', dlq: 'mailroom.dlq.>', timers: 'mailroom.timers.>' });
+    expect(n.consumers).toEqual({ inbox: 'mailroom-inbox', outbox: 'mailroom-outbox', timers: 'mailroom-timers' });
+    expect(n.timerSubject('conversation.timeout')).toBe('mailroom.timers.conversation%2Etimeout');
+    expect(n.conversationDoneSubject('a.b')).toBe('mailroom.conversations.done.a.b');
     expect(n.buckets).toEqual({ status: 'mailroom-status', replay: 'mailroom-replay', conversations: 'mailroom-conversations' });
     expect(n.inboxSubject('orders.example', 'Anonymous')).toBe('mailroom.inbox.orders%2Eexample.Anonymous');
     expect(n.outboxSubject('a.example', 'b.example')).toBe('mailroom.outbox.a%2Eexample.b%2Eexample');

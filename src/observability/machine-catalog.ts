@@ -1,0 +1,32 @@
+import type { AnyStateMachine } from 'xstate';
+import { envelopeFinalStates, envelopeMachine } from '../../machines/envelope.machine.ts';
+
+/** A machine the runtime runs, as the dashboard draws it and `mailroom machines export` writes it. */
+export interface CatalogMachine {
+  /** The machine's id, also the file name of its export (`<id>.json`). */
+  readonly id: string;
+  readonly machine: AnyStateMachine;
+  readonly description: string;
+  /** The states in which an actor is finished: the dashboard counts them as totals, not in flight. */
+  readonly finalStates: readonly string[];
+}
+
+/**
+ * Every machine the runtime itself runs. Conversation and workflow machines join this list
+ * when the runtime runs them; the dashboard and the export iterate it, so they need no change.
+ */
+export const runtimeMachines: readonly CatalogMachine[] = [
+  {
+    id: 'envelope',
+    machine: envelopeMachine,
+    description: 'One actor per delivered inbox message, from received to a final state',
+    finalStates: envelopeFinalStates,
+  },
+];
+
+/** True for an XState machine (what `createMachine` or `setup().createMachine` return). */
+export function isStateMachine(value: unknown): value is AnyStateMachine {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as Partial<AnyStateMachine>;
+  return typeof candidate.config === 'object' && candidate.config !== null && typeof candidate.toJSON === 'function' && typeof candidate.provide === 'function' && candidate.root !== undefined;
+}

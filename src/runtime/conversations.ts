@@ -1,0 +1,140 @@
+import { createActor, type Snapshot } from 'xstate';
+import type { KV, KvEntry } from '@nats-io/kv';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import {
+  conversationMachine,
+  type ConversationEvent,
+  type ConversationInput,
+  type ConversationOutcome,
+} from '../../machines/conversation.machine.ts';
+import type { Names } from '../transport/names.ts';
+import { isAlreadyExists } from './status-store.ts';
+import type { Timers } from './timers.ts';
+
+/** A conversation as stored: the machine's persisted snapshot, readable by the status API. */
+export interface ConversationRecord {
+  readonly state: string;
+  readonly status: 'active' | 'done';
+  readonly context: ConversationInput & Record<string, unknown>;
+  readonly output?: ConversationOutcome;
+}
+
+interface PersistedConversation {
+  readonly value: string;
+  readonly status: 'active' | 'done';
+  readonly context: ConversationInput & Record<string, unknown>;
+  readonly output?: ConversationOutcome;
+}
+
+export const CONVERSATION_TIMEOUT = 'conversation.timeout';
+
+/**
+ * Conversations, passivated: the machine runs only for the instant an event arrives. Its
+ * snapshot lives in the KV bucket `mailroom-conversations`; a reply, a feedback or the
+ * durable timeout rehydrates it in whichever process receives it, advances it, and writes it
+ * back with a revision check, so two processes can never both advance it. When it finishes,
+ * a core NATS notice tells the process whose caller waits.
+ */
+export class Conversations {
+  readonly #waiters = new Map<string, { resolve: (outcome: ConversationOutcome) => void }[]>();
+  #subscription: Subscription | undefined;
+
+  constructor(
+    private readonly kv: KV,
+    private readonly nc: NatsConnection,
+    private readonly names: Names,
+    private readonly timers: Timers,
+  ) {}
+
+  /** Starts listening for finished conversations (for the callers waiting in this process). */
+  listen(): void {
+    this.#subscription = this.nc.subscribe(this.names.conversationDoneWildcard, {
+      callback: (error, msg) => {
+        if (error) return;
+        const key = msg.subject.slice(this.names.conversationDoneWildcard.length - 1);
+        this.#settle(key, msg.json<ConversationOutcome>());
+      },
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#subscription?.unsubscribe();
+  }
+
+  #key(from: string, correlation: string): string {
+    return this.names.statusKey(from, correlation);
+  }
+
+  #settle(key: string, outcome: ConversationOutcome): void {
+    const waiters = this.#waiters.get(key);
+    if (!waiters) return;
+    this.#waiters.delete(key);
+    for (const waiter of waiters) waiter.resolve(outcome);
+  }
+
+  /** Persists a new conversation (awaitingReply) and schedules its durable timeout. */
+  async start(input: ConversationInput): Promise<void> {
+    const actor = createActor(conversationMachine, { input }).start();
+    const persisted = actor.getPersistedSnapshot();
+    actor.stop();
+    const key = this.#key(input.from, input.correlation);
+    await this.kv.create(key, JSON.stringify(persisted));
+    await this.timers.schedule(CONVERSATION_TIMEOUT, key, input.timeoutAt, { from: input.from, correlation: input.correlation });
+  }
+
+  /** Resolves when the conversation finishes (at once if it already has). Registered before the check, so nothing slips between. */
+  wait(from: string, correlation: string): Promise<ConversationOutcome> {
+    const key = this.#key(from, correlation);
+    const promise = new Promise<ConversationOutcome>((resolve) => {
+      const list = this.#waiters.get(key) ?? [];
+      list.push({ resolve });
+      this.#waiters.set(key, list);
+    });
+    void this.get(from, correlation).then((record) => {
+      if (record?.output) this.#settle(key, record.output);
+    });
+    return promise;
+  }
+
+  async get(from: string, correlation: string): Promise<ConversationRecord | undefined> {
+    const entry = await this.kv.get(this.#key(from, correlation));
+    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+    const p = entry.json<PersistedConversation>();
+    return { state: p.value, status: p.status, context: p.context, ...(p.output ? { output: p.output } : {}) };
+  }
+
+  /**
+   * Delivers an event to a conversation. `sender`, when given, must be the domain the request
+   * went to: nobody else can answer it. Returns the outcome if this event finished it; undefined
+   * when there is no such conversation, it had already finished, or the sender is not its peer.
+   */
+  async deliver(from: string, correlation: string, event: ConversationEvent, sender?: string): Promise<ConversationOutcome | undefined> {
+    const key = this.#key(from, correlation);
+    for (let tries = 0; tries < 10; tries++) {
+      const entry: KvEntry | null = await this.kv.get(key);
+      if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+      const persisted = entry.json<PersistedConversation>();
+      if (persisted.status === 'done') return undefined;
+      if (sender !== undefined && sender !== persisted.context.to) return undefined;
+      // The input is ignored when a snapshot is given; the types want it all the same.
+      const actor = createActor(conversationMachine, { snapshot: persisted as unknown as Snapshot<unknown>, input: persisted.context }).start();
+      actor.send(event);
+      const next = actor.getPersistedSnapshot() as unknown as PersistedConversation;
+      actor.stop();
+      try {
+        await this.kv.update(key, JSON.stringify(next), entry.revision);
+      } catch (error) {
+        // Another process advanced it first: read it again.
+        if (isAlreadyExists(error)) continue;
+        throw error;
+      }
+      if (next.status === 'done' && next.output) {
+        this.nc.publish(this.names.conversationDoneSubject(key), JSON.stringify(next.output));
+        this.#settle(key, next.output);
+        return next.output;
+      }
+      return undefined;
+    }
+    throw new Error(`conversation ${key}: too many concurrent updates`);
+  }
+}

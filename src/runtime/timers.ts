@@ -1,0 +1,63 @@
+import type { Consumer, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import { headers } from '@nats-io/transport-node';
+import type { Names } from '../transport/names.ts';
+import { TransportError } from '../errors.ts';
+import { startConsumeLoop, type ConsumeLoop } from './consume-loop.ts';
+
+const DUE_HEADER = 'Mailroom-Due';
+/** The longest single nak delay; a later timer is simply naked again. */
+const MAX_WAIT_MS = 24 * 60 * 60 * 1000;
+
+/** What fires when a timer of a kind comes due. A rejection retries the timer a second later. */
+export type TimerHandler = (payload: unknown, timer: { readonly id: string; readonly due: number }) => Promise<void>;
+
+/**
+ * Durable timers in JetStream, for nats-server 2.9 and later: a timer is a message in the
+ * `MAILROOM_TIMERS` work queue that the worker naks with a delay until it is due, then fires
+ * and acks. It survives restarts of the runtime and of nats-server; any process may fire it.
+ * Nothing lives only in a `setTimeout`. `id` makes scheduling idempotent (`Nats-Msg-Id`).
+ */
+export class Timers {
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly names: Names,
+  ) {}
+
+  async schedule(kind: string, id: string, due: number, payload: unknown): Promise<void> {
+    const h = headers();
+    h.set(DUE_HEADER, String(Math.round(due)));
+    try {
+      await this.js.publish(this.names.timerSubject(kind), JSON.stringify({ kind, id, payload }), { msgID: `timer/${kind}/${id}`, headers: h });
+    } catch (cause) {
+      throw new TransportError(`could not schedule the ${kind} timer ${id}`, { cause });
+    }
+  }
+}
+
+/** Runs the timers of this runtime's kinds as they come due. */
+export function startTimerWorker(options: {
+  consumer: Consumer;
+  handlers: Readonly<Record<string, TimerHandler>>;
+  now?: () => number;
+  onError: (error: unknown, context: string) => void;
+}): Promise<ConsumeLoop> {
+  const now = options.now ?? Date.now;
+  const handle = async (msg: JsMsg): Promise<void> => {
+    const due = Number(msg.headers?.get(DUE_HEADER) ?? 0);
+    const wait = due - now();
+    if (wait > 0) {
+      msg.nak(Math.min(wait, MAX_WAIT_MS));
+      return;
+    }
+    const timer = msg.json<{ kind: string; id: string; payload: unknown }>();
+    const handler = options.handlers[timer.kind];
+    if (!handler) {
+      options.onError(new Error(`no handler for timers of kind ${timer.kind}; it is dropped`), 'timers');
+      msg.term();
+      return;
+    }
+    await handler(timer.payload, { id: timer.id, due });
+    msg.ack();
+  };
+  return startConsumeLoop(options.consumer, 256, handle, (error, context) => options.onError(error, `timers: ${context}`));
+}
