@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const script = fileURLToPath(new URL('./runtime-process.ts', import.meta.url));
-const tsx = fileURLToPath(new URL('../../node_modules/tsx/dist/cli.mjs', import.meta.url));
+const root = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface ChildRuntime {
   readonly url: string;
@@ -18,7 +18,9 @@ export interface ChildRuntime {
 export async function startChildRuntime(spec: { input: Record<string, unknown>; dir: string; handlerDelayMs?: number; outboxWorker?: boolean }, name = 'runtime'): Promise<ChildRuntime> {
   const specPath = join(spec.dir, `${name}-${Date.now()}.json`);
   await writeFile(specPath, JSON.stringify(spec));
-  const child = spawn(process.execPath, [tsx, script, specPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // One process: tsx's loader in this node, not the tsx CLI (which runs the script in a second
+  // node process, so a signal to the child would miss the runtime).
+  const child = spawn(process.execPath, ['--import', 'tsx/esm', script, specPath], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

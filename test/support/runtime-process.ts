@@ -30,7 +30,7 @@ const mailroom = await startMailroom(config, {
   outboxWorker: spec.outboxWorker ?? true,
   onError: () => undefined,
 });
-process.stdout.write(`ready ${mailroom.url}\n`);
+process.stdout.write(`ready ${mailroom.url} pid ${process.pid}\n`);
 process.once('SIGTERM', () => {
   void mailroom.stop().then(() => process.exit(0));
 });
