@@ -152,6 +152,13 @@ export function createConfigSchema(baseDir = '') {
     }).prefault({}),
     directory: z.record(DomainName, HttpUrl).default({}),
     manifests: z.record(DomainName, strictObject({ feedback: DomainName.optional() })).default({}),
+    /** Publish/subscribe: the domains subscribed to each topic (more can subscribe at run time). */
+    topics: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, { error: 'a topic is letters, digits, dots, hyphens and underscores, e.g. order.placed' }),
+        strictObject({ subscribers: z.array(DomainName).default([]) }),
+      )
+      .default({}),
     validation: s.validation.prefault({}),
     delivery: s.delivery.prefault({}),
     outbox: s.outbox.prefault({}),

@@ -25,6 +25,7 @@ import { startOutboxWorker } from './outbox-worker.ts';
 import { ReplayGuard } from './replay-guard.ts';
 import { ResourceScope } from './resource-scope.ts';
 import { Timers, startTimerWorker } from './timers.ts';
+import { Topics, type Publication } from './topics.ts';
 import { Conversations, CONVERSATION_TIMEOUT, type ConversationRecord } from './conversations.ts';
 import type { ConversationOutcome } from '../../machines/conversation.machine.ts';
 import { StatusStore, type EnvelopeStatus } from './status-store.ts';
@@ -106,6 +107,17 @@ export interface Mailroom {
   request(request: RequestOptions): Promise<ConversationOutcome>;
   /** Starts a conversation without waiting: its correlation, for {@link Mailroom.conversation}. */
   startConversation(request: RequestOptions): Promise<{ correlation: string; outcome: Promise<ConversationOutcome> }>;
+  /**
+   * Publishes an event on a topic as a local domain: every subscribed domain gets its own
+   * signed, durable copy (Subject = the topic) and its own envelope actor.
+   */
+  publish(event: { from: string; topic: string; body?: Envelope['Body']; eventId?: string }): Promise<Publication>;
+  /**
+   * Subscribes a domain to a topic, for every process sharing this NATS. With a handler, the
+   * domain must be hosted here and the handler handles the topic's events for it.
+   */
+  subscribe(topic: string, domain: string, handler?: Handler): Promise<void>;
+  unsubscribe(topic: string, domain: string): Promise<void>;
   /** A conversation's state and context, by the requesting domain and the correlation. */
   conversation(from: string, correlation: string): Promise<ConversationRecord | undefined>;
   /** The status of an envelope received here, by sender and correlation. */
@@ -229,6 +241,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
     const outbound = new Outbound(js, names.outboxSubject);
     const now = options.now ?? Date.now;
     const timers = new Timers(js, names);
+    const topics = new Topics(handles.subscriptions, outbound, config.topics);
     const conversations = new Conversations(handles.conversations, nc, names, timers);
     await scope.acquire(
       async () => conversations.listen(),
@@ -430,6 +443,15 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
       startConversation,
       request: async (request) => (await startConversation(request)).outcome,
       conversation: (from, correlation) => conversations.get(from, correlation),
+      publish: (event) => topics.publish(identityOf(event.from), event.topic, event.body ?? {}, event.eventId),
+      subscribe: async (topic, domain, handler) => {
+        if (handler) {
+          identityOf(domain);
+          handlers.register(domain, topic, handler);
+        }
+        await topics.subscribe(topic, domain);
+      },
+      unsubscribe: (topic, domain) => topics.unsubscribe(topic, domain),
       status: statusOf,
       deadLetters: deadLetterStore,
       stats,

@@ -124,7 +124,7 @@ export interface Names {
   /** Wildcard of {@link Names.conversationDoneSubject}. */
   readonly conversationDoneWildcard: string;
   /** KV bucket names: `mailroom-status`, `mailroom-replay`, `mailroom-conversations`. */
-  readonly buckets: { readonly status: string; readonly replay: string; readonly conversations: string };
+  readonly buckets: { readonly status: string; readonly replay: string; readonly conversations: string; readonly subscriptions: string };
   /** `mailroom.inbox.<to>.<from>` */
   inboxSubject(to: string, from: string): string;
   /** `mailroom.outbox.<to>.<from>` */
@@ -176,7 +176,7 @@ export function createNames(prefix = 'mailroom'): Names {
     timerSubject: (kind) => `${lower}.timers.${encodeToken(kind)}`,
     conversationDoneSubject: (key) => `${lower}.conversations.done.${key}`,
     conversationDoneWildcard: `${lower}.conversations.done.>`,
-    buckets: { status: `${lower}-status`, replay: `${lower}-replay`, conversations: `${lower}-conversations` },
+    buckets: { status: `${lower}-status`, replay: `${lower}-replay`, conversations: `${lower}-conversations`, subscriptions: `${lower}-subscriptions` },
     inboxSubject: subject('inbox'),
     outboxSubject: subject('outbox'),
     dlqSubject: subject('dlq'),

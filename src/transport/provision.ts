@@ -63,6 +63,8 @@ export interface Provisioned {
   readonly replay: KV;
   /** Passivated conversation snapshots per `<from>.<correlation>` (history 1). */
   readonly conversations: KV;
+  /** Topic subscriptions per `<topic>.<domain>`. */
+  readonly subscriptions: KV;
 }
 
 const STREAM_NAME_IN_USE = 10058;
@@ -289,7 +291,8 @@ export async function provision(nc: NatsConnection, names: Names, options: Provi
   const status = await ensureBucket(js, jsm, names.buckets.status, { history: 1, ttlMs: options.statusTtlMs ?? 0, replicas, description: 'Mailroom: envelope status' }, version);
   const replay = await ensureBucket(js, jsm, names.buckets.replay, { history: 1, ttlMs: options.replayWindowMs, replicas, description: 'Mailroom: correlations seen in the replay window' }, version);
   const conversations = await ensureBucket(js, jsm, names.buckets.conversations, { history: 1, ttlMs: options.statusTtlMs ?? 0, replicas, description: 'Mailroom: passivated conversations' }, version);
-  return { js, jsm, status, replay, conversations };
+  const subscriptions = await ensureBucket(js, jsm, names.buckets.subscriptions, { history: 1, ttlMs: 0, replicas, description: 'Mailroom: topic subscriptions' }, version);
+  return { js, jsm, status, replay, conversations, subscriptions };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -114,7 +114,7 @@ describe('createNames', () => {
     expect(n.consumers).toEqual({ inbox: 'mailroom-inbox', outbox: 'mailroom-outbox', timers: 'mailroom-timers' });
     expect(n.timerSubject('conversation.timeout')).toBe('mailroom.timers.conversation%2Etimeout');
     expect(n.conversationDoneSubject('a.b')).toBe('mailroom.conversations.done.a.b');
-    expect(n.buckets).toEqual({ status: 'mailroom-status', replay: 'mailroom-replay', conversations: 'mailroom-conversations' });
+    expect(n.buckets).toEqual({ status: 'mailroom-status', replay: 'mailroom-replay', conversations: 'mailroom-conversations', subscriptions: 'mailroom-subscriptions' });
     expect(n.inboxSubject('orders.example', 'Anonymous')).toBe('mailroom.inbox.orders%2Eexample.Anonymous');
     expect(n.outboxSubject('a.example', 'b.example')).toBe('mailroom.outbox.a%2Eexample.b%2Eexample');
     expect(n.dlqSubject('a.example', 'b.example')).toBe('mailroom.dlq.a%2Eexample.b%2Eexample');

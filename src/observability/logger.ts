@@ -1,0 +1,50 @@
+import { pino, type DestinationStream, type Level, type Logger } from 'pino';
+import pinoPretty from 'pino-pretty';
+
+export type LogFormat = 'json' | 'pretty';
+export const logFormats: readonly LogFormat[] = ['json', 'pretty'];
+
+export interface LoggerOptions {
+  /** `json`: one JSON object per line (for log shippers); `pretty`: readable lines for a terminal. */
+  readonly format?: LogFormat;
+  /** Default `info`. */
+  readonly level?: Level | 'silent';
+  /** Default: standard output. */
+  readonly destination?: DestinationStream;
+  /** Colours in pretty mode (default: when the destination is a TTY). */
+  readonly colorize?: boolean;
+}
+
+/** `pretty` when standard output is a terminal, else `json`. */
+export const defaultLogFormat = (stream: { isTTY?: boolean } = process.stdout): LogFormat => (stream.isTTY ? 'pretty' : 'json');
+
+/** Fields the pretty mode leaves out because the envelope line's message already says them. */
+const SAID_IN_MESSAGE = ['pid', 'hostname', 'from', 'to', 'subject', 'correlation', 'state', 'previous', 'attempt', 'reason', 'detail', 'trace_id', 'local', 'status'];
+
+/**
+ * The Mailroom logger (pino). JSON lines by default; `pretty` renders the same records as
+ * short coloured lines, synchronously, so they interleave correctly with other output.
+ *
+ * @example
+ * ```ts
+ * const logger = createLogger({ format: defaultLogFormat() });
+ * logEnvelopes(events, logger);
+ * ```
+ */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = options.level ?? 'info';
+  const base = { name: 'mailroom' };
+  if ((options.format ?? 'json') === 'json') {
+    return pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime }, options.destination ?? pino.destination({ fd: 1, sync: true }));
+  }
+  const colorize = options.colorize ?? (options.destination ? false : Boolean(process.stdout.isTTY));
+  const pretty = pinoPretty({
+    colorize,
+    sync: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: ['name', ...SAID_IN_MESSAGE].join(','),
+    singleLine: true,
+    ...(options.destination ? { destination: options.destination as unknown as NodeJS.WritableStream } : { destination: 1 }),
+  });
+  return pino({ level, base }, pretty);
+}

@@ -1,0 +1,173 @@
+import type { EventEmitter } from 'node:events';
+import type { FastifyInstance } from 'fastify';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { MailroomEvents, MailroomStats } from '../runtime/mailroom.ts';
+import type { EnvelopeTransition } from '../runtime/envelope-runner.ts';
+import type { EnvelopeStatus } from '../runtime/status-store.ts';
+import { envelopeFinalStates } from '../../machines/envelope.machine.ts';
+import { ActorStates, actorKey } from './actor-states.ts';
+
+export interface MailroomMetricsOptions {
+  /** Node.js process metrics (`mailroom_process_*`, `mailroom_nodejs_*`) too (default true). */
+  readonly defaultMetrics?: boolean;
+  /** Handler latency buckets, in seconds. */
+  readonly handlerBuckets?: readonly number[];
+}
+
+/** The Prometheus metrics of one runtime, in their own registry. */
+export interface MailroomMetrics {
+  readonly registry: Registry;
+  /** Listens to a runtime's events; returns a function that stops listening. */
+  attach(events: EventEmitter<MailroomEvents>): () => void;
+  /** Where the JetStream depths come from at scrape time: the runtime's `stats()`. */
+  useStats(stats: () => Promise<MailroomStats>): void;
+  /** Adds `GET /metrics`, and counts `POST /inbox` answers. */
+  readonly plugin: (app: FastifyInstance) => void;
+  /** The exposition text, as `GET /metrics` answers. */
+  text(): Promise<string>;
+}
+
+const DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** Reply subjects are chosen by the replier: one label value for all of them keeps the label set bounded. */
+const subjectLabel = (subject: string) => (subject.startsWith('Reply@') ? 'Reply@*' : subject);
+
+/**
+ * Prometheus metrics for a runtime, in a registry of its own (never the global one, so two
+ * runtimes in one process do not mix). Counters and the in-flight gauge come from the
+ * runtime's events; the JetStream depths from `stats()` when Prometheus scrapes.
+ *
+ * @example
+ * ```ts
+ * const metrics = createMailroomMetrics();
+ * const events = new EventEmitter<MailroomEvents>();
+ * metrics.attach(events);
+ * const mailroom = await startMailroom(config, { events, httpPlugins: [metrics.plugin] });
+ * metrics.useStats(() => mailroom.stats());
+ * ```
+ */
+export function createMailroomMetrics(options: MailroomMetricsOptions = {}): MailroomMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'mailroom_' });
+
+  const inboxRequests = new Counter({ name: 'mailroom_inbox_requests_total', help: 'POST /inbox answers, by HTTP status code', labelNames: ['code'], registers });
+  const accepted = new Counter({ name: 'mailroom_envelopes_accepted_total', help: 'Envelopes accepted at the HTTP inbox (202, stored in JetStream), duplicates excluded', registers });
+  const duplicates = new Counter({ name: 'mailroom_inbox_duplicates_total', help: 'Envelopes posted again inside the dedupe window (202, stored once)', registers });
+  const settled = new Counter({ name: 'mailroom_envelopes_settled_total', help: 'Envelope actors that reached a final state, by state', labelNames: ['state'], registers });
+  const replied = new Counter({ name: 'mailroom_envelopes_replied_total', help: 'Envelopes handled and replied to (or answered with no reply)', registers });
+  const discarded = new Counter({ name: 'mailroom_envelopes_discarded_total', help: 'Envelopes discarded, by reason', labelNames: ['reason'], registers });
+  const deadLettered = new Counter({ name: 'mailroom_envelopes_dead_lettered_total', help: 'Envelopes moved to the dead-letter stream, by reason', labelNames: ['reason'], registers });
+  const retried = new Counter({ name: 'mailroom_envelopes_retried_total', help: 'Envelope attempts that ended in retrying (the message is redelivered later)', registers });
+  const delivered = new Counter({ name: 'mailroom_outbox_delivered_total', help: 'Envelopes the outbox delivered, to a local or a remote domain', labelNames: ['destination'], registers });
+  const handlerSeconds = new Histogram({
+    name: 'mailroom_handler_duration_seconds',
+    help: 'Time in the handling state (the handler), by subject and the state that followed',
+    labelNames: ['subject', 'outcome'],
+    buckets: [...(options.handlerBuckets ?? DEFAULT_BUCKETS)],
+    registers,
+  });
+
+  const actors = new ActorStates(new Set(envelopeFinalStates));
+  new Gauge({
+    name: 'mailroom_envelopes_in_flight',
+    help: 'Envelope actors of this process in each non-final state',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [state, n] of actors.counts()) this.set({ state }, n);
+    },
+  });
+
+  let stats: (() => Promise<MailroomStats>) | undefined;
+  // One stats() call serves every gauge of a scrape.
+  let pending: { at: number; value: Promise<MailroomStats | undefined> } | undefined;
+  const currentStats = (): Promise<MailroomStats | undefined> => {
+    if (!stats) return Promise.resolve(undefined);
+    if (!pending || Date.now() - pending.at > 250) pending = { at: Date.now(), value: stats().catch(() => undefined) };
+    return pending.value;
+  };
+  const queueGauge = (name: string, help: string, read: (q: MailroomStats['inbox']) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['queue'],
+      registers,
+      async collect() {
+        const s = await currentStats();
+        this.reset();
+        if (!s) return;
+        this.set({ queue: 'inbox' }, read(s.inbox));
+        this.set({ queue: 'outbox' }, read(s.outbox));
+      },
+    });
+  queueGauge('mailroom_jetstream_consumer_pending', 'Messages waiting for the durable consumer (consumer lag), from JetStream', (q) => q.waiting);
+  queueGauge('mailroom_jetstream_consumer_ack_pending', 'Messages delivered and not yet acknowledged (being worked on by any process)', (q) => q.inFlight);
+  queueGauge('mailroom_jetstream_consumer_redelivered', 'Messages delivered more than once and not yet acknowledged', (q) => q.redelivered);
+  new Gauge({
+    name: 'mailroom_dead_letters',
+    help: 'Messages in the dead-letter stream',
+    registers,
+    async collect() {
+      const s = await currentStats();
+      if (s) this.set(s.deadLetters);
+    },
+  });
+  new Gauge({
+    name: 'mailroom_stats_up',
+    help: '1 when JetStream answered the stats query of this scrape, else 0',
+    registers,
+    async collect() {
+      this.set((await currentStats()) ? 1 : 0);
+    },
+  });
+
+  const onTransition = (t: EnvelopeTransition) => {
+    const left = actors.apply(t);
+    if (left?.state === 'handling' && t.previous === 'handling') {
+      handlerSeconds.observe({ subject: subjectLabel(t.subject), outcome: t.state }, Math.max(0, t.at - left.enteredAt) / 1000);
+    }
+  };
+  const onSettled = (status: EnvelopeStatus) => {
+    actors.forget(actorKey(status));
+    settled.inc({ state: status.state });
+    if (status.state === 'replied') replied.inc();
+    else if (status.state === 'retrying') retried.inc();
+    else if (status.state === 'deadLettered') deadLettered.inc({ reason: status.deadLetter?.reason ?? 'unknown' });
+    if (status.discard) discarded.inc({ reason: status.discard.reason });
+  };
+  const onDelivered = (info: { local: boolean }) => delivered.inc({ destination: info.local ? 'local' : 'remote' });
+
+  return {
+    registry,
+    attach(events) {
+      events.on('transition', onTransition);
+      events.on('settled', onSettled);
+      events.on('delivered', onDelivered);
+      return () => {
+        events.off('transition', onTransition);
+        events.off('settled', onSettled);
+        events.off('delivered', onDelivered);
+      };
+    },
+    useStats(fn) {
+      stats = fn;
+      pending = undefined;
+    },
+    plugin(app) {
+      app.addHook('onSend', async (request, reply, payload) => {
+        if (request.method === 'POST' && request.routeOptions.url === '/inbox') {
+          inboxRequests.inc({ code: String(reply.statusCode) });
+          if (reply.statusCode === 202) {
+            if (typeof payload === 'string' && payload.includes('"duplicate":true')) duplicates.inc();
+            else accepted.inc();
+          }
+        }
+        return payload;
+      });
+      app.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+    },
+    text: () => registry.metrics(),
+  };
+}
