@@ -10,7 +10,7 @@ import { traceContextOf, type TraceContext } from '../runtime/trace-context.ts';
 
 /** What the HTTP layer needs from the runtime: its public API, not the transport. */
 export interface HttpRuntime {
-  accept(input: Uint8Array, format: 'json' | 'yaml' | 'auto', trace?: TraceContext): Promise<AcceptOutcome>;
+  accept(input: Uint8Array, format: 'json' | 'yaml' | 'auto', trace?: TraceContext, callback?: string): Promise<AcceptOutcome>;
   status(from: string, correlation: string): Promise<EnvelopeStatus | undefined>;
   /** Ready = connected to NATS with JetStream answering. */
   ready(): Promise<{ ready: boolean; detail: string }>;
@@ -42,6 +42,20 @@ export interface HttpServer {
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
 
+/** The completion callback URL a sender asked for (`?callback=` or a `Mailroom-Callback` header), if any. */
+function callbackOf(query: Record<string, unknown>, header: unknown): string | Error | undefined {
+  const raw = typeof query.callback === 'string' ? query.callback : typeof header === 'string' ? header : undefined;
+  if (raw === undefined) return undefined;
+  try {
+    const url = new URL(raw);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') return new Error('the callback must be an http(s) URL');
+    if (raw.length > 2048) return new Error('the callback URL is longer than 2048 characters');
+    return url.href;
+  } catch (_) {
+    return new Error(`the callback is not a URL: ${raw.slice(0, 100)}`);
+  }
+}
+
 function problem(reply: FastifyReply, status: number, error: string, detail: string, extra?: Record<string, unknown>) {
   return reply.code(status).type('application/json').send({ error, detail, ...extra });
 }
@@ -68,7 +82,9 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
   app.post('/inbox', async (request, reply) => {
     const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     const format = type === 'application/json' ? 'json' : YAML_TYPES.includes(type) ? 'yaml' : 'auto';
-    const outcome = await runtime.accept(request.body as Buffer, format, traceContextOf(request.headers.traceparent, request.headers.tracestate));
+    const callback = callbackOf(request.query as Record<string, unknown>, request.headers['mailroom-callback']);
+    if (callback instanceof Error) return problem(reply, 400, 'bad-callback', callback.message);
+    const outcome = await runtime.accept(request.body as Buffer, format, traceContextOf(request.headers.traceparent, request.headers.tracestate), callback);
     switch (outcome.kind) {
       case 'accepted': {
         const path = `/envelopes/${encodeURIComponent(outcome.from)}/${encodeURIComponent(outcome.correlation)}`;

@@ -47,6 +47,8 @@ export interface EnvelopeRunnerDeps {
   readonly deadLetters: DeadLetters;
   readonly delivery: { maxAttempts: number; concurrency: number; ackWaitMs: number; retry: EnvelopeActorInput['retry'] };
   readonly onSettled?: (status: EnvelopeStatus, decoded: DecodedEnvelope | undefined) => void;
+  /** Sends the final status to the callback URL the sender asked for (durably, through the outbox). */
+  readonly callback?: (url: string, status: EnvelopeStatus) => Promise<void>;
   /** Answers to this runtime's own requests: a reply, or feedback about a discarded request. */
   readonly answers?: { reply(envelope: Envelope): Promise<void>; feedback(envelope: Envelope): Promise<void> };
   /** Every state an envelope actor enters, as it happens (for metrics and the dashboard). */
@@ -79,6 +81,8 @@ const UNKNOWN = '?';
 
 /** Set by the HTTP inbox: when the envelope was received, before it was stored. */
 export const RECEIVED_AT_HEADER = 'Mailroom-Received-At';
+/** Set by the HTTP inbox: a URL the sender wants the final status POSTed to. */
+export const CALLBACK_HEADER = 'Mailroom-Callback';
 
 function actorInput(flight: Flight, deps: EnvelopeRunnerDeps): EnvelopeActorInput {
   const header = flight.decoded.ok ? flight.decoded.value.envelope.Header : undefined;
@@ -217,6 +221,8 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
     const mayBeOvertaken = Date.now() - flight.startedAt > deps.delivery.ackWaitMs / 2;
     if (mayBeOvertaken) await deps.status.putUnlessSuperseded(status);
     else await deps.status.put(status);
+    const callbackUrl = flight.msg.headers?.get(CALLBACK_HEADER);
+    if (callbackUrl && status.final) await deps.callback?.(callbackUrl, status);
     settle(flight.msg, output.disposition);
     deps.onSettled?.(status, flight.decoded.ok ? flight.decoded.value : undefined);
   };

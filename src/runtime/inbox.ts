@@ -3,7 +3,7 @@ import { headers } from '@nats-io/transport-node';
 import { decodeEnvelope, type ParseLimits } from '../envelope/index.ts';
 import type { Rejection } from '../envelope/types.ts';
 import type { Names } from '../transport/names.ts';
-import { RECEIVED_AT_HEADER } from './envelope-runner.ts';
+import { CALLBACK_HEADER, RECEIVED_AT_HEADER } from './envelope-runner.ts';
 import type { StatusStore } from './status-store.ts';
 import { setTraceHeaders, type TraceContext } from './trace-context.ts';
 
@@ -29,7 +29,7 @@ export interface InboxDeps {
  * `Nats-Msg-Id = From/Correlation`. `accepted` is returned only after the PubAck, so nothing
  * is claimed before JetStream has it. The `queued` status is written after, off the reply path.
  */
-export async function acceptEnvelope(input: Uint8Array, format: 'json' | 'yaml' | 'auto', deps: InboxDeps, trace?: TraceContext): Promise<AcceptOutcome> {
+export async function acceptEnvelope(input: Uint8Array, format: 'json' | 'yaml' | 'auto', deps: InboxDeps, trace?: TraceContext, callback?: string): Promise<AcceptOutcome> {
   const decoded = decodeEnvelope(input, { format, limits: deps.limits });
   if (!decoded.ok) return { kind: 'rejected', error: decoded.error };
   if (!deps.isConnected()) return { kind: 'unavailable', detail: 'the NATS connection is down' };
@@ -38,6 +38,7 @@ export async function acceptEnvelope(input: Uint8Array, format: 'json' | 'yaml' 
   const h = headers();
   h.set(RECEIVED_AT_HEADER, receivedAt);
   setTraceHeaders(h, trace);
+  if (callback) h.set(CALLBACK_HEADER, callback);
   let ack;
   try {
     ack = await deps.js.publish(deps.names.inboxSubject(To, From), input, {

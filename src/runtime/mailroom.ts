@@ -92,7 +92,7 @@ export interface Mailroom {
   /** Registers a handler for a local domain's subject. */
   handle(domain: string, subject: string, handler: Handler): void;
   /** Offers a signed envelope to the inbox (what `POST /inbox` does). */
-  accept(input: Uint8Array | string, format?: 'json' | 'yaml' | 'auto', trace?: TraceContext): Promise<AcceptOutcome>;
+  accept(input: Uint8Array | string, format?: 'json' | 'yaml' | 'auto', trace?: TraceContext, callback?: string): Promise<AcceptOutcome>;
   /**
    * Signs an envelope as a local domain and sends it through the outbox; with `delayMs` or
    * `notBefore` (epoch ms) it waits in a durable timer and is delivered no earlier.
@@ -310,6 +310,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
           delivery: { maxAttempts: delivery.maxAttempts, concurrency: delivery.concurrency, ackWaitMs: delivery.ackWaitMs, retry: delivery.retry },
           onSettled: (s, decoded: DecodedEnvelope | undefined) => events.emit('settled', s, decoded?.envelope),
           onTransition: (t) => events.emit('transition', t),
+          callback: (url, s) => outbound.callback(url, s, s),
           answers: {
             reply: async (envelope) => {
               const { Header, Body } = envelope;
@@ -347,7 +348,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
     );
 
     const limits = { ...defaultParseLimits, maxBytes: config.http.maxBodyBytes };
-    const accept = (input: Uint8Array | string, format: 'json' | 'yaml' | 'auto' = 'auto', trace?: TraceContext) =>
+    const accept = (input: Uint8Array | string, format: 'json' | 'yaml' | 'auto' = 'auto', trace?: TraceContext, callback?: string) =>
       acceptEnvelope(typeof input === 'string' ? Buffer.from(input) : input, format, {
         js,
         names,
@@ -356,7 +357,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
         isConnected: () => connected && !nc.isClosed(),
         publishTimeoutMs: 2_000,
         onError,
-      }, trace);
+      }, trace, callback);
     const statusOf = (from: string, correlation: string) => status.get(from, correlation);
     const identityOf = (domain: string) => {
       const identity = identities.get(domain);

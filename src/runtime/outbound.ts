@@ -25,7 +25,7 @@ export function deterministicUuid(text: string): string {
 }
 
 /** Why an outbound envelope exists; travels as the `Mailroom-Kind` header. */
-export type OutboundKind = 'reply' | 'feedback' | 'send';
+export type OutboundKind = 'reply' | 'feedback' | 'send' | 'callback';
 
 /** Publishes signed envelopes to the outbox stream, each under a deterministic message ID. */
 export class Outbound {
@@ -56,6 +56,21 @@ export class Outbound {
       throw new TransportError(`could not publish ${kind} to the outbox`, { cause });
     }
     return envelope;
+  }
+
+  /**
+   * The final status of an envelope, for the completion callback its sender asked for. Goes
+   * through the outbox (durable, retried, SSRF-guarded), once per envelope.
+   */
+  async callback(url: string, status: { from: string; to: string; correlation: string }, body: unknown): Promise<void> {
+    const h = headers();
+    h.set('Mailroom-Kind', 'callback');
+    h.set('Mailroom-Callback', url);
+    try {
+      await this.js.publish(this.outboxSubject(status.from, status.to), JSON.stringify(body), { msgID: `callback/${status.from}/${status.correlation}`, headers: h, timeout: this.publishTimeoutMs });
+    } catch (cause) {
+      throw new TransportError('could not publish the callback to the outbox', { cause });
+    }
   }
 
   /** The reply to a handled request: same Correlation as the request, so the requester can match it. */

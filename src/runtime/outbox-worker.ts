@@ -40,6 +40,9 @@ export function startOutboxWorker(deps: OutboxWorkerDeps): Promise<OutboxWorker>
   const deliver = async (msg: JsMsg): Promise<DeliveryResult> => {
     const parsed = deps.names.parseSubject(msg.subject);
     if (!parsed) return { ok: false, retryable: false, detail: `not an outbox subject: ${msg.subject}` };
+    const callback = msg.headers?.get('Mailroom-Kind') === 'callback' ? msg.headers.get('Mailroom-Callback') : undefined;
+    // A callback URL comes from the sender of an envelope: always behind the SSRF guard.
+    if (callback) return postEnvelope(callback, msg.string(), { guard: !deps.allowPrivateNetworks, timeoutMs: deps.timeoutMs ?? 10_000 });
     if (deps.isLocalDomain(parsed.to)) {
       const header = (JSON.parse(msg.string()) as { Header: { From: string; Correlation: string } }).Header;
       const h = headers();

@@ -1,0 +1,261 @@
+/* global document, window, EventSource, URLSearchParams */
+// The Mailroom dashboard: plain browser JavaScript, served by the runtime (no CDN, no build).
+// Data from the runtime is always written with textContent, never as HTML: subjects,
+// domains and reasons come from senders.
+
+const $ = (id) => document.getElementById(id);
+const el = (tag, props = {}, ...children) => {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === 'class') node.className = value;
+    else if (key === 'text') node.textContent = value;
+    else if (key === 'title') node.title = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) if (child !== undefined && child !== null) node.append(child);
+  return node;
+};
+const time = (iso) => (iso ? new Date(iso).toLocaleTimeString([], { hour12: false }) : '');
+
+async function getJson(url, init) {
+  const res = await fetch(url, init);
+  let body;
+  try {
+    body = await res.json();
+  } catch {
+    body = undefined;
+  }
+  if (!res.ok) {
+    const error = new Error(body?.detail ?? `${res.status} ${res.statusText}`);
+    error.status = res.status;
+    throw error;
+  }
+  return body;
+}
+
+const view = { config: undefined, state: undefined, stats: undefined, search: undefined };
+
+function drawMachines() {
+  const panel = $('machines');
+  for (const machine of view.config.machines) {
+    const box = el('div', { class: 'machine', 'data-machine': machine.id });
+    box.append(el('h3', { text: `${machine.id} — ${machine.description}` }));
+    const figure = el('div');
+    figure.innerHTML = machine.svg; // drawn by the runtime from the machine definition, escaped there
+    box.append(figure);
+    panel.append(box);
+  }
+}
+
+function countFor(machine, state) {
+  const counts = view.state?.counts?.[machine.id];
+  if (machine.finalStates.includes(state)) return counts?.finished?.[state] ?? 0;
+  if (machine.id === 'envelope' && state === 'queued') return view.stats?.inbox?.waiting ?? 0;
+  return counts?.inFlight?.[state] ?? 0;
+}
+
+function renderCounts() {
+  if (!view.config) return;
+  for (const machine of view.config.machines) {
+    for (const node of document.querySelectorAll(`.machine[data-machine="${machine.id}"] g.state`)) {
+      const state = node.dataset.state;
+      const count = countFor(machine, state);
+      const label = node.querySelector('text.count');
+      if (label.textContent !== String(count)) {
+        label.textContent = String(count);
+        node.classList.add('flash');
+        setTimeout(() => node.classList.remove('flash'), 400);
+      }
+      const final = machine.finalStates.includes(state);
+      node.classList.toggle('busy', !final && count > 0);
+      node.classList.toggle('reached', final && count > 0);
+      node.classList.toggle('bad', state === 'deadLettered');
+    }
+  }
+}
+
+function historyCell(history) {
+  const cell = el('td', { class: 'history' });
+  for (const step of history ?? []) cell.append(el('span', { class: 'step', text: step.state, title: step.at }));
+  return cell;
+}
+
+function envelopeRow(envelope, highlighted) {
+  const why = envelope.discard
+    ? `${envelope.discard.reason}: ${envelope.discard.detail}`
+    : envelope.deadLetter
+      ? `${envelope.deadLetter.reason}: ${envelope.deadLetter.detail}`
+      : undefined;
+  const row = el(
+    'tr',
+    { class: highlighted ? 'match' : '', 'data-correlation': envelope.correlation, 'data-state': envelope.state },
+    el('td', { class: 'mono', text: time(envelope.updatedAt), title: envelope.updatedAt }),
+    el('td', {}, el('span', { class: `pill ${envelope.state}`, text: envelope.state }), envelope.attempt > 1 ? el('span', { class: 'why', text: ` #${envelope.attempt}` }) : undefined),
+    el('td', { text: `${envelope.from} → ${envelope.to}` }),
+    el('td', { text: envelope.subject }),
+    el('td', { class: 'mono corr', text: envelope.correlation, title: envelope.correlation }),
+    historyCell(envelope.history),
+  );
+  if (why) row.lastChild.append(el('div', { class: 'why', text: why }));
+  return row;
+}
+
+function renderEnvelopes() {
+  const body = $('envelopes');
+  const list = view.search ? view.search.envelopes : (view.state?.recent ?? []);
+  body.replaceChildren(...list.map((e) => envelopeRow(e, Boolean(view.search))));
+  $('envelopes-empty').hidden = list.length > 0;
+  $('envelopes-empty').textContent = view.search ? 'Nothing found.' : 'No envelopes yet.';
+}
+
+function renderStats() {
+  const s = view.stats;
+  if (!s) return;
+  const set = (id, value) => {
+    $(id).textContent = String(value);
+    $(id).classList.toggle('nonzero', value > 0);
+  };
+  set('stat-inbox-waiting', s.inbox.waiting);
+  set('stat-inbox-inflight', s.inbox.inFlight);
+  set('stat-outbox-waiting', s.outbox.waiting);
+  set('stat-redelivered', s.inbox.redelivered + s.outbox.redelivered);
+  set('stat-actors', s.actors);
+  set('stat-dead-letters', s.deadLetters);
+}
+
+async function refreshStats() {
+  try {
+    view.stats = await getJson('/stats');
+    renderStats();
+    renderCounts();
+  } catch {
+    // The next poll tries again; the live badge shows the connection.
+  }
+}
+
+async function refreshDeadLetters() {
+  let letters;
+  try {
+    letters = (await getJson('/dead-letters?limit=50')).deadLetters;
+  } catch (error) {
+    $('dead-letters-note').textContent = `cannot list dead letters: ${error.message}`;
+    return;
+  }
+  const rows = letters.map((letter) => {
+    const e = letter.envelope ?? {};
+    const button = el('button', { type: 'button', class: 'replay', 'data-id': String(letter.id), text: 'Replay' });
+    button.addEventListener('click', () => replay(letter.id, button));
+    return el(
+      'tr',
+      { 'data-id': String(letter.id) },
+      el('td', { class: 'mono', text: String(letter.id), title: letter.deadLetteredAt }),
+      el('td', {}, el('span', { class: 'pill deadLettered', text: letter.reason }), el('div', { class: 'why', text: `in ${letter.lastState}: ${letter.detail}` })),
+      el('td', {}, el('div', { text: `${e.from ?? '?'} → ${e.to ?? '?'} ${e.subject ?? '?'}` }), el('div', { class: 'mono', text: e.correlation ?? '' })),
+      el('td', { text: String(letter.attempts) }),
+      el('td', {}, button),
+    );
+  });
+  $('dead-letters').replaceChildren(...rows);
+  $('dead-letters-empty').hidden = rows.length > 0;
+}
+
+async function replay(id, button) {
+  button.disabled = true;
+  try {
+    const result = await getJson(`/dead-letters/${id}/replay`, { method: 'POST' });
+    $('dead-letters-note').textContent = `Dead letter ${id} replayed: back on ${result.subject} (sequence ${result.sequence}), through a fresh actor.`;
+  } catch (error) {
+    $('dead-letters-note').textContent = `Replay of ${id} failed: ${error.message}`;
+    button.disabled = false;
+  }
+  await refreshDeadLetters();
+  await refreshStats();
+}
+
+async function search(correlation, from) {
+  const found = (await getJson(`/dashboard/api/envelopes?correlation=${encodeURIComponent(correlation)}`)).envelopes;
+  let note = `${found.length} found among the recent envelopes of this process.`;
+  if (from && !found.some((e) => e.from === from)) {
+    try {
+      const status = await getJson(`/envelopes/${encodeURIComponent(from)}/${encodeURIComponent(correlation)}`);
+      found.unshift({ ...status, attempt: status.attempt ?? 1 });
+      note = `Found in the status store (${status.state}).`;
+    } catch (error) {
+      note = error.status === 404 ? `No envelope from ${from} with this correlation.` : `Status lookup failed: ${error.message}`;
+    }
+  } else if (!found.length && !from) {
+    note = 'Not among the recent envelopes of this process; give the sender to look it up in the status store.';
+  }
+  view.search = { envelopes: found };
+  $('search-note').textContent = note;
+  $('search-note').hidden = false;
+  $('search-clear').hidden = false;
+  renderEnvelopes();
+}
+
+function wireSearch() {
+  $('search').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const correlation = $('search-correlation').value.trim();
+    const from = $('search-from').value.trim();
+    if (correlation) void search(correlation, from || undefined);
+  });
+  $('search-clear').addEventListener('click', () => {
+    view.search = undefined;
+    $('search-note').hidden = true;
+    $('search-clear').hidden = true;
+    $('search-correlation').value = '';
+    $('search-from').value = '';
+    renderEnvelopes();
+  });
+}
+
+function onState(state) {
+  view.state = state;
+  renderCounts();
+  renderEnvelopes();
+}
+
+function live() {
+  const badge = $('live');
+  const mark = (on) => {
+    badge.textContent = on ? 'live' : 'reconnecting…';
+    badge.className = `live ${on ? 'on' : 'off'}`;
+  };
+  if (typeof EventSource === 'undefined') {
+    const poll = async () => {
+      try {
+        onState(await getJson('/dashboard/api/state'));
+        mark(true);
+      } catch {
+        mark(false);
+      }
+    };
+    void poll();
+    setInterval(poll, 2000);
+    return;
+  }
+  const source = new EventSource('/dashboard/api/stream');
+  source.addEventListener('state', (event) => onState(JSON.parse(event.data)));
+  source.onopen = () => mark(true);
+  source.onerror = () => mark(false);
+}
+
+async function main() {
+  view.config = await getJson('/dashboard/api/config');
+  if (view.config.inspect) {
+    $('inspect-link').href = view.config.inspect;
+    $('inspect-link').hidden = false;
+  }
+  drawMachines();
+  wireSearch();
+  live();
+  const params = new URLSearchParams(window.location.search);
+  const every = Number(params.get('refresh')) || 2000;
+  void refreshStats();
+  void refreshDeadLetters();
+  setInterval(refreshStats, every);
+  setInterval(refreshDeadLetters, every * 2);
+}
+
+void main();

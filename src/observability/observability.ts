@@ -1,0 +1,110 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { InspectionEvent } from 'xstate';
+import type { HttpPlugin } from '../http/http-server.ts';
+import type { Mailroom, MailroomEvents } from '../runtime/mailroom.ts';
+import { createDashboardPlugin } from '../http/dashboard/dashboard-plugin.ts';
+import { createInspectorPagePlugin } from '../http/dashboard/inspector-page.ts';
+import { logEnvelopes } from './envelope-logging.ts';
+import { traceEnvelopes, type EnvelopeTracing, type EnvelopeTracingOptions } from './envelope-tracing.ts';
+import { EnvelopeTracker } from './envelope-tracker.ts';
+import { startInspectorServer, type InspectorServer, type InspectorServerOptions } from './inspector-server.ts';
+import { createMailroomMetrics, type MailroomMetrics, type MailroomMetricsOptions } from './mailroom-metrics.ts';
+
+export interface ObservabilityOptions {
+  /** The runtime's event emitter (default: a new one; pass the same to `startMailroom`). */
+  readonly events?: EventEmitter<MailroomEvents>;
+  /** Log every settled envelope (and transitions at debug level) with this logger. */
+  readonly logger?: Logger;
+  /** `GET /metrics` (default on). */
+  readonly metrics?: boolean | MailroomMetricsOptions;
+  /** The dashboard at `/` (default on). `recent`: how many envelopes it remembers. */
+  readonly dashboard?: boolean | { readonly recent?: number };
+  /** OpenTelemetry spans per envelope and state (default on; no-ops without an SDK). */
+  readonly tracing?: boolean | EnvelopeTracingOptions;
+  /** Starts the WebSocket inspector and serves the `/inspect` relay page. */
+  readonly inspector?: InspectorServerOptions & { readonly inspectorUrl?: string };
+}
+
+/** Everything observability adds to a runtime; `stop()` after the runtime's. */
+export interface Observability {
+  /** Spread into `startMailroom`'s options: `events`, `httpPlugins` and (with an inspector) `inspect`. */
+  readonly mailroomOptions: {
+    readonly events: EventEmitter<MailroomEvents>;
+    readonly httpPlugins: readonly HttpPlugin[];
+    readonly inspect?: (event: InspectionEvent) => void;
+  };
+  readonly metrics?: MailroomMetrics;
+  readonly tracker?: EnvelopeTracker;
+  readonly inspector?: InspectorServer;
+  /** Gives the metrics the runtime's `stats()` (JetStream depths at scrape time). */
+  attach(mailroom: Pick<Mailroom, 'stats'>): void;
+  /** Stops listening and closes the inspector. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const enabled = <T extends object>(option: boolean | T | undefined): T | undefined => (option === false ? undefined : option === true || option === undefined ? ({} as T) : option);
+
+/**
+ * Sets up Mailroom's observability around a runtime that is about to start: metrics,
+ * dashboard, traces, envelope logs, and optionally the Stately inspector.
+ *
+ * @example
+ * ```ts
+ * const observability = await startObservability({ logger: createLogger(), inspector: { port: 8081 } });
+ * const mailroom = await startMailroom(config, { ...observability.mailroomOptions, handlers });
+ * observability.attach(mailroom);
+ * // ...
+ * await mailroom.stop();
+ * await observability.stop();
+ * ```
+ */
+export async function startObservability(options: ObservabilityOptions = {}): Promise<Observability> {
+  const events = options.events ?? new EventEmitter<MailroomEvents>();
+  const stops: (() => void | Promise<void>)[] = [];
+  const httpPlugins: HttpPlugin[] = [];
+
+  const metricsOptions = enabled(options.metrics);
+  const metrics = metricsOptions ? createMailroomMetrics(metricsOptions) : undefined;
+  if (metrics) {
+    stops.push(metrics.attach(events));
+    httpPlugins.push(metrics.plugin);
+  }
+
+  let inspector: InspectorServer | undefined;
+  if (options.inspector) {
+    inspector = await startInspectorServer(options.inspector);
+    stops.push(() => inspector!.stop());
+    httpPlugins.push(createInspectorPagePlugin({ port: inspector.port, host: inspector.host, ...(options.inspector.inspectorUrl ? { inspectorUrl: options.inspector.inspectorUrl } : {}) }));
+  }
+
+  const dashboardOptions = enabled(options.dashboard);
+  let tracker: EnvelopeTracker | undefined;
+  if (dashboardOptions) {
+    tracker = new EnvelopeTracker({ capacity: Math.max(200, dashboardOptions.recent ?? 0) });
+    stops.push(tracker.attach(events));
+    httpPlugins.push(createDashboardPlugin({ tracker, ...(dashboardOptions.recent ? { recent: dashboardOptions.recent } : {}), ...(inspector ? { inspectPath: '/inspect' } : {}) }));
+  }
+
+  const tracingOptions = enabled(options.tracing);
+  if (tracingOptions) {
+    const tracing: EnvelopeTracing = traceEnvelopes(events, tracingOptions);
+    stops.push(() => tracing.stop());
+  }
+  if (options.logger) stops.push(logEnvelopes(events, options.logger));
+
+  let stopping: Promise<void> | undefined;
+  return {
+    mailroomOptions: { events, httpPlugins, ...(inspector ? { inspect: inspector.inspect } : {}) },
+    ...(metrics ? { metrics } : {}),
+    ...(tracker ? { tracker } : {}),
+    ...(inspector ? { inspector } : {}),
+    attach(mailroom) {
+      metrics?.useStats(() => mailroom.stats());
+    },
+    stop: () =>
+      (stopping ??= (async () => {
+        for (const stop of stops.reverse()) await stop();
+      })()),
+  };
+}
