@@ -7,6 +7,7 @@ import { registerStartCommand } from './start-command.ts';
 import { registerSendCommand } from './send-command.ts';
 import { registerStatusCommand } from './status-command.ts';
 import { registerDlqCommand } from './dlq-command.ts';
+import { registerMachinesCommand } from './machines-command.ts';
 
 /** Builds the `mailroom` command tree. Exported so tests can run commands in-process. */
 export function createProgram(): Command {
@@ -22,6 +23,7 @@ export function createProgram(): Command {
   registerSendCommand(program);
   registerStatusCommand(program);
   registerDlqCommand(program);
+  registerMachinesCommand(program);
   return program;
 }
 

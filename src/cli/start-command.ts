@@ -1,42 +1,102 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { EventEmitter } from 'node:events';
 import { addConfigOptions, loadConfigWithFlags, type ConfigFlags } from './config-option.ts';
+import { CliUsageError } from './io.ts';
+
+interface StartFlags extends ConfigFlags {
+  quiet?: boolean;
+  logFormat?: 'json' | 'pretty';
+  logLevel?: string;
+  inspect?: boolean;
+  inspectPort?: string;
+  inspectHost?: string;
+  inspectFilter?: string;
+}
+
+function portOf(raw: string): number {
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliUsageError(`--inspect-port takes a port number (0 for any free one), not ${JSON.stringify(raw)}`);
+  return port;
+}
 
 /** `mailroom start`: runs the runtime until Ctrl-C (SIGINT) or SIGTERM, then shuts down cleanly. */
 export function registerStartCommand(program: Command): void {
   addConfigOptions(
     program
       .command('start')
-      .description('start the runtime: NATS (embedded unless --nats or NATS_URL), the inbox, one XState actor per envelope, the outbox'),
+      .description('start the runtime: NATS (embedded unless --nats or NATS_URL), the inbox, one XState actor per envelope, the outbox, the dashboard and /metrics'),
   )
     .option('--quiet', 'print only errors')
-    .addHelpText('after', '\nExamples:\n  mailroom start --config examples/quickstart/mailroom.yaml\n  NATS_URL=nats://127.0.0.1:4222 mailroom start\n')
-    .action(async (flags: ConfigFlags & { quiet?: boolean }) => {
+    .addOption(new Option('--log-format <format>', 'envelope logs as JSON lines or readable lines (default: pretty on a terminal, else json)').choices(['json', 'pretty']))
+    .addOption(new Option('--log-level <level>', 'debug shows every state an envelope enters').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .option('--inspect', 'stream XState inspection events over WebSocket for Stately Inspector (open /inspect)')
+    .option('--inspect-port <port>', 'the inspector WebSocket port (default 8081; 0 = any free port)')
+    .option('--inspect-host <host>', 'the address the inspector listens on (default 127.0.0.1)')
+    .option('--inspect-filter <filter>', 'inspect only matching envelopes: domain=D,subject=S,correlation=C (repeat a key for either; * is a wildcard)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mailroom start --config examples/quickstart/mailroom.yaml\n  NATS_URL=nats://127.0.0.1:4222 mailroom start --log-format json\n  mailroom start --inspect --inspect-filter subject=Hello@Host   # then open http://127.0.0.1:8080/inspect\n',
+    )
+    .action(async (flags: StartFlags) => {
+      const { createLogger, defaultLogFormat } = await import('../observability/logger.ts');
+      const { parseInspectionFilter } = await import('../observability/inspection-filter.ts');
       const config = await loadConfigWithFlags(flags);
+      const format = flags.logFormat ?? defaultLogFormat();
+      const logger = createLogger({ format, level: flags.quiet ? 'error' : ((flags.logLevel ?? 'info') as 'info') });
+      const filter = flags.inspectFilter !== undefined ? parseInspectionFilter(flags.inspectFilter) : undefined;
+      if (!flags.inspect && (flags.inspectPort !== undefined || flags.inspectHost !== undefined || filter)) throw new CliUsageError('--inspect-port, --inspect-host and --inspect-filter need --inspect');
+      // The banner: plain lines on a terminal, log records when the output is JSON.
       const say = (line: string) => {
-        if (!flags.quiet) process.stdout.write(`${line}\n`);
+        if (flags.quiet) return;
+        if (format === 'pretty') process.stdout.write(`${line}\n`);
+        else logger.info(line);
       };
       say(config.nats.url ? `connecting to NATS at ${config.nats.url}` : `starting an embedded nats-server (store ${config.nats.embedded.storeDir})`);
       const { startMailroom } = await import('../runtime/mailroom.ts');
-      const mailroom = await startMailroom(config);
-      say(`NATS:   ${mailroom.natsUrl}`);
-      say(`inbox:  POST ${mailroom.url}/inbox`);
-      say(`status: GET  ${mailroom.url}/envelopes/{from}/{correlation}`);
-      for (const domain of config.domains) say(`domain: ${domain.name} (selector ${domain.selector})`);
-      if (config.domains.length === 0) say('no domains configured: every envelope will be discarded as not-addressed-to-us');
-      mailroom.events.on('settled', (status) => {
-        const why = status.discard ? ` (${status.discard.reason}: ${status.discard.detail})` : '';
-        say(`${status.state.padEnd(12)} ${status.from} → ${status.to} ${status.subject} ${status.correlation}${why}`);
+      const { startObservability } = await import('../observability/observability.ts');
+      const observability = await startObservability({
+        events: new EventEmitter(),
+        logger,
+        ...(flags.inspect
+          ? {
+              inspector: {
+                ...(flags.inspectPort !== undefined ? { port: portOf(flags.inspectPort) } : {}),
+                ...(flags.inspectHost !== undefined ? { host: flags.inspectHost } : {}),
+                ...(filter ? { filter } : {}),
+              },
+            }
+          : {}),
       });
+      let mailroom;
+      try {
+        mailroom = await startMailroom(config, observability.mailroomOptions);
+      } catch (error) {
+        await observability.stop();
+        throw error;
+      }
+      observability.attach(mailroom);
+      say(`NATS:      ${mailroom.natsUrl}`);
+      say(`inbox:     POST ${mailroom.url}/inbox`);
+      say(`status:    GET  ${mailroom.url}/envelopes/{from}/{correlation}`);
+      say(`dashboard: ${mailroom.url}/`);
+      say(`metrics:   GET  ${mailroom.url}/metrics`);
+      if (observability.inspector) {
+        const scope = filter ? ` (only ${flags.inspectFilter})` : '';
+        say(`inspect:   ${observability.inspector.url}${scope}; open ${mailroom.url}/inspect to see it in Stately Inspector`);
+      }
+      for (const domain of config.domains) say(`domain:    ${domain.name} (selector ${domain.selector})`);
+      if (config.domains.length === 0) say('no domains configured: every envelope will be discarded as not-addressed-to-us');
       say('ready; Ctrl-C to stop');
       await new Promise<void>((resolve) => {
         const shutdown = (signal: string) => {
-          say(`\n${signal}: finishing the envelopes in flight, then stopping`);
+          say(`${format === 'pretty' ? '\n' : ''}${signal}: finishing the envelopes in flight, then stopping`);
           resolve();
         };
         process.once('SIGINT', () => shutdown('SIGINT'));
         process.once('SIGTERM', () => shutdown('SIGTERM'));
       });
       await mailroom.stop();
+      await observability.stop();
       say('stopped; nothing accepted was lost (unfinished envelopes stay in JetStream for the next start)');
     });
 }

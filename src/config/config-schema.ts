@@ -117,7 +117,18 @@ function sections(baseDir: string) {
     ackWait: duration(1).default(30 * SECOND),
     retry: retryPolicy({ initialDelayMs: SECOND, maxDelayMs: MINUTE }).prefault({}),
     concurrency: count(1).default(64),
-  }).transform((d) => ({ maxAttempts: d.maxAttempts, ackWaitMs: d.ackWait, retry: d.retry, concurrency: d.concurrency }));
+    /** Per subject: at most this many in flight in this process. */
+    subjects: z.record(z.string().min(1), strictObject({ maxInFlight: count(1) })).default({}),
+    /** Per sender: at most `rate` envelopes a second (and `burst` at once), in this process. */
+    senderRate: strictObject({ rate: z.number().positive({ error: 'must be > 0' }), burst: count(1).optional() }).optional(),
+  }).transform((d) => ({
+    maxAttempts: d.maxAttempts,
+    ackWaitMs: d.ackWait,
+    retry: d.retry,
+    concurrency: d.concurrency,
+    subjects: d.subjects,
+    ...(d.senderRate ? { senderRate: { rate: d.senderRate.rate, burst: d.senderRate.burst ?? Math.max(1, Math.ceil(d.senderRate.rate)) } } : {}),
+  }));
 
   const outbox = strictObject({
     maxAttempts: count(1).default(8),

@@ -1,5 +1,6 @@
 import type { AnyStateMachine } from 'xstate';
 import { envelopeFinalStates, envelopeMachine } from '../../machines/envelope.machine.ts';
+import { conversationMachine } from '../../machines/conversation.machine.ts';
 
 /** A machine the runtime runs, as the dashboard draws it and `mailroom machines export` writes it. */
 export interface CatalogMachine {
@@ -9,11 +10,22 @@ export interface CatalogMachine {
   readonly description: string;
   /** The states in which an actor is finished: the dashboard counts them as totals, not in flight. */
   readonly finalStates: readonly string[];
+  /**
+   * Whether the runtime reports this machine's transitions, so the dashboard can count its
+   * actors per state. Envelope actors do (the `transition` event); conversations, which are
+   * passivated to KV and rehydrated for an instant per event, do not yet.
+   */
+  readonly counted: boolean;
+}
+
+/** The top-level final states of a machine. */
+export function finalStatesOf(machine: AnyStateMachine): string[] {
+  return Object.values(machine.root.states).filter((node) => node.type === 'final').map((node) => node.key);
 }
 
 /**
- * Every machine the runtime itself runs. Conversation and workflow machines join this list
- * when the runtime runs them; the dashboard and the export iterate it, so they need no change.
+ * Every machine the runtime itself runs. Workflow machines join this list when the runtime
+ * runs them; the dashboard and the export iterate it, so they need no change.
  */
 export const runtimeMachines: readonly CatalogMachine[] = [
   {
@@ -21,6 +33,14 @@ export const runtimeMachines: readonly CatalogMachine[] = [
     machine: envelopeMachine,
     description: 'One actor per delivered inbox message, from received to a final state',
     finalStates: envelopeFinalStates,
+    counted: true,
+  },
+  {
+    id: 'conversation',
+    machine: conversationMachine,
+    description: 'An outbound request waiting for its reply, passivated to KV between events',
+    finalStates: finalStatesOf(conversationMachine),
+    counted: false,
   },
 ];
 

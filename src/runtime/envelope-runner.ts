@@ -20,6 +20,7 @@ import { FEEDBACK_SUBJECT, isReplySubject, replyOf, type HandlerRegistry } from 
 import { humanReason, type DomainIdentity, type Outbound } from './outbound.ts';
 import type { EnvelopeStatus, StatusStep, StatusStore } from './status-store.ts';
 import { validateEnvelope, type ValidatorDeps } from './validator.ts';
+import type { Throttle } from './throttle.ts';
 import { traceFromHeaders, type TraceContext } from './trace-context.ts';
 import type { DeadLetters } from './dead-letters.ts';
 
@@ -46,6 +47,8 @@ export interface EnvelopeRunnerDeps {
   readonly status: StatusStore;
   readonly deadLetters: DeadLetters;
   readonly delivery: { maxAttempts: number; concurrency: number; ackWaitMs: number; retry: EnvelopeActorInput['retry'] };
+  /** Per-subject and per-sender limits; envelopes over them wait here, unacked and kept alive. */
+  readonly throttle?: Throttle;
   readonly onSettled?: (status: EnvelopeStatus, decoded: DecodedEnvelope | undefined) => void;
   /** Sends the final status to the callback URL the sender asked for (durably, through the outbox). */
   readonly callback?: (url: string, status: EnvelopeStatus) => Promise<void>;
@@ -227,7 +230,29 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
     deps.onSettled?.(status, flight.decoded.ok ? flight.decoded.value : undefined);
   };
 
-  const run = (msg: JsMsg): Promise<void> => new Promise<void>((resolve) => {
+  // Messages waiting for the throttle: kept alive like the ones in flight.
+  const throttled = new Map<JsMsg, number>();
+  const run = async (msg: JsMsg): Promise<void> => {
+    let release = (): void => undefined;
+    const throttle = deps.throttle;
+    if (throttle && !throttle.inactive) {
+      const peek = decodeEnvelope(msg.data, { limits: deps.limits });
+      if (peek.ok) {
+        throttled.set(msg, Date.now());
+        try {
+          release = await throttle.acquire(peek.value.envelope.Header.Subject, peek.value.envelope.Header.From);
+        } finally {
+          throttled.delete(msg);
+        }
+      }
+    }
+    try {
+      await runActor(msg);
+    } finally {
+      release();
+    }
+  };
+  const runActor = (msg: JsMsg): Promise<void> => new Promise<void>((resolve) => {
     const id = `${msg.seq}.${msg.info.deliveryCount}`;
     const queuedAt = new Date(Math.floor(msg.info.timestampNanos / 1e6)).toISOString();
     const receivedAt = msg.headers?.get(RECEIVED_AT_HEADER) || queuedAt;
@@ -284,6 +309,7 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
   const keepAlive = setInterval(() => {
     const due = Date.now() - deps.delivery.ackWaitMs / 3;
     for (const flight of flights.values()) if (flight.startedAt < due) extend(flight.msg);
+    for (const [msg, since] of throttled) if (since < due) extend(msg);
   }, Math.max(100, Math.floor(deps.delivery.ackWaitMs / 3)));
   keepAlive.unref();
   let stopping: Promise<void> | undefined;

@@ -25,6 +25,7 @@ import { startOutboxWorker } from './outbox-worker.ts';
 import { ReplayGuard } from './replay-guard.ts';
 import { ResourceScope } from './resource-scope.ts';
 import { Timers, startTimerWorker } from './timers.ts';
+import { Throttle } from './throttle.ts';
 import { Topics, type Publication } from './topics.ts';
 import { Conversations, CONVERSATION_TIMEOUT, type ConversationRecord } from './conversations.ts';
 import type { ConversationOutcome } from '../../machines/conversation.machine.ts';
@@ -308,6 +309,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
           status,
           deadLetters,
           delivery: { maxAttempts: delivery.maxAttempts, concurrency: delivery.concurrency, ackWaitMs: delivery.ackWaitMs, retry: delivery.retry },
+          throttle: new Throttle({ subjects: delivery.subjects, ...(delivery.senderRate ? { senderRate: delivery.senderRate } : {}), now }),
           onSettled: (s, decoded: DecodedEnvelope | undefined) => events.emit('settled', s, decoded?.envelope),
           onTransition: (t) => events.emit('transition', t),
           callback: (url, s) => outbound.callback(url, s, s),

@@ -36,6 +36,7 @@ export function createDashboardPlugin(options: DashboardOptions): (app: FastifyI
     id: m.id,
     description: m.description,
     finalStates: m.finalStates,
+    counted: m.counted,
     svg: renderStatechartSvg(layoutStatechart(m.machine)),
   }));
   const state = () => ({ at: new Date().toISOString(), counts: { envelope: tracker.counts() }, recent: tracker.recent(recent) });

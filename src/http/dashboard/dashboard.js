@@ -38,8 +38,9 @@ const view = { config: undefined, state: undefined, stats: undefined, search: un
 function drawMachines() {
   const panel = $('machines');
   for (const machine of view.config.machines) {
-    const box = el('div', { class: 'machine', 'data-machine': machine.id });
+    const box = el('div', { class: machine.counted ? 'machine' : 'machine uncounted', 'data-machine': machine.id });
     box.append(el('h3', { text: `${machine.id} — ${machine.description}` }));
+    if (!machine.counted) box.append(el('p', { class: 'hint', text: 'No live counts: the runtime does not report this machine\'s transitions yet. Look one up with the search (give the sender).' }));
     const figure = el('div');
     figure.innerHTML = machine.svg; // drawn by the runtime from the machine definition, escaped there
     box.append(figure);
@@ -56,7 +57,7 @@ function countFor(machine, state) {
 
 function renderCounts() {
   if (!view.config) return;
-  for (const machine of view.config.machines) {
+  for (const machine of view.config.machines.filter((m) => m.counted)) {
     for (const node of document.querySelectorAll(`.machine[data-machine="${machine.id}"] g.state`)) {
       const state = node.dataset.state;
       const count = countFor(machine, state);
@@ -185,6 +186,14 @@ async function search(correlation, from) {
     }
   } else if (!found.length && !from) {
     note = 'Not among the recent envelopes of this process; give the sender to look it up in the status store.';
+  }
+  if (from) {
+    try {
+      const conversation = await getJson(`/conversations/${encodeURIComponent(from)}/${encodeURIComponent(correlation)}`);
+      note += ` Conversation: ${conversation.state} (${from} asked ${conversation.context.to} ${conversation.context.subject}).`;
+    } catch {
+      // Not a request this runtime sent: no conversation.
+    }
   }
   view.search = { envelopes: found };
   $('search-note').textContent = note;

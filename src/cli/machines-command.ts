@@ -1,0 +1,53 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Command } from 'commander';
+import { CliUsageError } from './io.ts';
+
+interface ExportFlags {
+  out: string;
+  module?: string[];
+}
+
+/** The XState machines a module exports (named exports and the default export), by export name. */
+async function machinesOf(path: string): Promise<{ id: string; machine: import('xstate').AnyStateMachine }[]> {
+  const { isStateMachine } = await import('../observability/machine-catalog.ts');
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
+  } catch (cause) {
+    throw new CliUsageError(`cannot load ${path}: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+  const found = Object.entries(mod).filter((entry): entry is [string, import('xstate').AnyStateMachine] => isStateMachine(entry[1]));
+  if (found.length === 0) throw new CliUsageError(`${path} exports no XState machine`, 'export the result of createMachine (or setup().createMachine)');
+  return found.map(([name, machine]) => ({ id: machine.id && machine.id !== '(machine)' ? machine.id : name, machine }));
+}
+
+/** `mailroom machines list | export`: the machines the runtime runs, for Stately's editor and visualiser. */
+export function registerMachinesCommand(program: Command): void {
+  const machines = program.command('machines').description('the XState machines the runtime runs: list them, export them for Stately');
+  machines
+    .command('list')
+    .description('the machines the runtime runs, with their states')
+    .action(async () => {
+      const { runtimeMachines } = await import('../observability/machine-catalog.ts');
+      for (const m of runtimeMachines) process.stdout.write(`${m.id.padEnd(14)} ${m.description}\n${' '.repeat(15)}states: ${Object.keys(m.machine.root.states).join(', ')}\n`);
+    });
+  machines
+    .command('export')
+    .description('write every machine as JSON (<id>.json) and as createMachine code (<id>.stately.js) that Stately imports')
+    .option('--out <dir>', 'where to write them', 'stately-machines')
+    .option('--module <file...>', "also export the machines a module of yours exports (e.g. your workflows)")
+    .addHelpText('after', '\nExamples:\n  mailroom machines export --out machines-json\n  mailroom machines export --module ./workflows/order.machine.ts\n')
+    .action(async (flags: ExportFlags) => {
+      const { runtimeMachines } = await import('../observability/machine-catalog.ts');
+      const { exportMachines } = await import('../observability/machine-export.ts');
+      const list: { id: string; machine: import('xstate').AnyStateMachine }[] = [...runtimeMachines];
+      for (const path of flags.module ?? []) list.push(...(await machinesOf(path)));
+      const ids = new Set<string>();
+      for (const { id } of list) {
+        if (ids.has(id)) throw new CliUsageError(`two machines have the id ${JSON.stringify(id)}`, 'give each machine its own id (createMachine({ id: ... }))');
+        ids.add(id);
+      }
+      for (const written of await exportMachines(flags.out, list)) process.stdout.write(`${written.id}: ${written.json}, ${written.code}\n`);
+    });
+}
