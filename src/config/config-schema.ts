@@ -121,6 +121,8 @@ function sections(baseDir: string) {
     subjects: z.record(z.string().min(1), strictObject({ maxInFlight: count(1) })).default({}),
     /** Per sender: at most `rate` envelopes a second (and `burst` at once), in this process. */
     senderRate: strictObject({ rate: z.number().positive({ error: 'must be > 0' }), burst: count(1).optional() }).optional(),
+    /** Ordered processing: envelopes with the same key (sender or subject) one at a time, in arrival order. */
+    ordering: strictObject({ by: z.enum(['sender', 'subject']).default('sender'), partitions: count(1).max(256, { error: 'must be ≤ 256' }).default(16) }).optional(),
   }).transform((d) => ({
     maxAttempts: d.maxAttempts,
     ackWaitMs: d.ackWait,
@@ -128,6 +130,7 @@ function sections(baseDir: string) {
     concurrency: d.concurrency,
     subjects: d.subjects,
     ...(d.senderRate ? { senderRate: { rate: d.senderRate.rate, burst: d.senderRate.burst ?? Math.max(1, Math.ceil(d.senderRate.rate)) } } : {}),
+    ...(d.ordering ? { ordering: d.ordering } : {}),
   }));
 
   const outbox = strictObject({

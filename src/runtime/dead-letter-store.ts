@@ -65,7 +65,7 @@ export class DeadLetterStore {
     const letter = await this.get(id);
     if (!letter) return undefined;
     const parsed = this.names.parseSubject(letter.subject);
-    if (parsed?.kind === 'inbox' && letter.envelope.from && letter.envelope.correlation) {
+    if ((parsed?.kind === 'inbox' || parsed?.kind === 'ordered') && letter.envelope.from && letter.envelope.correlation) {
       await this.replayBucket.delete(this.names.replayKey(letter.envelope.from, letter.envelope.correlation));
     }
     const h = headers();

@@ -38,6 +38,8 @@ interface Flight {
 /** What the runner needs; built by `createMailroom`. */
 export interface EnvelopeRunnerDeps {
   readonly consumer: Consumer;
+  /** The ordered partitions' consumers: each runs one envelope at a time. */
+  readonly orderedConsumers?: readonly Consumer[];
   readonly validator: ValidatorDeps;
   readonly limits: ParseLimits;
   readonly handlers: HandlerRegistry;
@@ -304,6 +306,9 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
   });
 
   const loop = await startConsumeLoop(deps.consumer, deps.delivery.concurrency, run, (error, context) => deps.onError?.(error, `inbox: ${context}`));
+  const orderedLoops = await Promise.all(
+    (deps.orderedConsumers ?? []).map((consumer, p) => startConsumeLoop(consumer, 1, run, (error, context) => deps.onError?.(error, `ordered ${p}: ${context}`))),
+  );
   // One timer for all messages in flight: a message worked on for a third of the ack wait is
   // marked in progress, so a slow handler is not redelivered to another actor meanwhile.
   const keepAlive = setInterval(() => {
@@ -314,10 +319,10 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
   keepAlive.unref();
   let stopping: Promise<void> | undefined;
   return {
-    inFlight: loop.active,
+    inFlight: () => loop.active() + orderedLoops.reduce((n, l) => n + l.active(), 0),
     stop: () =>
       (stopping ??= (async () => {
-        await loop.stop();
+        await Promise.all([loop.stop(), ...orderedLoops.map((l) => l.stop())]);
         clearInterval(keepAlive);
         system.stop();
       })()),

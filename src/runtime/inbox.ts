@@ -1,7 +1,7 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
 import { decodeEnvelope, type ParseLimits } from '../envelope/index.ts';
-import type { Rejection } from '../envelope/types.ts';
+import type { Envelope, Rejection } from '../envelope/types.ts';
 import type { Names } from '../transport/names.ts';
 import { CALLBACK_HEADER, RECEIVED_AT_HEADER } from './envelope-runner.ts';
 import type { StatusStore } from './status-store.ts';
@@ -16,6 +16,8 @@ export type AcceptOutcome =
 export interface InboxDeps {
   readonly js: JetStreamClient;
   readonly names: Names;
+  /** The inbox subject of an envelope (the shared inbox, or its ordered partition). */
+  readonly subjectFor: (header: Envelope['Header']) => string;
   readonly status: StatusStore;
   readonly limits: ParseLimits;
   /** False while the NATS connection is down: refuse at once instead of waiting for a timeout. */
@@ -41,7 +43,7 @@ export async function acceptEnvelope(input: Uint8Array, format: 'json' | 'yaml' 
   if (callback) h.set(CALLBACK_HEADER, callback);
   let ack;
   try {
-    ack = await deps.js.publish(deps.names.inboxSubject(To, From), input, {
+    ack = await deps.js.publish(deps.subjectFor(decoded.value.envelope.Header), input, {
       msgID: deps.names.inboxMsgId(From, Correlation),
       headers: h,
       timeout: deps.publishTimeoutMs,

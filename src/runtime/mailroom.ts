@@ -26,6 +26,7 @@ import { ReplayGuard } from './replay-guard.ts';
 import { ResourceScope } from './resource-scope.ts';
 import { Timers, startTimerWorker } from './timers.ts';
 import { Throttle } from './throttle.ts';
+import { createInboxRouter, type OrderingKey } from './ordering.ts';
 import { Topics, type Publication } from './topics.ts';
 import { Conversations, CONVERSATION_TIMEOUT, type ConversationRecord } from './conversations.ts';
 import type { ConversationOutcome } from '../../machines/conversation.machine.ts';
@@ -41,6 +42,12 @@ export interface MailroomOptions {
   readonly outboxWorker?: boolean;
   /** Receives the inspection events of every actor (Stately Inspector). */
   readonly inspect?: (event: InspectionEvent) => void;
+  /**
+   * Ordered processing in code: the key of an envelope (undefined = no order). Overrides
+   * `delivery.ordering` of the config; envelopes with the same key are handled one at a time,
+   * in arrival order, across retries and processes.
+   */
+  readonly orderingKey?: OrderingKey;
   /** The clock used for timestamp checks (default `Date.now`). */
   readonly now?: () => number;
   /** More HTTP routes (metrics, dashboard), registered before the server listens. */
@@ -231,7 +238,12 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
     })();
 
     const { delivery, validation } = config;
+    const ordering = delivery.ordering;
+    const orderingKey: OrderingKey | undefined = options.orderingKey ?? (ordering ? (h) => (ordering.by === 'sender' ? h.From : h.Subject) : undefined);
+    const partitions = orderingKey ? (ordering?.partitions ?? 16) : 0;
+    const inboxSubjectFor = createInboxRouter(names, orderingKey, partitions);
     const handles = await provision(nc, names, {
+      ...(partitions > 0 ? { ordered: { partitions } } : {}),
       inbox: { maxDeliver: delivery.maxAttempts + 2, ackWaitMs: delivery.ackWaitMs, duplicateWindowMs: Math.min(validation.replayWindowMs, 10 * 60_000) },
       outbox: { maxDeliver: config.outbox.maxAttempts + 2 },
       replayWindowMs: validation.replayWindowMs,
@@ -293,6 +305,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
       async () =>
         startEnvelopeRunner({
           consumer: await js.consumers.get(names.streams.inbox, names.consumers.inbox),
+          orderedConsumers: await Promise.all(Array.from({ length: partitions }, (_, p) => js.consumers.get(names.ordered.stream, names.ordered.consumer(p)))),
           validator: {
             isLocalDomain,
             hasHandler: (domain, subject) => handlers.get(domain, subject) !== undefined,
@@ -336,6 +349,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
           consumer: await js.consumers.get(names.streams.outbox, names.consumers.outbox),
           js,
           names,
+          inboxSubjectFor: (header) => inboxSubjectFor(header),
           isLocalDomain,
           inboxUrlFor: (domain) => inboxUrlFor(config, domain),
           allowPrivateNetworks: config.outbox.allowPrivateNetworks,
@@ -354,6 +368,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
       acceptEnvelope(typeof input === 'string' ? Buffer.from(input) : input, format, {
         js,
         names,
+        subjectFor: inboxSubjectFor,
         status,
         limits,
         isConnected: () => connected && !nc.isClosed(),

@@ -11,6 +11,8 @@ export interface OutboxWorkerDeps {
   readonly consumer: Consumer;
   readonly js: JetStreamClient;
   readonly names: Names;
+  /** The inbox subject of an envelope for a local domain (the shared inbox, or its ordered partition). */
+  readonly inboxSubjectFor: (header: { From: string; To: string; Subject?: string }) => string;
   readonly isLocalDomain: (domain: string) => boolean;
   readonly inboxUrlFor: (domain: string) => { url: string; source: 'directory' | 'convention' } | undefined;
   readonly allowPrivateNetworks: boolean;
@@ -44,10 +46,10 @@ export function startOutboxWorker(deps: OutboxWorkerDeps): Promise<OutboxWorker>
     // A callback URL comes from the sender of an envelope: always behind the SSRF guard.
     if (callback) return postEnvelope(callback, msg.string(), { guard: !deps.allowPrivateNetworks, timeoutMs: deps.timeoutMs ?? 10_000 });
     if (deps.isLocalDomain(parsed.to)) {
-      const header = (JSON.parse(msg.string()) as { Header: { From: string; Correlation: string } }).Header;
+      const header = (JSON.parse(msg.string()) as { Header: { From: string; To: string; Subject: string; Correlation: string } }).Header;
       const h = headers();
       setTraceHeaders(h, traceFromHeaders(msg.headers));
-      await deps.js.publish(deps.names.inboxSubject(parsed.to, parsed.from), msg.data, { msgID: deps.names.inboxMsgId(header.From, header.Correlation), headers: h });
+      await deps.js.publish(deps.inboxSubjectFor(header), msg.data, { msgID: deps.names.inboxMsgId(header.From, header.Correlation), headers: h });
       return { ok: true, status: 202 };
     }
     const target = deps.inboxUrlFor(parsed.to);

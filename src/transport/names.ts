@@ -92,7 +92,7 @@ export function decodeKeyToken(token: string): string {
 }
 
 /** Which of the three streams a subject belongs to. */
-export type StreamKind = 'inbox' | 'outbox' | 'dlq';
+export type StreamKind = 'inbox' | 'outbox' | 'dlq' | 'ordered';
 
 /** The addressing part of a Mailroom message subject. */
 export interface ParsedSubject {
@@ -117,6 +117,14 @@ export interface Names {
   readonly streamSubjects: { readonly inbox: string; readonly outbox: string; readonly dlq: string; readonly timers: string };
   /** Durable pull consumer names: `mailroom-inbox`, `mailroom-outbox`, `mailroom-timers`. */
   readonly consumers: { readonly inbox: string; readonly outbox: string; readonly timers: string };
+  /** The ordered inbox: `MAILROOM_ORDERED`, subjects `mailroom.ordered.<partition>.<to>.<from>`. */
+  readonly ordered: {
+    readonly stream: string;
+    readonly streamSubject: string;
+    subject(partition: number, to: string, from: string): string;
+    filter(partition: number): string;
+    consumer(partition: number): string;
+  };
   /** `mailroom.timers.<kind>`: a durable timer of that kind. */
   timerSubject(kind: string): string;
   /** Core NATS subject on which a finished conversation is announced, so the process that waits for it hears. */
@@ -174,6 +182,13 @@ export function createNames(prefix = 'mailroom'): Names {
     streamSubjects: { inbox: `${lower}.inbox.>`, outbox: `${lower}.outbox.>`, dlq: `${lower}.dlq.>`, timers: `${lower}.timers.>` },
     consumers: { inbox: `${lower}-inbox`, outbox: `${lower}-outbox`, timers: `${lower}-timers` },
     timerSubject: (kind) => `${lower}.timers.${encodeToken(kind)}`,
+    ordered: {
+      stream: `${upper}_ORDERED`,
+      streamSubject: `${lower}.ordered.>`,
+      subject: (partition, to, from) => `${lower}.ordered.${partition}.${encodeToken(to)}.${encodeToken(from)}`,
+      filter: (partition) => `${lower}.ordered.${partition}.>`,
+      consumer: (partition) => `${lower}-ordered-${partition}`,
+    },
     conversationDoneSubject: (key) => `${lower}.conversations.done.${key}`,
     conversationDoneWildcard: `${lower}.conversations.done.>`,
     buckets: { status: `${lower}-status`, replay: `${lower}-replay`, conversations: `${lower}-conversations`, subscriptions: `${lower}-subscriptions` },
@@ -181,9 +196,18 @@ export function createNames(prefix = 'mailroom'): Names {
     outboxSubject: subject('outbox'),
     dlqSubject: subject('dlq'),
     parseSubject(value) {
-      const parts = value.split('.');
+      const all = value.split('.');
+      // An ordered subject carries its partition as a third token: drop it.
+      const parts = all[1] === 'ordered' && all.length === 5 ? [all[0], all[1], all[3], all[4]] : all;
       if (parts.length !== 4 || parts[0] !== lower) return undefined;
       const kind = parts[1];
+      if (kind === 'ordered') {
+        try {
+          return { kind, to: decodeToken(parts[2] ?? ''), from: decodeToken(parts[3] ?? '') };
+        } catch (_) {
+          return undefined;
+        }
+      }
       if (kind !== 'inbox' && kind !== 'outbox' && kind !== 'dlq') return undefined;
       try {
         return { kind, to: decodeToken(parts[2] ?? ''), from: decodeToken(parts[3] ?? '') };

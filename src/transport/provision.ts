@@ -47,6 +47,8 @@ export interface ProvisionOptions {
   readonly outbox?: Partial<Pick<InboxProvisionOptions, 'maxDeliver' | 'ackWaitMs' | 'maxAckPending'>>;
   /** How long a correlation counts as seen: the TTL of the replay bucket. */
   readonly replayWindowMs: number;
+  /** Ordered processing: this many partitions, each a consumer with one message in flight. */
+  readonly ordered?: { readonly partitions: number };
   /** TTL of the status bucket; absent or 0 keeps statuses. */
   readonly statusTtlMs?: number;
   /** Stream and bucket replicas (default 1; 3 on a JetStream cluster). */
@@ -284,6 +286,14 @@ export async function provision(nc: NatsConnection, names: Names, options: Provi
   const outboxC = { ...inboxC, ...stripUndefined(options.outbox ?? {}) };
   await ensureConsumer(jsm, names.streams.inbox, consumer(names.consumers.inbox, inboxC, 'Mailroom: envelope actors'), version);
   await ensureConsumer(jsm, names.streams.outbox, consumer(names.consumers.outbox, outboxC, 'Mailroom: outbox worker'), version);
+  if (options.ordered && options.ordered.partitions > 0) {
+    await ensureStream(jsm, stream(names.ordered.stream, names.ordered.streamSubject, 'Mailroom: envelopes handled in order per key'), streamMutable, version);
+    for (let p = 0; p < options.ordered.partitions; p++) {
+      // One message in flight per partition, across every process: that is the order. A nak
+      // with a delay keeps the slot, so a retry holds back what comes after it.
+      await ensureConsumer(jsm, names.ordered.stream, { ...consumer(names.ordered.consumer(p), { ...inboxC, maxAckPending: 1 }, `Mailroom: ordered partition ${p}`), filter_subject: names.ordered.filter(p) }, version);
+    }
+  }
   // A timer is redelivered (naked with a delay) as often as it takes to come due: no max_deliver;
   // no max_ack_pending either, so 100k waiting timers never hold back one that is due.
   await ensureConsumer(jsm, names.streams.timers, consumer(names.consumers.timers, { maxDeliver: -1, ackWaitMs: 30_000, maxAckPending: -1 }, 'Mailroom: timer worker'), version);

@@ -114,6 +114,9 @@ describe('createNames', () => {
     expect(n.consumers).toEqual({ inbox: 'mailroom-inbox', outbox: 'mailroom-outbox', timers: 'mailroom-timers' });
     expect(n.timerSubject('conversation.timeout')).toBe('mailroom.timers.conversation%2Etimeout');
     expect(n.conversationDoneSubject('a.b')).toBe('mailroom.conversations.done.a.b');
+    expect(n.ordered.subject(3, 'shop.example', 'a.example')).toBe('mailroom.ordered.3.shop%2Eexample.a%2Eexample');
+    expect(n.parseSubject(n.ordered.subject(3, 'shop.example', 'a.example'))).toEqual({ kind: 'ordered', to: 'shop.example', from: 'a.example' });
+    expect(n.ordered.consumer(3)).toBe('mailroom-ordered-3');
     expect(n.buckets).toEqual({ status: 'mailroom-status', replay: 'mailroom-replay', conversations: 'mailroom-conversations', subscriptions: 'mailroom-subscriptions' });
     expect(n.inboxSubject('orders.example', 'Anonymous')).toBe('mailroom.inbox.orders%2Eexample.Anonymous');
     expect(n.outboxSubject('a.example', 'b.example')).toBe('mailroom.outbox.a%2Eexample.b%2Eexample');
