@@ -117,8 +117,17 @@ function sections(baseDir: string) {
     ackWait: duration(1).default(30 * SECOND),
     retry: retryPolicy({ initialDelayMs: SECOND, maxDelayMs: MINUTE }).prefault({}),
     concurrency: count(1).default(64),
-    /** Per subject: at most this many in flight in this process. */
-    subjects: z.record(z.string().min(1), strictObject({ maxInFlight: count(1) })).default({}),
+    /** Per subject: at most `maxInFlight` in flight in this process; its own attempts and backoff. */
+    subjects: z
+      .record(
+        z.string().min(1),
+        strictObject({
+          maxInFlight: count(1).optional(),
+          maxAttempts: count(1).optional(),
+          retry: retryPolicy({ initialDelayMs: SECOND, maxDelayMs: MINUTE }).optional(),
+        }),
+      )
+      .default({}),
     /** Per sender: at most `rate` envelopes a second (and `burst` at once), in this process. */
     senderRate: strictObject({ rate: z.number().positive({ error: 'must be > 0' }), burst: count(1).optional() }).optional(),
     /** Ordered processing: envelopes with the same key (sender or subject) one at a time, in arrival order. */

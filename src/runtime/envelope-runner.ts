@@ -48,7 +48,14 @@ export interface EnvelopeRunnerDeps {
   readonly outbound: Outbound;
   readonly status: StatusStore;
   readonly deadLetters: DeadLetters;
-  readonly delivery: { maxAttempts: number; concurrency: number; ackWaitMs: number; retry: EnvelopeActorInput['retry'] };
+  readonly delivery: {
+    maxAttempts: number;
+    concurrency: number;
+    ackWaitMs: number;
+    retry: EnvelopeActorInput['retry'];
+    /** Per-subject overrides of the attempts and the backoff. */
+    subjects?: Readonly<Record<string, { readonly maxAttempts?: number; readonly retry?: EnvelopeActorInput['retry'] }>>;
+  };
   /** Per-subject and per-sender limits; envelopes over them wait here, unacked and kept alive. */
   readonly throttle?: Throttle;
   readonly onSettled?: (status: EnvelopeStatus, decoded: DecodedEnvelope | undefined) => void;
@@ -91,6 +98,7 @@ export const CALLBACK_HEADER = 'Mailroom-Callback';
 
 function actorInput(flight: Flight, deps: EnvelopeRunnerDeps): EnvelopeActorInput {
   const header = flight.decoded.ok ? flight.decoded.value.envelope.Header : undefined;
+  const policy = header ? deps.delivery.subjects?.[header.Subject] : undefined;
   return {
     messageId: String(flight.msg.seq),
     from: header?.From ?? UNKNOWN,
@@ -98,8 +106,8 @@ function actorInput(flight: Flight, deps: EnvelopeRunnerDeps): EnvelopeActorInpu
     subject: header?.Subject ?? UNKNOWN,
     correlation: header?.Correlation ?? UNKNOWN,
     attempt: flight.msg.info.deliveryCount,
-    maxAttempts: deps.delivery.maxAttempts,
-    retry: deps.delivery.retry,
+    maxAttempts: policy?.maxAttempts ?? deps.delivery.maxAttempts,
+    retry: policy?.retry ?? deps.delivery.retry,
     receivedAt: Math.floor(flight.msg.info.timestampNanos / 1e6),
   };
 }

@@ -244,7 +244,8 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
     const inboxSubjectFor = createInboxRouter(names, orderingKey, partitions);
     const handles = await provision(nc, names, {
       ...(partitions > 0 ? { ordered: { partitions } } : {}),
-      inbox: { maxDeliver: delivery.maxAttempts + 2, ackWaitMs: delivery.ackWaitMs, duplicateWindowMs: Math.min(validation.replayWindowMs, 10 * 60_000) },
+      // Above every subject's own maxAttempts, so the machine (not JetStream) decides when to give up.
+      inbox: { maxDeliver: Math.max(delivery.maxAttempts, ...Object.values(delivery.subjects).map((s) => s.maxAttempts ?? 0)) + 2, ackWaitMs: delivery.ackWaitMs, duplicateWindowMs: Math.min(validation.replayWindowMs, 10 * 60_000) },
       outbox: { maxDeliver: config.outbox.maxAttempts + 2 },
       replayWindowMs: validation.replayWindowMs,
     });
@@ -321,7 +322,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
           outbound,
           status,
           deadLetters,
-          delivery: { maxAttempts: delivery.maxAttempts, concurrency: delivery.concurrency, ackWaitMs: delivery.ackWaitMs, retry: delivery.retry },
+          delivery: { maxAttempts: delivery.maxAttempts, concurrency: delivery.concurrency, ackWaitMs: delivery.ackWaitMs, retry: delivery.retry, subjects: delivery.subjects },
           throttle: new Throttle({ subjects: delivery.subjects, ...(delivery.senderRate ? { senderRate: delivery.senderRate } : {}), now }),
           onSettled: (s, decoded: DecodedEnvelope | undefined) => events.emit('settled', s, decoded?.envelope),
           onTransition: (t) => events.emit('transition', t),

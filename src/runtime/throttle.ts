@@ -6,7 +6,7 @@
  * so the limits should stay below it.
  */
 export interface ThrottleOptions {
-  readonly subjects: Readonly<Record<string, { readonly maxInFlight: number }>>;
+  readonly subjects: Readonly<Record<string, { readonly maxInFlight?: number }>>;
   readonly senderRate?: { readonly rate: number; readonly burst: number };
   readonly now?: () => number;
 }
@@ -28,7 +28,7 @@ export class Throttle {
 
   /** True when nothing is configured: the runner then skips the throttle entirely. */
   get inactive(): boolean {
-    return Object.keys(this.options.subjects).length === 0 && !this.options.senderRate;
+    return !Object.values(this.options.subjects).some((s) => s.maxInFlight !== undefined) && !this.options.senderRate;
   }
 
   /** Waits for a sender token and a subject slot; returns the release of the slot. */
