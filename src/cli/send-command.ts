@@ -16,27 +16,54 @@ interface SendFlags extends ConfigFlags {
   timeout: string;
 }
 
-async function getStatus(base: string, from: string, correlation: string): Promise<EnvelopeStatus | undefined> {
-  const res = await fetch(`${base}/envelopes/${encodeURIComponent(from)}/${encodeURIComponent(correlation)}`);
+async function getJson<T>(url: string): Promise<T | undefined> {
+  const res = await fetch(url);
   if (res.status === 404) return undefined;
-  if (!res.ok) throw new CliUsageError(`status request failed: ${res.status} ${await res.text()}`);
-  return (await res.json()) as EnvelopeStatus;
+  if (!res.ok) throw new CliUsageError(`${url} answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as T;
 }
 
-async function waitForFinal(base: string, from: string, correlation: string, deadline: number): Promise<EnvelopeStatus | undefined> {
-  let last: EnvelopeStatus | undefined;
+interface ConversationView {
+  state: string;
+  status: 'active' | 'done';
+  output?: { state: string; reply?: { subject: string; body: unknown }; reason?: string };
+}
+
+/** `--wait`: the runtime sends the request as a conversation; follow it until it is done. */
+async function converse(base: string, flags: SendFlags, body: unknown): Promise<void> {
+  const timeoutMs = Number(flags.timeout) * 1000;
+  const res = await fetch(`${base}/conversations`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ from: flags.from, to: flags.to, subject: flags.subject, body, timeoutMs }),
+  }).catch((cause: unknown) => {
+    throw new CliUsageError(`cannot reach the runtime at ${base}: ${cause instanceof Error ? cause.message : String(cause)}`, 'is it running? start it with: mailroom start -c <config>');
+  });
+  const answer = (await res.json()) as { correlation?: string; status?: string; detail?: string };
+  process.stdout.write(`${res.status} ${JSON.stringify(answer)}\n`);
+  if (res.status !== 202 || !answer.status || !answer.correlation) {
+    process.exitCode = 1;
+    return;
+  }
+  // The conversation ends by itself at its (durable) timeout; allow a little more for the last poll.
+  const deadline = Date.now() + timeoutMs + 2_000;
+  let view: ConversationView | undefined;
   while (Date.now() < deadline) {
-    last = await getStatus(base, from, correlation);
-    if (last?.final) return last;
+    view = await getJson<ConversationView>(answer.status);
+    if (view?.status === 'done') break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return last;
-}
-
-function printStatus(label: string, status: EnvelopeStatus): void {
-  process.stdout.write(`${label}: ${status.state}${status.discard ? ` (${status.discard.reason}: ${status.discard.detail})` : ''}\n`);
-  process.stdout.write(`  history: ${status.history.map((h) => h.state).join(' → ')}\n`);
-  if (status.body !== undefined) process.stdout.write(`  body: ${JSON.stringify(status.body)}\n`);
+  const request = await getJson<EnvelopeStatus>(`${base}/envelopes/${encodeURIComponent(flags.from)}/${encodeURIComponent(answer.correlation)}`).catch(() => undefined);
+  if (request) process.stdout.write(`request: ${request.state}\n  history: ${request.history.map((h) => h.state).join(' → ')}\n`);
+  const output = view?.output;
+  if (!output) {
+    process.stdout.write(`conversation: ${view?.state ?? 'unknown'} (not done within the wait)\n`);
+    process.exitCode = 1;
+    return;
+  }
+  process.stdout.write(`conversation: ${output.state}${output.reason ? ` (${output.reason})` : ''}\n`);
+  if (output.reply) process.stdout.write(`  reply: ${output.reply.subject} ${JSON.stringify(output.reply.body)}\n`);
+  if (output.state !== 'replied') process.exitCode = 1;
 }
 
 /** `mailroom send`: signs an envelope as a domain of the config and posts it to an inbox. */
@@ -47,18 +74,19 @@ export function registerSendCommand(program: Command): void {
     .requiredOption('--subject <subject>', 'the subject, e.g. Hello@Host')
     .option('--body <json|@file>', 'the body: a JSON object or string, or @file', '{}')
     .option('--inbox <url>', 'the inbox to POST to (default: this config\'s runtime, /inbox)')
-    .option('--wait', 'wait until the envelope is final and, if it was answered, for the reply')
-    .option('--timeout <seconds>', 'with --wait: how long to wait', '15')
+    .option('--wait', 'send it as a request through the runtime (a conversation) and wait for the reply, the feedback or the timeout')
+    .option('--timeout <seconds>', 'with --wait: the conversation timeout', '15')
     .addHelpText('after', `\nExample:\n  mailroom send -c examples/quickstart/mailroom.yaml --from orders.example --to shop.example \\\n    --subject Hello@Host --body '{"text":"hi"}' --wait\n`)
     .action(async (flags: SendFlags) => {
       const config = await loadConfigWithFlags(flags);
+      const base = runtimeUrl(config);
+      const body = parseBodyArgument(await literalOrFile(flags.body, 'body file'));
+      if (flags.wait) return converse(base, flags, body);
       const domain = config.domains.find((d) => d.name === flags.from);
       if (!domain) throw new CliUsageError(`${flags.from} is not a domain of this config`, `domains here: ${config.domains.map((d) => d.name).join(', ') || '(none)'}`);
       const { encodeEnvelope, signEnvelope } = await import('../envelope/index.ts');
       const key = parsePrivateKey(await readFile(domain.privateKey, 'utf8'));
-      const body = parseBodyArgument(await literalOrFile(flags.body, 'body file'));
       const envelope = signEnvelope({ From: domain.name, Selector: domain.selector, To: flags.to, Subject: flags.subject, Body: body as never }, key);
-      const base = runtimeUrl(config);
       const inbox = flags.inbox ?? `${base}/inbox`;
       let res: Response;
       try {
@@ -72,20 +100,5 @@ export function registerSendCommand(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      if (!flags.wait) return;
-      const deadline = Date.now() + Number(flags.timeout) * 1000;
-      const { Correlation } = envelope.Header;
-      const request = await waitForFinal(base, domain.name, Correlation, deadline);
-      if (!request?.final) {
-        process.stdout.write(`not final within ${flags.timeout}s (last state: ${request?.state ?? 'unknown'})\n`);
-        process.exitCode = 1;
-        return;
-      }
-      printStatus('request', request);
-      if (request.replyCorrelation) {
-        const reply = await waitForFinal(base, flags.to, request.replyCorrelation, deadline);
-        if (reply) printStatus('reply', reply);
-      }
-      if (request.discard) process.exitCode = 1;
     });
 }
