@@ -3,7 +3,7 @@
  * process group, as a terminal sends it), and a second start that finds everything.
  */
 import { describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,6 +89,15 @@ describe('mailroom start', () => {
         }, { what: `envelope ${envelope.Body && JSON.stringify(envelope.Body)} final`, timeoutMs: 20_000 });
         expect(status.state).toBe('replied');
       }
+      // A request through the running runtime, as a conversation.
+      const send = await new Promise<{ code: number; stdout: string }>((resolve) =>
+        execFile(process.execPath, [bin, 'send', '-c', config, '--from', 'orders.example', '--to', 'shop.example', '--subject', 'Hello@Host', '--body', '{"x":1}', '--wait'], (error, stdout) =>
+          resolve({ code: error ? Number(error.code ?? 1) : 0, stdout }),
+        ),
+      );
+      expect(send.code).toBe(0);
+      expect(send.stdout).toContain('conversation: replied');
+      expect(send.stdout).toContain('"echo":{"x":1}');
     } finally {
       process.kill(-second.child.pid!, 'SIGINT');
       expect(await second.exited).toBe(0);
