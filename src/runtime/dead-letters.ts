@@ -18,32 +18,49 @@ export interface DeadLetterRecord {
   readonly data: string;
 }
 
+/** Why a message is dead-lettered. */
+export interface DeadLetterReason {
+  readonly reason: string;
+  readonly lastState: string;
+  readonly detail: string;
+}
+
 /** Publishes dead letters with a deterministic message ID (one dead letter per stored message). */
 export class DeadLetters {
   constructor(
     private readonly js: JetStreamClient,
-    private readonly dlqSubjectFor: (msg: JsMsg) => string,
+    private readonly dlqSubjectFor: (msg: { subject: string }) => string,
   ) {}
 
-  async publish(msg: JsMsg, deadLetter: { readonly reason: string; readonly lastState: string; readonly detail: string }, history: readonly StatusStep[]): Promise<void> {
+  async publish(msg: JsMsg, deadLetter: DeadLetterReason, history: readonly StatusStep[]): Promise<void> {
+    await this.publishStored({ stream: msg.info.stream, seq: msg.seq, subject: msg.subject, data: msg.data, attempts: msg.info.deliveryCount }, deadLetter, history);
+  }
+
+  /** Dead-letters a stored message by its stream sequence (for one no consumer holds, e.g. a poison message). */
+  async publishStored(
+    stored: { stream: string; seq: number; subject: string; data: Uint8Array; attempts: number },
+    deadLetter: DeadLetterReason,
+    history: readonly StatusStep[],
+  ): Promise<void> {
+    const msg = { subject: stored.subject, seq: stored.seq };
     const record: DeadLetterRecord = {
       reason: deadLetter.reason,
       lastState: deadLetter.lastState,
       detail: deadLetter.detail,
-      attempts: msg.info.deliveryCount,
+      attempts: stored.attempts,
       history,
-      stream: msg.info.stream,
-      streamSequence: msg.seq,
-      subject: msg.subject,
+      stream: stored.stream,
+      streamSequence: stored.seq,
+      subject: stored.subject,
       deadLetteredAt: new Date().toISOString(),
-      data: Buffer.from(msg.data).toString('base64'),
+      data: Buffer.from(stored.data).toString('base64'),
     };
     const h = headers();
     h.set('Mailroom-Reason', deadLetter.reason);
     h.set('Mailroom-Last-State', deadLetter.lastState);
     h.set('Mailroom-Attempts', String(record.attempts));
     try {
-      await this.js.publish(this.dlqSubjectFor(msg), JSON.stringify(record), { msgID: `dlq/${msg.info.stream}/${msg.seq}`, headers: h });
+      await this.js.publish(this.dlqSubjectFor(msg), JSON.stringify(record), { msgID: `dlq/${stored.stream}/${stored.seq}`, headers: h });
     } catch (cause) {
       throw new TransportError('could not publish the dead letter', { cause });
     }

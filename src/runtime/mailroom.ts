@@ -17,6 +17,7 @@ import { startHttpServer, type HttpPlugin, type HttpServer } from '../http/http-
 import type { TraceContext } from './trace-context.ts';
 import { DeadLetters } from './dead-letters.ts';
 import { DeadLetterStore } from './dead-letter-store.ts';
+import { startPoisonWatcher } from './poison-watcher.ts';
 import { startEnvelopeRunner, type EnvelopeTransition } from './envelope-runner.ts';
 import { HandlerRegistry, type Handler, type HandlerMap } from './handlers.ts';
 import { acceptEnvelope, type AcceptOutcome } from './inbox.ts';
@@ -285,6 +286,20 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
       const parsed = names.parseSubject(msg.subject);
       return parsed ? names.dlqSubject(parsed.to, parsed.from) : names.dlqSubject('unknown', 'unknown');
     });
+    await scope.acquire(
+      async () =>
+        startPoisonWatcher({
+          nc,
+          jsm: handles.jsm,
+          consumers: [
+            { stream: names.streams.inbox, consumer: names.consumers.inbox },
+            ...Array.from({ length: partitions }, (_, p) => ({ stream: names.ordered.stream, consumer: names.ordered.consumer(p) })),
+          ],
+          deadLetters,
+          onError,
+        }),
+      (watcher) => watcher.stop(),
+    );
 
     const keyring = createStaticKeyring(await keyringEntries(config, identities));
     const dns = config.keys.dns;
