@@ -134,9 +134,11 @@ describe('across restarts', () => {
   it('a timeout whose due time passes while the runtime is down fires once it is back', async () => {
     const f = await fixture();
     const first = await startMailroom(f.config, options);
+    const dueAt = Date.now() + 1_000;
     const { correlation } = await first.startConversation({ from: 'orders.example', to: 'partner.example', subject: 'Ask@Partner', timeoutMs: 1_000 });
     await first.stop();
-    await new Promise((resolve) => setTimeout(resolve, 1_200)); // the runtime is down across the due time
+    // The runtime stays down until the due time has passed.
+    await waitFor(() => Date.now() > dueAt + 200, { what: 'the due time to pass', intervalMs: 20 });
     const second = await startMailroom(f.config, options);
     try {
       const record = await waitFor(async () => {
