@@ -1,4 +1,5 @@
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
+import { nak, settle } from './disposition.ts';
 
 /** A running consume loop. `stop()` stops pulling, waits for the work in flight, and is idempotent. */
 export interface ConsumeLoop {
@@ -26,14 +27,14 @@ export async function startConsumeLoop(
       while (active >= concurrency && !stopping) await new Promise<void>((resolve) => (wake = resolve));
       if (stopping) {
         // Pulled but not started: hand it back now, not after the ack wait.
-        msg.nak();
+        settle(msg, nak());
         continue;
       }
       active++;
       handle(msg)
         .catch((error: unknown) => {
           onError(error, `message ${msg.subject} #${msg.seq}`);
-          msg.nak(1_000);
+          settle(msg, nak(1_000));
         })
         .finally(() => {
           active--;

@@ -1,17 +1,31 @@
 import type { JsMsg } from '@nats-io/jetstream';
-import type { EnvelopeDisposition } from '../../machines/envelope.machine.ts';
 
 /**
- * The only place that acks or naks a JetStream message. A nak delay gets equal jitter
- * (half fixed, half random) so that a burst of failures does not come back as a burst.
+ * What happens to a JetStream message: acked (done), naked (delivered again after
+ * `delayMs`), or termed (never again). The envelope machine's output is one of the first two.
  */
-export function settle(msg: JsMsg, disposition: EnvelopeDisposition, random: () => number = Math.random): void {
+export type Disposition = { readonly kind: 'ack' } | { readonly kind: 'nak'; readonly delayMs: number } | { readonly kind: 'term' };
+
+export const ACK: Disposition = { kind: 'ack' };
+export const nak = (delayMs = 0): Disposition => ({ kind: 'nak', delayMs });
+export const TERM: Disposition = { kind: 'term' };
+
+/**
+ * The only place that acks, naks or terms a JetStream message, switching exhaustively on
+ * the disposition. Delays are used as given: a caller that wants jitter applies
+ * {@link jittered} first (a retry does; a timer must not).
+ */
+export function settle(msg: JsMsg, disposition: Disposition): void {
   switch (disposition.kind) {
     case 'ack':
       msg.ack();
       return;
     case 'nak':
-      msg.nak(jittered(disposition.delayMs, random));
+      if (disposition.delayMs > 0) msg.nak(disposition.delayMs);
+      else msg.nak();
+      return;
+    case 'term':
+      msg.term();
       return;
     default: {
       const never: never = disposition;
@@ -20,10 +34,15 @@ export function settle(msg: JsMsg, disposition: EnvelopeDisposition, random: () 
   }
 }
 
-/** Equal jitter: a delay in [delay/2, delay]. */
+/** Equal jitter: a delay in [delay/2, delay], so a burst of failures does not come back as a burst. */
 export function jittered(delayMs: number, random: () => number = Math.random): number {
   if (delayMs <= 0) return 0;
   return Math.round(delayMs / 2 + random() * (delayMs / 2));
+}
+
+/** With jitter on its delay, for retries. */
+export function withJitter(disposition: Disposition, random: () => number = Math.random): Disposition {
+  return disposition.kind === 'nak' ? nak(jittered(disposition.delayMs, random)) : disposition;
 }
 
 /** Tells JetStream the message is still being worked on, so its ack wait starts again. */

@@ -14,7 +14,7 @@ import {
 } from '../../machines/envelope.machine.ts';
 import { decodeEnvelope, type DecodedEnvelope, type ParseLimits } from '../envelope/index.ts';
 import type { Envelope, Result } from '../envelope/types.ts';
-import { extend, settle } from './disposition.ts';
+import { extend, nak, settle, withJitter } from './disposition.ts';
 import { startConsumeLoop } from './consume-loop.ts';
 import { FEEDBACK_SUBJECT, isReplySubject, replyOf, type HandlerRegistry } from './handlers.ts';
 import { humanReason, type DomainIdentity, type Outbound } from './outbound.ts';
@@ -236,7 +236,7 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
     else await deps.status.put(status);
     const callbackUrl = flight.msg.headers?.get(CALLBACK_HEADER);
     if (callbackUrl && status.final) await deps.callback?.(callbackUrl, status);
-    settle(flight.msg, output.disposition);
+    settle(flight.msg, withJitter(output.disposition));
     deps.onSettled?.(status, flight.decoded.ok ? flight.decoded.value : undefined);
   };
 
@@ -298,14 +298,14 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
           finish(flight, input, snapshot.output as EnvelopeActorOutput)
             .catch((error: unknown) => {
               deps.onError?.(error, `settling ${id}`);
-              msg.nak(1_000);
+              settle(msg, nak(1_000));
             })
             .finally(done);
         }
       },
       error: (error: unknown) => {
         deps.onError?.(error, `envelope actor ${id}`);
-        msg.nak(1_000);
+        settle(msg, nak(1_000));
         done();
       },
     });

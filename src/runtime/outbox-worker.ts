@@ -1,7 +1,7 @@
 import type { Consumer, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { Names } from '../transport/names.ts';
 import type { DeadLetters } from './dead-letters.ts';
-import { jittered } from './disposition.ts';
+import { ACK, jittered, nak, settle } from './disposition.ts';
 import { headers } from '@nats-io/transport-node';
 import { startConsumeLoop } from './consume-loop.ts';
 import { setTraceHeaders, traceFromHeaders } from './trace-context.ts';
@@ -66,18 +66,18 @@ export function startOutboxWorker(deps: OutboxWorkerDeps): Promise<OutboxWorker>
       result = { ok: false, retryable: true, detail: error instanceof Error ? error.message : String(error) };
     }
     if (result.ok) {
-      msg.ack();
+      settle(msg, ACK);
       const parsed = deps.names.parseSubject(msg.subject);
       if (parsed) deps.onDelivered?.({ to: parsed.to, from: parsed.from, local: deps.isLocalDomain(parsed.to), status: result.status });
       return;
     }
     if (result.retryable && attempt < deps.maxAttempts) {
-      msg.nak(jittered(backoff(attempt, deps.retry)));
+      settle(msg, nak(jittered(backoff(attempt, deps.retry))));
       return;
     }
     const reason = result.retryable ? 'max-attempts' : 'final-error';
     await deps.deadLetters.publish(msg, { reason, lastState: 'delivering', detail: result.detail }, []);
-    msg.ack();
+    settle(msg, ACK);
   };
 
   return startConsumeLoop(deps.consumer, deps.concurrency, handle, (error, context) => deps.onError?.(error, `outbox: ${context}`));

@@ -3,6 +3,7 @@ import { headers } from '@nats-io/transport-node';
 import type { Names } from '../transport/names.ts';
 import { TransportError } from '../errors.ts';
 import { startConsumeLoop, type ConsumeLoop } from './consume-loop.ts';
+import { ACK, nak, settle, TERM } from './disposition.ts';
 
 const DUE_HEADER = 'Mailroom-Due';
 /** The longest single nak delay; a later timer is simply naked again. */
@@ -46,18 +47,18 @@ export function startTimerWorker(options: {
     const due = Number(msg.headers?.get(DUE_HEADER) ?? 0);
     const wait = due - now();
     if (wait > 0) {
-      msg.nak(Math.min(wait, MAX_WAIT_MS));
+      settle(msg, nak(Math.min(wait, MAX_WAIT_MS)));
       return;
     }
     const timer = msg.json<{ kind: string; id: string; payload: unknown }>();
     const handler = options.handlers[timer.kind];
     if (!handler) {
       options.onError(new Error(`no handler for timers of kind ${timer.kind}; it is dropped`), 'timers');
-      msg.term();
+      settle(msg, TERM);
       return;
     }
     await handler(timer.payload, { id: timer.id, due });
-    msg.ack();
+    settle(msg, ACK);
   };
   return startConsumeLoop(options.consumer, 256, handle, (error, context) => options.onError(error, `timers: ${context}`));
 }
