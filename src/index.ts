@@ -36,3 +36,36 @@ export type { Handler, HandlerContext, HandlerMap, HandlerResult } from './runti
 export type { EnvelopeStatus, StatusStep, DiscardInfo } from './runtime/status-store.ts';
 export type { AcceptOutcome } from './runtime/inbox.ts';
 export { envelopeMachine, envelopeStateNames, envelopeFinalStates } from '../machines/envelope.machine.ts';
+export { conversationMachine, conversationStateNames } from '../machines/conversation.machine.ts';
+export type { ConversationOutcome, ConversationReply, ConversationInput } from '../machines/conversation.machine.ts';
+export type { RequestOptions, MailroomStats } from './runtime/mailroom.ts';
+export type { ConversationRecord } from './runtime/conversations.ts';
+export type { Publication } from './runtime/topics.ts';
+export type { DeadLetter, ReplayResult } from './runtime/dead-letter-store.ts';
+export type { EnvelopeTransition } from './runtime/envelope-runner.ts';
+export type { TraceContext } from './runtime/trace-context.ts';
+export type { OrderingKey } from './runtime/ordering.ts';
+export type { HttpPlugin } from './http/http-server.ts';
+
+// Observability: metrics, logs, traces, inspector, dashboard, machine export.
+export { startObservability } from './observability/observability.ts';
+export type { Observability, ObservabilityOptions } from './observability/observability.ts';
+export { createLogger, defaultLogFormat, logFormats } from './observability/logger.ts';
+export type { LogFormat, LoggerOptions } from './observability/logger.ts';
+export { logEnvelopes } from './observability/envelope-logging.ts';
+export { createMailroomMetrics } from './observability/mailroom-metrics.ts';
+export type { MailroomMetrics, MailroomMetricsOptions } from './observability/mailroom-metrics.ts';
+export { traceEnvelopes } from './observability/envelope-tracing.ts';
+export type { EnvelopeTracing, EnvelopeTracingOptions } from './observability/envelope-tracing.ts';
+export { startInspectorServer, DEFAULT_INSPECT_PORT } from './observability/inspector-server.ts';
+export type { InspectorServer, InspectorServerOptions } from './observability/inspector-server.ts';
+export { inspectionPredicate, parseInspectionFilter, InspectionFilterError } from './observability/inspection-filter.ts';
+export type { InspectionFilter, InspectionPredicate } from './observability/inspection-filter.ts';
+export { EnvelopeTracker } from './observability/envelope-tracker.ts';
+export type { TrackedEnvelope, StateCounts, EnvelopeTrackerOptions } from './observability/envelope-tracker.ts';
+export { createDashboardPlugin } from './http/dashboard/dashboard-plugin.ts';
+export type { DashboardOptions } from './http/dashboard/dashboard-plugin.ts';
+export { runtimeMachines } from './observability/machine-catalog.ts';
+export type { CatalogMachine } from './observability/machine-catalog.ts';
+export { machineToStatelyJson, exportMachines } from './observability/machine-export.ts';
+export type { ExportedMachine } from './observability/machine-export.ts';

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
+import type { AnyStateMachine } from 'xstate';
 import { CliUsageError } from './io.ts';
 
 interface ExportFlags {
@@ -9,7 +10,7 @@ interface ExportFlags {
 }
 
 /** The XState machines a module exports (named exports and the default export), by export name. */
-async function machinesOf(path: string): Promise<{ id: string; machine: import('xstate').AnyStateMachine }[]> {
+async function machinesOf(path: string): Promise<{ id: string; machine: AnyStateMachine }[]> {
   const { isStateMachine } = await import('../observability/machine-catalog.ts');
   let mod: Record<string, unknown>;
   try {
@@ -17,7 +18,7 @@ async function machinesOf(path: string): Promise<{ id: string; machine: import('
   } catch (cause) {
     throw new CliUsageError(`cannot load ${path}: ${cause instanceof Error ? cause.message : String(cause)}`);
   }
-  const found = Object.entries(mod).filter((entry): entry is [string, import('xstate').AnyStateMachine] => isStateMachine(entry[1]));
+  const found = Object.entries(mod).filter((entry): entry is [string, AnyStateMachine] => isStateMachine(entry[1]));
   if (found.length === 0) throw new CliUsageError(`${path} exports no XState machine`, 'export the result of createMachine (or setup().createMachine)');
   return found.map(([name, machine]) => ({ id: machine.id && machine.id !== '(machine)' ? machine.id : name, machine }));
 }
@@ -41,7 +42,7 @@ export function registerMachinesCommand(program: Command): void {
     .action(async (flags: ExportFlags) => {
       const { runtimeMachines } = await import('../observability/machine-catalog.ts');
       const { exportMachines } = await import('../observability/machine-export.ts');
-      const list: { id: string; machine: import('xstate').AnyStateMachine }[] = [...runtimeMachines];
+      const list: { id: string; machine: AnyStateMachine }[] = [...runtimeMachines];
       for (const path of flags.module ?? []) list.push(...(await machinesOf(path)));
       const ids = new Set<string>();
       for (const { id } of list) {

@@ -98,8 +98,11 @@ export class EnvelopeTracker {
     tracked.final = status.final;
     // The stored history is the whole story (received, queued, earlier attempts).
     tracked.history = [...status.history];
+    // A replayed or retried envelope has a new outcome: an earlier reason no longer applies.
     if (status.discard) tracked.discard = { reason: status.discard.reason, detail: status.discard.detail };
+    else delete tracked.discard;
     if (status.deadLetter) tracked.deadLetter = { reason: status.deadLetter.reason, detail: status.deadLetter.detail };
+    else delete tracked.deadLetter;
     tracked.updatedAt = status.updatedAt;
     this.changed();
   }

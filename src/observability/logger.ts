@@ -38,13 +38,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     return pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime }, options.destination ?? pino.destination({ fd: 1, sync: true }));
   }
   const colorize = options.colorize ?? (options.destination ? false : Boolean(process.stdout.isTTY));
-  const pretty = pinoPretty({
-    colorize,
-    sync: true,
-    translateTime: 'SYS:HH:MM:ss.l',
-    ignore: ['name', ...SAID_IN_MESSAGE].join(','),
-    singleLine: true,
-    ...(options.destination ? { destination: options.destination as unknown as NodeJS.WritableStream } : { destination: 1 }),
-  });
-  return pino({ level, base }, pretty);
+  // prettyFactory formats one record synchronously: no worker thread, no stream plumbing.
+  const prettify = pinoPretty.prettyFactory({ colorize, translateTime: 'SYS:HH:MM:ss.l', ignore: ['name', ...SAID_IN_MESSAGE].join(','), singleLine: true });
+  const destination = options.destination ?? pino.destination({ fd: 1, sync: true });
+  return pino({ level, base }, { write: (line: string) => void destination.write(prettify(line)) });
 }

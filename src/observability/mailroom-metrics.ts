@@ -81,12 +81,19 @@ export function createMailroomMetrics(options: MailroomMetricsOptions = {}): Mai
   });
 
   let stats: (() => Promise<MailroomStats>) | undefined;
-  // One stats() call serves every gauge of a scrape.
-  let pending: { at: number; value: Promise<MailroomStats | undefined> } | undefined;
+  // One stats() call serves every gauge of a scrape: a scrape starts every collect() at once,
+  // so they share the call in progress; a finished one is never reused (it would be stale).
+  let pending: Promise<MailroomStats | undefined> | undefined;
   const currentStats = (): Promise<MailroomStats | undefined> => {
     if (!stats) return Promise.resolve(undefined);
-    if (!pending || Date.now() - pending.at > 250) pending = { at: Date.now(), value: stats().catch(() => undefined) };
-    return pending.value;
+    if (!pending) {
+      const call = stats().catch(() => undefined);
+      pending = call;
+      void call.finally(() => {
+        if (pending === call) pending = undefined;
+      });
+    }
+    return pending;
   };
   const queueGauge = (name: string, help: string, read: (q: MailroomStats['inbox']) => number) =>
     new Gauge({

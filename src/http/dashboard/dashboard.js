@@ -92,8 +92,8 @@ function envelopeRow(envelope, highlighted) {
     { class: highlighted ? 'match' : '', 'data-correlation': envelope.correlation, 'data-state': envelope.state },
     el('td', { class: 'mono', text: time(envelope.updatedAt), title: envelope.updatedAt }),
     el('td', {}, el('span', { class: `pill ${envelope.state}`, text: envelope.state }), envelope.attempt > 1 ? el('span', { class: 'why', text: ` #${envelope.attempt}` }) : undefined),
-    el('td', { text: `${envelope.from} → ${envelope.to}` }),
-    el('td', { text: envelope.subject }),
+    el('td', { class: 'route', text: `${envelope.from} → ${envelope.to}` }),
+    el('td', { class: 'subject', text: envelope.subject }),
     el('td', { class: 'mono corr', text: envelope.correlation, title: envelope.correlation }),
     historyCell(envelope.history),
   );

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { readStaticFile } from './static-file.ts';
 
@@ -20,7 +21,7 @@ function browserInspectorBundle(): Promise<string> {
   bundle ??= (async () => {
     const { build } = await import('esbuild');
     const result = await build({
-      stdin: { contents: "export { createBrowserInspector } from '@statelyai/inspect';", resolveDir: import.meta.dirname, loader: 'js' },
+      stdin: { contents: "export { createBrowserInspector } from '@statelyai/inspect';", resolveDir: fileURLToPath(new URL('.', import.meta.url)), loader: 'js' },
       bundle: true,
       format: 'esm',
       platform: 'browser',
