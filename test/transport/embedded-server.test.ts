@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,24 +8,9 @@ import { NatsServerError } from '../../src/errors.ts';
 import { connectNats } from '../../src/transport/connect.ts';
 import { startEmbeddedNatsServer, type EmbeddedNatsServer } from '../../src/transport/embedded-server.ts';
 import { waitFor } from '../support/wait-for.ts';
+import { alive, freePort } from '../support/processes.ts';
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (_) {
-    return false;
-  }
-};
 
-/** A port nothing listens on right now (bind 0, read it, close). */
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 let work: string;
 beforeAll(async () => {

@@ -4,15 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { NatsServerError } from '../../src/errors.ts';
 import { startNatsServer } from '../support/nats-server.ts';
+import { alive } from '../support/processes.ts';
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (_) {
-    return false;
-  }
-};
 
 describe('the test launcher', () => {
   it('starts servers on distinct free ports, with the extra args', async () => {
