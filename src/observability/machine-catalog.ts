@@ -38,9 +38,9 @@ export const runtimeMachines: readonly CatalogMachine[] = [
   {
     id: 'conversation',
     machine: conversationMachine,
-    description: 'An outbound request waiting for its reply, passivated to KV between events',
+    description: 'An outbound request waiting for its reply, passivated to KV between events (counts: the ones this process started)',
     finalStates: finalStatesOf(conversationMachine),
-    counted: false,
+    counted: true,
   },
 ];
 

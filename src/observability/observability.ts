@@ -10,6 +10,7 @@ import { traceEnvelopes, type EnvelopeTracing, type EnvelopeTracingOptions } fro
 import { EnvelopeTracker } from './envelope-tracker.ts';
 import { startInspectorServer, type InspectorServer, type InspectorServerOptions } from './inspector-server.ts';
 import { createMailroomMetrics, type MailroomMetrics, type MailroomMetricsOptions } from './mailroom-metrics.ts';
+import { ConversationCounter } from './conversation-counter.ts';
 
 export interface ObservabilityOptions {
   /** The runtime's event emitter (default: a new one; pass the same to `startMailroom`). */
@@ -83,7 +84,9 @@ export async function startObservability(options: ObservabilityOptions = {}): Pr
   if (dashboardOptions) {
     tracker = new EnvelopeTracker({ capacity: Math.max(200, dashboardOptions.recent ?? 0) });
     stops.push(tracker.attach(events));
-    httpPlugins.push(createDashboardPlugin({ tracker, ...(dashboardOptions.recent ? { recent: dashboardOptions.recent } : {}), ...(inspector ? { inspectPath: '/inspect' } : {}) }));
+    const conversations = new ConversationCounter();
+    stops.push(conversations.attach(events));
+    httpPlugins.push(createDashboardPlugin({ tracker, conversations, ...(dashboardOptions.recent ? { recent: dashboardOptions.recent } : {}), ...(inspector ? { inspectPath: '/inspect' } : {}) }));
   }
 
   const tracingOptions = enabled(options.tracing);

@@ -28,6 +28,14 @@ interface PersistedConversation {
 
 export const CONVERSATION_TIMEOUT = 'conversation.timeout';
 
+/** A conversation started by this process entered a state (awaitingReply, or how it ended). */
+export interface ConversationChange {
+  readonly from: string;
+  readonly correlation: string;
+  readonly state: string;
+  readonly at: number;
+}
+
 /**
  * Conversations, passivated: the machine runs only for the instant an event arrives. Its
  * snapshot lives in the KV bucket `mailroom-conversations`; a reply, a feedback or the
@@ -44,6 +52,7 @@ export class Conversations {
     private readonly nc: NatsConnection,
     private readonly names: Names,
     private readonly timers: Timers,
+    private readonly onChange?: (change: ConversationChange) => void,
   ) {}
 
   /** Starts listening for finished conversations (for the callers waiting in this process). */
@@ -69,6 +78,8 @@ export class Conversations {
     const waiters = this.#waiters.get(key);
     if (!waiters) return;
     this.#waiters.delete(key);
+    const { from } = this.names.parseKey(key);
+    this.onChange?.({ from, correlation: outcome.correlation, state: outcome.state, at: Date.now() });
     for (const waiter of waiters) waiter.resolve(outcome);
   }
 
@@ -80,6 +91,7 @@ export class Conversations {
     const key = this.#key(input.from, input.correlation);
     await this.kv.create(key, JSON.stringify(persisted));
     await this.timers.schedule(CONVERSATION_TIMEOUT, key, input.timeoutAt, { from: input.from, correlation: input.correlation });
+    this.onChange?.({ from: input.from, correlation: input.correlation, state: 'awaitingReply', at: Date.now() });
   }
 
   /** Resolves when the conversation finishes (at once if it already has). Registered before the check, so nothing slips between. */

@@ -29,7 +29,7 @@ import { Timers, startTimerWorker } from './timers.ts';
 import { Throttle } from './throttle.ts';
 import { createInboxRouter, type OrderingKey } from './ordering.ts';
 import { Topics, type Publication } from './topics.ts';
-import { Conversations, CONVERSATION_TIMEOUT, type ConversationRecord } from './conversations.ts';
+import { Conversations, CONVERSATION_TIMEOUT, type ConversationChange, type ConversationRecord } from './conversations.ts';
 import type { ConversationOutcome } from '../../machines/conversation.machine.ts';
 import { StatusStore, type EnvelopeStatus } from './status-store.ts';
 
@@ -63,6 +63,8 @@ export interface MailroomOptions {
 export interface MailroomEvents {
   /** An envelope actor of this process reached a final state (after its message was settled). */
   settled: [status: EnvelopeStatus, envelope: Envelope | undefined];
+  /** A conversation this process started is waiting (awaitingReply), or ended (replied, discarded, timedOut). */
+  conversation: [change: ConversationChange];
   /** An envelope actor of this process entered a state. */
   transition: [transition: EnvelopeTransition];
   /** The outbox delivered an envelope. */
@@ -257,7 +259,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
     const now = options.now ?? Date.now;
     const timers = new Timers(js, names);
     const topics = new Topics(handles.subscriptions, outbound, config.topics);
-    const conversations = new Conversations(handles.conversations, nc, names, timers);
+    const conversations = new Conversations(handles.conversations, nc, names, timers, (change) => events.emit('conversation', change));
     await scope.acquire(
       async () => conversations.listen(),
       () => conversations.close(),

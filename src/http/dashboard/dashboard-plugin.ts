@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { EnvelopeTracker } from '../../observability/envelope-tracker.ts';
+import type { EnvelopeTracker, StateCounts } from '../../observability/envelope-tracker.ts';
 import { runtimeMachines, type CatalogMachine } from '../../observability/machine-catalog.ts';
 import { layoutStatechart } from './statechart-layout.ts';
 import { renderStatechartSvg } from './statechart-svg.ts';
@@ -8,6 +8,8 @@ import { readStaticFile, type StaticFile } from './static-file.ts';
 export interface DashboardOptions {
   /** The recent envelopes and live counts (attach it to the runtime's events before start). */
   readonly tracker: EnvelopeTracker;
+  /** Counts of the conversations this process started (the conversation machine's badges). */
+  readonly conversations?: { counts(): StateCounts; onChange(listener: () => void): () => void };
   /** The machines to draw (default: the runtime's). */
   readonly machines?: readonly CatalogMachine[];
   /** How many recent envelopes the page lists (default 50). */
@@ -39,7 +41,11 @@ export function createDashboardPlugin(options: DashboardOptions): (app: FastifyI
     counted: m.counted,
     svg: renderStatechartSvg(layoutStatechart(m.machine)),
   }));
-  const state = () => ({ at: new Date().toISOString(), counts: { envelope: tracker.counts() }, recent: tracker.recent(recent) });
+  const state = () => ({
+    at: new Date().toISOString(),
+    counts: { envelope: tracker.counts(), ...(options.conversations ? { conversation: options.conversations.counts() } : {}) },
+    recent: tracker.recent(recent),
+  });
 
   return async (app) => {
     const files = new Map<string, StaticFile>();
@@ -78,10 +84,12 @@ export function createDashboardPlugin(options: DashboardOptions): (app: FastifyI
         }, wait);
       };
       const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
-      const unsubscribe = tracker.onChange(schedule);
+      const unsubscribeEnvelopes = tracker.onChange(schedule);
+      const unsubscribeConversations = options.conversations?.onChange(schedule);
       streams.add(reply);
       const close = () => {
-        unsubscribe();
+        unsubscribeEnvelopes();
+        unsubscribeConversations?.();
         clearInterval(heartbeat);
         if (timer) clearTimeout(timer);
         streams.delete(reply);
