@@ -94,6 +94,10 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         `one runtime process, nats-server ${server.version}; starting one = KV create + durable timer + signed request to the outbox; completing one = inbox publish, envelope actor with Ed25519 verify, KV read and revision-checked update, announcement`,
         'resident memory while 100,000 wait: bench/memory.ts',
       ],
+      summary: [
+        { figure: `conversations: started (KV + durable timer + signed request), ${count.toLocaleString('en-US')}`, value: count / startSeconds, unit: '/s' },
+        { figure: 'conversations: completed by their replies', value: count / replySeconds, unit: '/s' },
+      ],
     };
   } finally {
     await scope.run();

@@ -1,9 +1,34 @@
-/** Shared bits of the benchmark programs: argument flags, medians, a progress line, and the table. */
+/**
+ * Shared bits of the benchmark programs: argument flags, medians and percentiles, a
+ * progress line, the tables, polling with a deadline, free ports, and cleanup of child
+ * processes and temporary directories that also runs when the bench is interrupted.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 export interface BenchOptions {
   readonly quick: boolean;
   readonly json: boolean;
+}
+
+/** One line of the summary table: a figure, and its ratio to the baseline it is compared with. */
+export interface SummaryRow {
+  readonly figure: string;
+  /** A number, or a text such as `skipped: …` / `not yet available (issue 4)`. */
+  readonly value: number | string;
+  readonly unit: string;
+  /** The figure divided by its baseline's (same run). */
+  readonly ratio?: number;
+  /** What the ratio (or the value) is compared with, e.g. `baseline` or `bare publish p99`. */
+  readonly versus?: string;
+  /** The goal, e.g. `≥ 0.9 × baseline`; `met` says whether this run met it. */
+  readonly goal?: string;
+  readonly met?: boolean;
 }
 
 export interface BenchResult {
@@ -13,6 +38,8 @@ export interface BenchResult {
   /** Ratios worth reporting, e.g. `{ 'full / bare': 0.8 }`, with their goal. */
   readonly ratios?: Record<string, { value: number; goal: number }>;
   readonly notes?: readonly string[];
+  /** The rows this program adds to the summary of `npm run bench`. */
+  readonly summary?: readonly SummaryRow[];
 }
 
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
@@ -20,28 +47,57 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
 }
 
 export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-/** A one-line progress indicator on stderr (nothing when stderr is not a terminal or with --json). */
-export function progress(options: BenchOptions, text: string): void {
-  if (options.json || !process.stderr.isTTY) return;
-  process.stderr.write(`\r\x1b[2K${text}`);
+/** The `p`-th percentile (0–100) of ascending `sorted` values, nearest rank. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
 }
 
-export function progressDone(options: BenchOptions): void {
+/** A one-line progress indicator on stderr (nothing with --json). */
+export function progress(options: Pick<BenchOptions, 'json'>, text: string): void {
+  if (options.json) return;
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${text}`);
+  else process.stderr.write(`${text}\n`);
+}
+
+export function progressDone(options: Pick<BenchOptions, 'json'>): void {
   if (!options.json && process.stderr.isTTY) process.stderr.write('\r\x1b[2K');
+}
+
+/** A number for a table: thousands separated, small values with decimals. */
+export function formatNumber(value: number): string {
+  if (!Number.isFinite(value)) return 'n/a';
+  if (Math.abs(value) >= 100) return Math.round(value).toLocaleString('en-US');
+  if (Math.abs(value) >= 10) return value.toFixed(1);
+  return value.toFixed(2);
 }
 
 export function formatResult(result: BenchResult): string {
   const lines = [`### ${result.name}`, '', '| figure | value |', '|---|---|'];
-  for (const [label, value] of Object.entries(result.results)) lines.push(`| ${label} | ${Math.round(value).toLocaleString('en-US')} |`);
+  for (const [label, value] of Object.entries(result.results)) lines.push(`| ${label} | ${formatNumber(value)} |`);
   for (const [label, { value, goal }] of Object.entries(result.ratios ?? {})) {
     lines.push(`| ${label} | ${value.toFixed(2)} (goal ≥ ${goal}) ${value >= goal ? '✓' : '✗'} |`);
   }
   for (const note of result.notes ?? []) lines.push('', `> ${note}`);
+  return lines.join('\n');
+}
+
+/** The summary table of `npm run bench`: every figure with its ratio to its baseline and its goal. */
+export function formatSummary(rows: readonly SummaryRow[]): string {
+  const lines = ['| figure | value | ratio | vs | goal | met |', '|---|---:|---:|---|---|:---:|'];
+  for (const row of rows) {
+    const value = typeof row.value === 'number' ? `${formatNumber(row.value)} ${row.unit}`.trim() : row.value;
+    const ratio = row.ratio === undefined || !Number.isFinite(row.ratio) ? '' : `${row.ratio.toFixed(2)}×`;
+    const met = row.met === undefined ? '' : row.met ? '✓' : '✗';
+    lines.push(`| ${row.figure} | ${value} | ${ratio} | ${row.versus ?? ''} | ${row.goal ?? ''} | ${met} |`);
+  }
   return lines.join('\n');
 }
 
@@ -53,7 +109,123 @@ export function isMain(url: string): boolean {
 /** Runs one benchmark program as a script: prints its table or JSON. */
 export async function runAsScript(run: (options: BenchOptions) => Promise<BenchResult>): Promise<void> {
   const options = parseBenchArgs(process.argv.slice(2));
+  installInterruptCleanup();
   const result = await run(options);
   progressDone(options);
-  process.stdout.write(options.json ? `${JSON.stringify(result)}\n` : `${formatResult(result)}\n`);
+  process.stdout.write(options.json ? `${JSON.stringify(result)}\n` : `${formatResult(result)}${result.summary ? `\n\n${formatSummary(result.summary)}` : ''}\n`);
+}
+
+/**
+ * Polls until `probe` returns a value other than `undefined`/`false`, or the deadline
+ * passes (then throws with `what`). Errors thrown by `probe` count as "not yet".
+ */
+export async function pollUntil<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, options: { timeoutMs: number; intervalMs?: number; what: string }): Promise<T> {
+  const deadline = Date.now() + options.timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${options.timeoutMs} ms waiting for ${options.what}${last instanceof Error ? `: ${last.message}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 50));
+  }
+}
+
+/** A free TCP port on loopback (closed again before it is returned; good enough on one machine). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// ---- cleanup that survives errors and Ctrl-C ----------------------------------------
+
+const liveChildren = new Set<ChildProcess>();
+const liveDirs = new Set<string>();
+let exitHook = false;
+
+function cleanupNow(): void {
+  for (const child of liveChildren) {
+    try {
+      child.kill('SIGKILL');
+    } catch (_) {
+      // exiting anyway
+    }
+  }
+  for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
+}
+
+function installExitHook(): void {
+  if (exitHook) return;
+  exitHook = true;
+  process.on('exit', cleanupNow);
+}
+
+/** Ctrl-C or SIGTERM: kill the children, remove the temp dirs, exit. */
+export function installInterruptCleanup(): void {
+  installExitHook();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    if (process.listenerCount(signal) === 0) process.once(signal, () => process.exit(130));
+  }
+}
+
+/** Remembers a child process so it is killed when the bench exits, however it exits. */
+export function trackChild(child: ChildProcess): ChildProcess {
+  installExitHook();
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+  return child;
+}
+
+/** A temporary directory, removed by `removeTempDir` or when the bench exits. */
+export async function makeTempDir(label: string): Promise<string> {
+  installExitHook();
+  const dir = await mkdtemp(join(tmpdir(), `mailroom-bench-${label}-`));
+  liveDirs.add(dir);
+  return dir;
+}
+
+export async function removeTempDir(dir: string): Promise<void> {
+  liveDirs.delete(dir);
+  await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * A stack of cleanups run in reverse order, each once, errors collected and rethrown
+ * after all ran: `const scope = new Cleanup(); try { … scope.defer(…) … } finally { await scope.run(); }`.
+ */
+export class Cleanup {
+  private readonly steps: (() => Promise<unknown> | unknown)[] = [];
+
+  defer(step: () => Promise<unknown> | unknown): void {
+    this.steps.push(step);
+  }
+
+  async run(): Promise<void> {
+    const errors: unknown[] = [];
+    while (this.steps.length > 0) {
+      const step = this.steps.pop()!;
+      try {
+        await step();
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) throw new AggregateError(errors, 'several cleanups failed');
+  }
+}
+
+/** Milliseconds, for notes. */
+export function ms(value: number): string {
+  return `${value < 10 ? value.toFixed(2) : Math.round(value)} ms`;
 }

@@ -1,0 +1,154 @@
+/**
+ * A Mailroom runtime in its own process, for the benchmarks that need one apart from the
+ * load generator (ingress latency), one to kill (recovery) or one to weigh (memory).
+ * Reads a JSON spec file, starts the runtime with a `Hello@Host` handler for every local
+ * domain, and talks on stdout, one line each:
+ *
+ *   ready <url | ->                  started (the HTTP URL, or - without HTTP)
+ *   settled <n>                      envelopes settled by this process so far (≤ 10 lines/s)
+ *   idle-rss <bytes> heap <bytes> …  before the conversations start
+ *   rss <bytes> heap <bytes> …       once they all wait (after a forced GC); also external, arrayBuffers, heapTotal
+ *   conversations <n>                conversations started so far (every second)
+ *   unavailable <text>               what the spec asked for does not exist in this runtime
+ *   failed <text>                    a fatal error (then exit 1)
+ *
+ * With `conversations: { count, to, … }` it starts that many conversations with
+ * `mailroom.request(…)` (issue 4), paced by what the outbox has stored, then forces a
+ * garbage collection (run it with --expose-gc) and prints `rss`. Stops on SIGTERM.
+ *
+ *   node --expose-gc --import tsx bench/runtime-child.ts <spec.json>
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { parseConfig } from '../src/config/index.ts';
+import { startMailroom, type Mailroom } from '../src/runtime/mailroom.ts';
+import { connectNats } from '../src/transport/connect.ts';
+import type { HandlerMap } from '../src/runtime/handlers.ts';
+
+export interface ChildSpec {
+  readonly input: Record<string, unknown>;
+  readonly dir: string;
+  readonly http?: boolean;
+  readonly outboxWorker?: boolean;
+  readonly conversations?: { readonly count: number; readonly from: string; readonly to: string; readonly timeoutMs: number; readonly window: number };
+}
+
+/** What issue 4 adds to the runtime's handle; checked at run time, so this file runs on runtimes with and without it. */
+interface RequestInput {
+  from: string;
+  to: string;
+  subject: string;
+  body: { n: number };
+  timeoutMs: number;
+}
+type Requester = Mailroom & {
+  request?(input: RequestInput): Promise<unknown>;
+  startConversation?(input: RequestInput): Promise<{ correlation: string; outcome: Promise<unknown> }>;
+};
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+async function measure(label: string): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  for (let i = 0; i < 3; i++) {
+    gc?.();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const usage = process.memoryUsage();
+  say(`${label} ${usage.rss} heap ${usage.heapUsed} external ${usage.external} arrayBuffers ${usage.arrayBuffers} heapTotal ${usage.heapTotal}`);
+  // BENCH_HEAP_SNAPSHOT=<dir>: heap snapshots before and with the conversations waiting, for bench/heap-summary.ts.
+  if (process.env.BENCH_HEAP_SNAPSHOT) say(`snapshot ${writeHeapSnapshot(join(process.env.BENCH_HEAP_SNAPSHOT, `${label}-${process.pid}.heapsnapshot`))}`);
+}
+
+async function startConversations(mailroom: Requester, spec: NonNullable<ChildSpec['conversations']>): Promise<void> {
+  if (typeof mailroom.startConversation !== 'function' && typeof mailroom.request !== 'function') {
+    say('unavailable startMailroom(...) has no request method yet (issue 4)');
+    return;
+  }
+  await measure('idle-rss'); // before any conversation
+  const input = (n: number): RequestInput => ({ from: spec.from, to: spec.to, subject: 'Hello@Host', body: { n }, timeoutMs: spec.timeoutMs });
+  let refused = 0;
+  const outcomes: Promise<unknown>[] = [];
+  const ticker = setInterval(() => say(`conversations ${outcomes.length}`), 1000);
+  if (typeof mailroom.startConversation === 'function') {
+    // startConversation resolves once the conversation is stored and its request sent: `window` at a time.
+    const start = mailroom.startConversation.bind(mailroom);
+    let next = 0;
+    const lane = async () => {
+      while (next < spec.count) {
+        const n = next++;
+        try {
+          const { outcome } = await start(input(n));
+          outcomes.push(outcome.catch(() => undefined));
+        } catch {
+          refused++;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: spec.window }, lane));
+  } else {
+    // Only request(): pace by what the outbox has stored (one signed request each; nothing consumes it).
+    const request = mailroom.request!.bind(mailroom);
+    const nc = await connectNats({ url: mailroom.natsUrl });
+    const jsm = await jetstreamManager(nc);
+    const stored = async () => (await jsm.streams.info(mailroom.names.streams.outbox)).state.messages;
+    const base = await stored();
+    const deadline = Date.now() + 30 * 60_000;
+    let started = 0;
+    while (started < spec.count || (await stored()) - base < spec.count - refused) {
+      if (Date.now() > deadline) throw new Error(`conversations: the outbox stopped growing at ${(await stored()) - base}`);
+      const ahead = started - ((await stored()) - base) - refused;
+      if (ahead >= spec.window || started >= spec.count) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        continue;
+      }
+      const n = Math.min(spec.window - ahead, spec.count - started);
+      for (let i = 0; i < n; i++) outcomes.push(request(input(started + i)).catch(() => void refused++));
+      started += n;
+    }
+    await nc.close();
+  }
+  clearInterval(ticker);
+  say(`conversations ${spec.count - refused}`);
+  if (refused > 0) say(`failed ${refused} conversations were refused`);
+  await measure('rss');
+  // Keep the outcomes (what a caller holds) reachable until the process ends.
+  (globalThis as { benchOutcomes?: unknown }).benchOutcomes = outcomes;
+}
+
+try {
+  const spec = JSON.parse(await readFile(process.argv[2]!, 'utf8')) as ChildSpec;
+  const config = parseConfig(spec.input, { baseDir: spec.dir, env: {} });
+  const hello: HandlerMap = { 'Hello@Host': ({ body }) => ({ echo: body }) };
+  const mailroom = await startMailroom(config, {
+    handlers: Object.fromEntries(config.domains.map((d) => [d.name, hello])),
+    http: spec.http ?? false,
+    outboxWorker: spec.outboxWorker ?? false,
+    onError: () => undefined,
+  });
+  let settled = 0;
+  let reported = 0;
+  let timer: NodeJS.Timeout | undefined;
+  mailroom.events.on('settled', () => {
+    settled++;
+    if (reported === 0) {
+      reported = settled;
+      say(`settled ${settled}`);
+    }
+    timer ??= setTimeout(() => {
+      timer = undefined;
+      reported = settled;
+      say(`settled ${settled}`);
+    }, 100);
+  });
+  process.once('SIGTERM', () => {
+    void mailroom.stop().then(() => process.exit(0));
+  });
+  say(`ready ${mailroom.url ?? '-'}`);
+  if (spec.conversations) await startConversations(mailroom as Requester, spec.conversations);
+} catch (error) {
+  say(`failed ${error instanceof Error ? error.message : String(error)}`.replace(/\n/g, ' '));
+  process.exit(1);
+}
