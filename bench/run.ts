@@ -37,7 +37,7 @@ async function machine(): Promise<Record<string, string>> {
     cores: `${availableParallelism()} (${cpus()[0]?.model.trim() ?? 'unknown'})`,
     memory: `${(totalmem() / 1024 ** 3).toFixed(1)} GiB`,
     node: process.version,
-    'nats-server': await versionOf('nats-server', ['--version'], /v(\S+)/),
+    'nats-server': await versionOf('nats-server', ['--version'], /\bv(\d\S*)/),
     'redis-server': await versionOf('redis-server', ['--version'], /v=(\S+)/),
   };
 }

@@ -33,7 +33,8 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 // every Unicode white space (NBSP, U+2028, ...).
 // eslint-disable-next-line no-control-regex -- control characters are what must be escaped
 const TOKEN_ESCAPED = /[%.*>\u0000-\u0020\u007F-\u009F\s]/gu;
-const KEY_KEPT = /^[A-Za-z0-9_-]$/;
+/** Every code point a KV key token escapes (a full code point each, with the u flag). */
+const KEY_ESCAPED = /[^A-Za-z0-9_-]/gu;
 
 const utf8 = new TextEncoder();
 
@@ -81,9 +82,9 @@ export function decodeToken(token: string): string {
 /** Encodes any string as one KV key token (`[-_=a-zA-Z0-9]+`). */
 export function encodeKeyToken(value: string): string {
   checkEncodable(value, 'KV key token');
-  let out = '';
-  for (const char of value) out += KEY_KEPT.test(char) ? char : hexBytes(char, '=');
-  return out;
+  // One replace, not `out += char` in a loop: that builds a V8 rope, which stays ~0.85 KB per
+  // key when the key is kept (a waiting conversation's) instead of being flattened.
+  return value.replace(KEY_ESCAPED, (char) => hexBytes(char, '='));
 }
 
 /** Reverses {@link encodeKeyToken}; throws {@link InvalidNameError} on anything it would not produce. */
