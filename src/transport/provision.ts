@@ -295,8 +295,9 @@ export async function provision(nc: NatsConnection, names: Names, options: Provi
     }
   }
   // A timer is redelivered (naked with a delay) as often as it takes to come due: no max_deliver;
-  // no max_ack_pending either, so 100k waiting timers never hold back one that is due.
-  await ensureConsumer(jsm, names.streams.timers, consumer(names.consumers.timers, { maxDeliver: -1, ackWaitMs: 30_000, maxAckPending: -1 }, 'Mailroom: timer worker'), version);
+  // no max_ack_pending either, so 100k waiting timers never hold back one that is due. A short
+  // ack wait: firing is quick, and a timer in transit to a stopping process comes back soon.
+  await ensureConsumer(jsm, names.streams.timers, consumer(names.consumers.timers, { maxDeliver: -1, ackWaitMs: 5_000, maxAckPending: -1 }, 'Mailroom: timer worker'), version);
 
   const status = await ensureBucket(js, jsm, names.buckets.status, { history: 1, ttlMs: options.statusTtlMs ?? 0, replicas, description: 'Mailroom: envelope status' }, version);
   const replay = await ensureBucket(js, jsm, names.buckets.replay, { history: 1, ttlMs: options.replayWindowMs, replicas, description: 'Mailroom: correlations seen in the replay window' }, version);

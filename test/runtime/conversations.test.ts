@@ -39,7 +39,11 @@ async function fixture(): Promise<Fixture> {
     local: ['orders.example', 'shop.example', 'buffer.example'],
     remote: ['partner.example', 'mallory.example'],
     feedback: { 'orders.example': 'buffer.example' },
-    extra: { directory: { 'partner.example': `http://127.0.0.1:${(partner.address() as { port: number }).port}/inbox` } },
+    extra: {
+      directory: { 'partner.example': `http://127.0.0.1:${(partner.address() as { port: number }).port}/inbox` },
+      // A short ack wait: a message in transit to a stopping runtime is redelivered after it.
+      delivery: { ackWait: '2s' },
+    },
   });
 }
 
@@ -144,7 +148,7 @@ describe('across restarts', () => {
       const record = await waitFor(async () => {
         const r = await second.conversation('orders.example', correlation);
         return r?.status === 'done' ? r : undefined;
-      }, { timeoutMs: 5_000 });
+      }, { timeoutMs: 10_000 });
       expect(record.state).toBe('timedOut');
     } finally {
       await second.stop();

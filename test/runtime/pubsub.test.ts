@@ -19,7 +19,8 @@ beforeAll(async () => {
     local: ['orders.example', 'invoicing.example', 'shipping.example', 'audit.example'],
     extra: {
       topics: { 'order.placed': { subscribers: ['invoicing.example', 'shipping.example'] } },
-      delivery: { retry: { initialDelay: 20, maxDelay: 100 } },
+      // A short ack wait: an envelope in transit to a stopping runtime is redelivered after it.
+      delivery: { ackWait: '2s', retry: { initialDelay: 20, maxDelay: 100 } },
     },
   });
 });
@@ -90,7 +91,7 @@ describe('publish/subscribe across a restart', () => {
     await first.stop();
     const second = await startMailroom(fixture.config, options());
     try {
-      await waitFor(() => got.filter((g) => (g.ctx.body as { order: number }).order === 99).length === publication.deliveries.length, { what: 'every subscriber got order 99' });
+      await waitFor(() => got.filter((g) => (g.ctx.body as { order: number }).order === 99).length === publication.deliveries.length, { what: 'every subscriber got order 99', timeoutMs: 20_000 });
     } finally {
       await second.stop();
     }
