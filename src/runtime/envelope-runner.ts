@@ -243,26 +243,25 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
   // Messages waiting for the throttle: kept alive like the ones in flight.
   const throttled = new Map<JsMsg, number>();
   const run = async (msg: JsMsg): Promise<void> => {
+    // Decoded once, here: the throttle needs the header, the actor the whole envelope.
+    const decoded = decodeEnvelope(msg.data, { limits: deps.limits });
     let release = (): void => undefined;
     const throttle = deps.throttle;
-    if (throttle && !throttle.inactive) {
-      const peek = decodeEnvelope(msg.data, { limits: deps.limits });
-      if (peek.ok) {
-        throttled.set(msg, Date.now());
-        try {
-          release = await throttle.acquire(peek.value.envelope.Header.Subject, peek.value.envelope.Header.From);
-        } finally {
-          throttled.delete(msg);
-        }
+    if (throttle && !throttle.inactive && decoded.ok) {
+      throttled.set(msg, Date.now());
+      try {
+        release = await throttle.acquire(decoded.value.envelope.Header.Subject, decoded.value.envelope.Header.From);
+      } finally {
+        throttled.delete(msg);
       }
     }
     try {
-      await runActor(msg);
+      await runActor(msg, decoded);
     } finally {
       release();
     }
   };
-  const runActor = (msg: JsMsg): Promise<void> => new Promise<void>((resolve) => {
+  const runActor = (msg: JsMsg, decoded: Result<DecodedEnvelope>): Promise<void> => new Promise<void>((resolve) => {
     const id = `${msg.seq}.${msg.info.deliveryCount}`;
     const queuedAt = new Date(Math.floor(msg.info.timestampNanos / 1e6)).toISOString();
     const receivedAt = msg.headers?.get(RECEIVED_AT_HEADER) || queuedAt;
@@ -271,7 +270,7 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
       { state: 'queued', at: queuedAt },
     ];
     const trace = traceFromHeaders(msg.headers);
-    const flight: Flight = { msg, startedAt: Date.now(), decoded: decodeEnvelope(msg.data, { limits: deps.limits }), history, ...(trace ? { trace } : {}) };
+    const flight: Flight = { msg, startedAt: Date.now(), decoded, history, ...(trace ? { trace } : {}) };
     const messageId = String(msg.seq);
     flights.set(messageId, flight);
     const input = actorInput(flight, deps);
