@@ -3,8 +3,6 @@
  * exactly one of them; kill one mid-work and the others take over its unacked envelopes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
 import { makeFixture } from '../support/runtime-fixture.ts';
@@ -13,7 +11,7 @@ import { waitFor } from '../support/wait-for.ts';
 import { connectNats } from '../../src/transport/connect.ts';
 import { createNames } from '../../src/transport/names.ts';
 import type { Envelope } from '../../src/envelope/types.ts';
-import type { EnvelopeStatus } from '../../src/runtime/status-store.ts';
+import { readStatuses, readStream } from '../support/stream-reads.ts';
 
 let server: NatsServerHandle;
 let nc: NatsConnection;
@@ -47,15 +45,7 @@ describe('three processes on one inbox', () => {
       expect(res.status).toBe(202);
     }
 
-    const kv = await new Kvm(nc).open(names.buckets.status);
-    const statuses = async () => {
-      const found: EnvelopeStatus[] = [];
-      for await (const key of await kv.keys()) {
-        const entry = await kv.get(key);
-        if (entry?.operation === 'PUT') found.push(entry.json<EnvelopeStatus>());
-      }
-      return found;
-    };
+    const statuses = () => readStatuses(nc, names.buckets.status);
     const finals = async () => (await statuses()).filter((s) => s.final).length;
     // Kill one process while it holds work.
     await waitFor(async () => (await finals()) >= 20, { what: 'work under way' });
@@ -64,13 +54,7 @@ describe('three processes on one inbox', () => {
     await waitFor(async () => ((await finals()) === envelopes.length ? true : undefined), { what: 'every envelope final', timeoutMs: 30_000 });
 
     // Exactly one reply per envelope, and more than one process did the work.
-    const jsm = await jetstreamManager(nc);
-    const info = await jsm.streams.info(names.streams.outbox);
-    const replies: Envelope[] = [];
-    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-      const msg = await jsm.streams.getMessage(names.streams.outbox, { seq }).catch(() => undefined);
-      if (msg) replies.push(msg.json<Envelope>());
-    }
+    const replies = await readStream<Envelope>(nc, names.streams.outbox);
     expect(replies).toHaveLength(envelopes.length);
     expect(new Set(replies.map((r) => r.Header.Correlation)).size).toBe(envelopes.length);
     const pids = new Set(replies.map((r) => (r.Body as { pid: number }).pid));

@@ -4,7 +4,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
-import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
 import { makeFixture, type Fixture } from '../support/runtime-fixture.ts';
@@ -15,6 +14,7 @@ import { verifyEnvelopeText } from '../../src/envelope/index.ts';
 import { isPublicAddress, createGuardedLookup } from '../../src/runtime/ssrf-guard.ts';
 import { postEnvelope } from '../../src/runtime/http-delivery.ts';
 import type { DeadLetterRecord } from '../../src/runtime/dead-letters.ts';
+import { readStream } from '../support/stream-reads.ts';
 
 describe('the SSRF guard', () => {
   it('calls only globally routable unicast addresses public', () => {
@@ -91,16 +91,7 @@ describe('remote delivery', () => {
     await server?.stop();
   });
 
-  async function deadLetters(): Promise<DeadLetterRecord[]> {
-    const jsm = await jetstreamManager(nc);
-    const info = await jsm.streams.info(mailroom.names.streams.dlq);
-    const records: DeadLetterRecord[] = [];
-    for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-      const msg = await jsm.streams.getMessage(mailroom.names.streams.dlq, { seq }).catch(() => undefined);
-      if (msg) records.push(msg.json<DeadLetterRecord>());
-    }
-    return records;
-  }
+  const deadLetters = () => readStream<DeadLetterRecord>(nc, mailroom.names.streams.dlq);
 
   it('posts a signed envelope to the directory URL, retrying 5xx with backoff until it is taken', async () => {
     answers = [503, 500];

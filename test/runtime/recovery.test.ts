@@ -3,8 +3,6 @@
  * nats-server killed and restarted under load, the inbox while JetStream is down.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
 import { makeFixture, type Fixture } from '../support/runtime-fixture.ts';
@@ -15,6 +13,7 @@ import { createNames } from '../../src/transport/names.ts';
 import { startMailroom } from '../../src/runtime/mailroom.ts';
 import type { EnvelopeStatus } from '../../src/runtime/status-store.ts';
 import type { Envelope } from '../../src/envelope/types.ts';
+import { readStatuses, readStream } from '../support/stream-reads.ts';
 
 let server: NatsServerHandle;
 let nc: NatsConnection;
@@ -29,28 +28,12 @@ afterAll(async () => {
 });
 
 async function finalStatuses(prefix: string): Promise<Map<string, EnvelopeStatus>> {
-  const names = createNames(prefix);
-  const kv = await new Kvm(nc).open(names.buckets.status);
-  const result = new Map<string, EnvelopeStatus>();
-  for await (const key of await kv.keys()) {
-    const entry = await kv.get(key);
-    if (entry?.operation !== 'PUT') continue;
-    const status = entry.json<EnvelopeStatus>();
-    if (status.final) result.set(`${status.from}/${status.correlation}`, status);
-  }
-  return result;
+  const statuses = await readStatuses(nc, createNames(prefix).buckets.status);
+  return new Map(statuses.filter((s) => s.final).map((s) => [`${s.from}/${s.correlation}`, s]));
 }
 
 async function outboxCorrelations(prefix: string): Promise<string[]> {
-  const names = createNames(prefix);
-  const jsm = await jetstreamManager(nc);
-  const info = await jsm.streams.info(names.streams.outbox);
-  const correlations: string[] = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-    const msg = await jsm.streams.getMessage(names.streams.outbox, { seq }).catch(() => undefined);
-    if (msg) correlations.push(msg.json<Envelope>().Header.Correlation);
-  }
-  return correlations;
+  return (await readStream<Envelope>(nc, createNames(prefix).streams.outbox)).map((e) => e.Header.Correlation);
 }
 
 function fixtureFor(concurrency = 16): Promise<Fixture> {
