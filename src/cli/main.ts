@@ -9,8 +9,8 @@ import { registerStatusCommand } from './status-command.ts';
 import { registerDlqCommand } from './dlq-command.ts';
 import { registerMachinesCommand } from './machines-command.ts';
 
-/** Builds the `mailroom` command tree. Exported so tests can run commands in-process. */
-export function createProgram(): Command {
+/** Builds the `mailroom` command tree. */
+function createProgram(): Command {
   const program = new Command('mailroom')
     .description('Mailroom: signed domain-to-domain messages on NATS JetStream, one XState actor per envelope')
     .version(process.env.npm_package_version ?? '0.1.0')

@@ -83,8 +83,4 @@ export class HandlerRegistry {
   get(domain: string, subject: string): Handler | undefined {
     return this.#byDomain.get(domain)?.get(subject);
   }
-
-  subjects(domain: string): string[] {
-    return [...(this.#byDomain.get(domain)?.keys() ?? [])];
-  }
 }

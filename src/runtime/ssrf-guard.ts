@@ -16,7 +16,7 @@ export class SsrfBlockedError extends MailroomError {
 }
 
 /** The ipaddr.js range name of an address; IPv4-mapped IPv6 is judged as its IPv4 address. */
-export function addressRange(address: string): string {
+function addressRange(address: string): string {
   let parsed = ipaddr.parse(address);
   if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) parsed = (parsed as ipaddr.IPv6).toIPv4Address();
   return parsed.range();
