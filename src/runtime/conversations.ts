@@ -46,6 +46,7 @@ export interface ConversationChange {
 export class Conversations {
   readonly #waiters = new Map<string, { resolve: (outcome: ConversationOutcome) => void }[]>();
   #subscription: Subscription | undefined;
+  #finished: ((from: string, correlation: string, outcome: ConversationOutcome) => Promise<void>) | undefined;
 
   constructor(
     private readonly kv: KV,
@@ -54,6 +55,16 @@ export class Conversations {
     private readonly timers: Timers,
     private readonly onChange?: (change: ConversationChange) => void,
   ) {}
+
+  /**
+   * Runs `hook` in the process that finishes a conversation, after its end is stored (the
+   * workflow engine uses it to wake the workflow that asked). It is the fast path only: a
+   * rejection reaches the caller of {@link Conversations.deliver}, but the end is already stored,
+   * so whoever relies on the hook needs its own durable fallback (the engine has a timer).
+   */
+  onFinished(hook: (from: string, correlation: string, outcome: ConversationOutcome) => Promise<void>): void {
+    this.#finished = hook;
+  }
 
   /** Starts listening for finished conversations (for the callers waiting in this process). */
   listen(): void {
@@ -141,6 +152,7 @@ export class Conversations {
         throw error;
       }
       if (next.status === 'done' && next.output) {
+        await this.#finished?.(from, correlation, next.output);
         this.nc.publish(this.names.conversationDoneSubject(key), JSON.stringify(next.output));
         this.#settle(key, next.output);
         return next.output;

@@ -25,13 +25,17 @@ import { Outbound, type DomainIdentity } from './outbound.ts';
 import { startOutboxWorker } from './outbox-worker.ts';
 import { ReplayGuard } from './replay-guard.ts';
 import { ResourceScope } from './resource-scope.ts';
+import { createCryptoPool, cryptoSigner, type CryptoPool } from './crypto-pool.ts';
 import { Timers, startTimerWorker } from './timers.ts';
 import { Throttle } from './throttle.ts';
 import { createInboxRouter, type OrderingKey } from './ordering.ts';
 import { Topics, type Publication } from './topics.ts';
 import { Conversations, CONVERSATION_TIMEOUT, type ConversationChange, type ConversationRecord } from './conversations.ts';
 import type { ConversationOutcome } from '../../machines/conversation.machine.ts';
-import { StatusStore, type EnvelopeStatus } from './status-store.ts';
+import { StatusStore, isAlreadyExists, type EnvelopeStatus } from './status-store.ts';
+import { WorkflowEngine } from '../workflows/workflow-engine.ts';
+import type { WorkflowChange, WorkflowOptions, Workflows } from '../workflows/workflow-types.ts';
+import type { AnyStateMachine } from 'xstate';
 
 /** Options beside the config, for library use. */
 export interface MailroomOptions {
@@ -57,6 +61,19 @@ export interface MailroomOptions {
   readonly events?: EventEmitter<MailroomEvents>;
   /** Where runtime errors go (default: stderr). */
   readonly onError?: (error: unknown, context: string) => void;
+  /**
+   * Signature work (verify on the inbox, sign on the outbox) on worker threads: `true` starts a
+   * pool with one worker per core, closed at stop; a pool passed in is used and left open.
+   * Default: on the event loop.
+   */
+  readonly cryptoPool?: CryptoPool | boolean;
+  /** Workflow kinds to register before anything is consumed (more can be registered later with `workflows.register`). */
+  readonly workflows?: readonly { readonly machine: AnyStateMachine; readonly options?: WorkflowOptions }[];
+  /**
+   * The longest a durable timer waits before it looks at the clock again (default one day).
+   * The test kit sets it short, so a clock moved forward fires timers at once.
+   */
+  readonly timerMaxWaitMs?: number;
 }
 
 /** Events a running Mailroom emits. */
@@ -69,6 +86,8 @@ export interface MailroomEvents {
   transition: [transition: EnvelopeTransition];
   /** The outbox delivered an envelope. */
   delivered: [info: { to: string; from: string; local: boolean; status?: number }];
+  /** A workflow step was stored by this process. */
+  workflow: [change: WorkflowChange];
   error: [error: unknown, context: string];
 }
 
@@ -137,6 +156,8 @@ export interface Mailroom {
   readonly deadLetters: DeadLetterStore;
   /** Queue depths: what waits in the inbox and outbox, what is being worked on, the dead letters. */
   stats(): Promise<MailroomStats>;
+  /** Durable workflows: register machines, start them, send them events, read them. */
+  readonly workflows: Workflows;
   /** Stops taking work, lets the actors in flight finish, releases everything. Idempotent. */
   stop(): Promise<void>;
 }
@@ -255,7 +276,11 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
     const { js } = handles;
     const status = new StatusStore(handles.status, names.statusKey);
     const replay = new ReplayGuard(handles.replay, names.replayKey);
-    const outbound = new Outbound(js, names.outboxSubject);
+    const pool = options.cryptoPool === true
+      ? await scope.acquire(async () => createCryptoPool(), (p) => p.close())
+      : options.cryptoPool || undefined;
+    const signer = pool ? cryptoSigner(pool) : undefined;
+    const outbound = new Outbound(js, names.outboxSubject, undefined, signer);
     const now = options.now ?? Date.now;
     const timers = new Timers(js, names);
     const topics = new Topics(handles.subscriptions, outbound, config.topics);
@@ -264,12 +289,61 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
       async () => conversations.listen(),
       () => conversations.close(),
     );
+    const identityOf = (domain: string) => {
+      const identity = identities.get(domain);
+      if (!identity) throw new ConfigError(`${domain} is not a domain hosted here; it has no signing key`);
+      return identity;
+    };
+    const send: Mailroom['send'] = async (draft, sendOptions = {}) => {
+      const identity = identityOf(draft.From);
+      const correlation = draft.Correlation ?? crypto.randomUUID();
+      const msgId = `send/${draft.From}/${correlation}`;
+      const notBefore = sendOptions.notBefore ?? (sendOptions.delayMs !== undefined ? now() + sendOptions.delayMs : undefined);
+      if (notBefore === undefined || notBefore <= now()) return outbound.publish(identity, { ...draft, Correlation: correlation }, 'send', msgId);
+      // Store and forward: signed now, held in a durable timer, put in the outbox when due.
+      const envelope = await outbound.sign(identity, { ...draft, Correlation: correlation });
+      const data = Buffer.from(encodeEnvelope(envelope)).toString('base64');
+      await timers.schedule(DELAYED_SEND, msgId, notBefore, { subject: names.outboxSubject(envelope.Header.To, envelope.Header.From), data, msgId });
+      return envelope;
+    };
+    const workflows = new WorkflowEngine({
+      kv: handles.workflows,
+      names,
+      timers,
+      now,
+      request: async (request) => {
+        identityOf(request.from);
+        const startedAt = now();
+        const timeoutAt = startedAt + (request.timeoutMs ?? 30_000);
+        try {
+          await conversations.start({ from: request.from, to: request.to, subject: request.subject, correlation: request.correlation, startedAt, timeoutAt });
+        } catch (error) {
+          // Started before (a redelivered task): send again; the outbox's dedupe keeps it single.
+          if (!isAlreadyExists(error)) throw error;
+          const existing = await conversations.get(request.from, request.correlation);
+          if (existing?.context.timeoutAt !== undefined) return { timeoutAt: existing.context.timeoutAt };
+        }
+        await send({ From: request.from, To: request.to, Subject: request.subject, Correlation: request.correlation, ...(request.body !== undefined ? { Body: request.body } : {}) });
+        return { timeoutAt };
+      },
+      conversation: (from, correlation) => conversations.get(from, correlation),
+      registerHandler: (domain, subject, handler) => {
+        identityOf(domain);
+        handlers.register(domain, subject, handler);
+      },
+      onError,
+    });
+    workflows.onChange((change) => events.emit('workflow', change));
+    conversations.onFinished((_from, correlation) => workflows.conversationFinished(_from, correlation));
+    for (const { machine, options: workflowOptions } of options.workflows ?? []) workflows.register(machine, workflowOptions);
     await scope.acquire(
       async () =>
         startTimerWorker({
           consumer: await js.consumers.get(names.streams.timers, names.consumers.timers),
           now,
+          ...(options.timerMaxWaitMs !== undefined ? { maxWaitMs: options.timerMaxWaitMs } : {}),
           handlers: {
+            ...workflows.timerHandlers(),
             [CONVERSATION_TIMEOUT]: async (payload) => {
               const { from, correlation } = payload as { from: string; correlation: string };
               await conversations.deliver(from, correlation, { type: 'conversation.timeout', at: now() });
@@ -331,6 +405,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
             replay,
             window: { maxSkewMs: validation.maxSkewMs, ...(validation.maxAgeMs !== null ? { maxAgeMs: validation.maxAgeMs } : {}) },
             now,
+            ...(signer ? { verifier: signer } : {}),
           },
           limits: { ...defaultParseLimits, maxBytes: config.http.maxBodyBytes },
           handlers,
@@ -394,23 +469,6 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
         onError,
       }, trace, callback);
     const statusOf = (from: string, correlation: string) => status.get(from, correlation);
-    const identityOf = (domain: string) => {
-      const identity = identities.get(domain);
-      if (!identity) throw new ConfigError(`${domain} is not a domain hosted here; it has no signing key`);
-      return identity;
-    };
-    const send: Mailroom['send'] = async (draft, sendOptions = {}) => {
-      const identity = identityOf(draft.From);
-      const correlation = draft.Correlation ?? crypto.randomUUID();
-      const msgId = `send/${draft.From}/${correlation}`;
-      const notBefore = sendOptions.notBefore ?? (sendOptions.delayMs !== undefined ? now() + sendOptions.delayMs : undefined);
-      if (notBefore === undefined || notBefore <= now()) return outbound.publish(identity, { ...draft, Correlation: correlation }, 'send', msgId);
-      // Store and forward: signed now, held in a durable timer, put in the outbox when due.
-      const envelope = outbound.sign(identity, { ...draft, Correlation: correlation });
-      const data = Buffer.from(encodeEnvelope(envelope)).toString('base64');
-      await timers.schedule(DELAYED_SEND, msgId, notBefore, { subject: names.outboxSubject(envelope.Header.To, envelope.Header.From), data, msgId });
-      return envelope;
-    };
     const startConversation = async (request: RequestOptions) => {
       identityOf(request.from);
       const correlation = request.correlation ?? crypto.randomUUID();
@@ -491,6 +549,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
       status: statusOf,
       deadLetters: deadLetterStore,
       stats,
+      workflows,
       stop: () => scope.close(),
     };
   } catch (error) {

@@ -3,14 +3,20 @@ import { headers } from '@nats-io/transport-node';
 import type { Names } from '../transport/names.ts';
 import { TransportError } from '../errors.ts';
 import { startConsumeLoop, type ConsumeLoop } from './consume-loop.ts';
-import { ACK, nak, settle, TERM } from './disposition.ts';
+import { ACK, extend, nak, settle, TERM } from './disposition.ts';
 
 const DUE_HEADER = 'Mailroom-Due';
 /** The longest single nak delay; a later timer is simply naked again. */
 const MAX_WAIT_MS = 24 * 60 * 60 * 1000;
 
-/** What fires when a timer of a kind comes due. A rejection retries the timer a second later. */
-export type TimerHandler = (payload: unknown, timer: { readonly id: string; readonly due: number }) => Promise<void>;
+/**
+ * What fires when a timer of a kind comes due. A rejection retries the timer a second later;
+ * `{ retryAt }` puts it back quietly, to fire again at that time (epoch ms).
+ */
+export type TimerHandler = (payload: unknown, timer: { readonly id: string; readonly due: number }) => Promise<void | { readonly retryAt: number }>;
+
+/** How often a timer handler that runs long tells JetStream it is still at work (the timer consumer's ack wait is 5 s). */
+const KEEPALIVE_MS = 2_000;
 
 /**
  * Durable timers in JetStream, for nats-server 2.9 and later: a timer is a message in the
@@ -24,6 +30,7 @@ export class Timers {
     private readonly names: Names,
   ) {}
 
+  /** Schedules a timer. A second call with the same kind and id inside the dedupe window is a no-op. */
   async schedule(kind: string, id: string, due: number, payload: unknown): Promise<void> {
     const h = headers();
     h.set(DUE_HEADER, String(Math.round(due)));
@@ -40,14 +47,20 @@ export function startTimerWorker(options: {
   consumer: Consumer;
   handlers: Readonly<Record<string, TimerHandler>>;
   now?: () => number;
+  /**
+   * The longest a timer waits before its due time is checked again (default one day). A test
+   * clock that jumps forward needs a short one: the wait is real time, the due time is the clock's.
+   */
+  maxWaitMs?: number;
   onError: (error: unknown, context: string) => void;
 }): Promise<ConsumeLoop> {
   const now = options.now ?? Date.now;
+  const maxWait = Math.min(options.maxWaitMs ?? MAX_WAIT_MS, MAX_WAIT_MS);
   const handle = async (msg: JsMsg): Promise<void> => {
     const due = Number(msg.headers?.get(DUE_HEADER) ?? 0);
     const wait = due - now();
     if (wait > 0) {
-      settle(msg, nak(Math.min(wait, MAX_WAIT_MS)));
+      settle(msg, nak(Math.min(wait, maxWait)));
       return;
     }
     const timer = msg.json<{ kind: string; id: string; payload: unknown }>();
@@ -57,8 +70,16 @@ export function startTimerWorker(options: {
       settle(msg, TERM);
       return;
     }
-    await handler(timer.payload, { id: timer.id, due });
-    settle(msg, ACK);
+    const keepAlive = setInterval(() => extend(msg), KEEPALIVE_MS);
+    keepAlive.unref();
+    let result: void | { readonly retryAt: number };
+    try {
+      result = await handler(timer.payload, { id: timer.id, due });
+    } finally {
+      clearInterval(keepAlive);
+    }
+    if (result && typeof result.retryAt === 'number') settle(msg, nak(Math.min(Math.max(result.retryAt - now(), 1), maxWait)));
+    else settle(msg, ACK);
   };
   return startConsumeLoop(options.consumer, 256, handle, (error, context) => options.onError(error, `timers: ${context}`));
 }

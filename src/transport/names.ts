@@ -132,8 +132,12 @@ export interface Names {
   conversationDoneSubject(key: string): string;
   /** Wildcard of {@link Names.conversationDoneSubject}. */
   readonly conversationDoneWildcard: string;
-  /** KV bucket names: `mailroom-status`, `mailroom-replay`, `mailroom-conversations`. */
-  readonly buckets: { readonly status: string; readonly replay: string; readonly conversations: string; readonly subscriptions: string };
+  /** KV bucket names: `mailroom-status`, `mailroom-replay`, `mailroom-conversations`, `mailroom-subscriptions`, `mailroom-workflows`. */
+  readonly buckets: { readonly status: string; readonly replay: string; readonly conversations: string; readonly subscriptions: string; readonly workflows: string };
+  /** The workflows bucket key of a workflow: `w.<id>`, KV-encoded. */
+  workflowKey(id: string): string;
+  /** The workflows bucket key linking a correlation to the workflow it belongs to: `c.<correlation>`. */
+  workflowCorrelationKey(correlation: string): string;
   /** `mailroom.inbox.<to>.<from>` */
   inboxSubject(to: string, from: string): string;
   /** `mailroom.outbox.<to>.<from>` */
@@ -192,7 +196,9 @@ export function createNames(prefix = 'mailroom'): Names {
     },
     conversationDoneSubject: (key) => `${lower}.conversations.done.${key}`,
     conversationDoneWildcard: `${lower}.conversations.done.>`,
-    buckets: { status: `${lower}-status`, replay: `${lower}-replay`, conversations: `${lower}-conversations`, subscriptions: `${lower}-subscriptions` },
+    buckets: { status: `${lower}-status`, replay: `${lower}-replay`, conversations: `${lower}-conversations`, subscriptions: `${lower}-subscriptions`, workflows: `${lower}-workflows` },
+    workflowKey: (id) => `w.${encodeKeyToken(id)}`,
+    workflowCorrelationKey: (correlation) => `c.${encodeKeyToken(correlation)}`,
     inboxSubject: subject('inbox'),
     outboxSubject: subject('outbox'),
     dlqSubject: subject('dlq'),

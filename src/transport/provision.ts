@@ -67,6 +67,8 @@ export interface Provisioned {
   readonly conversations: KV;
   /** Topic subscriptions per `<topic>.<domain>`. */
   readonly subscriptions: KV;
+  /** Durable workflows: one record per workflow (`w.<id>`), and correlation links (`c.<correlation>`). */
+  readonly workflows: KV;
 }
 
 const STREAM_NAME_IN_USE = 10058;
@@ -303,7 +305,8 @@ export async function provision(nc: NatsConnection, names: Names, options: Provi
   const replay = await ensureBucket(js, jsm, names.buckets.replay, { history: 1, ttlMs: options.replayWindowMs, replicas, description: 'Mailroom: correlations seen in the replay window' }, version);
   const conversations = await ensureBucket(js, jsm, names.buckets.conversations, { history: 1, ttlMs: options.statusTtlMs ?? 0, replicas, description: 'Mailroom: passivated conversations' }, version);
   const subscriptions = await ensureBucket(js, jsm, names.buckets.subscriptions, { history: 1, ttlMs: 0, replicas, description: 'Mailroom: topic subscriptions' }, version);
-  return { js, jsm, status, replay, conversations, subscriptions };
+  const workflows = await ensureBucket(js, jsm, names.buckets.workflows, { history: 1, ttlMs: 0, replicas, description: 'Mailroom: durable workflows' }, version);
+  return { js, jsm, status, replay, conversations, subscriptions, workflows };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
