@@ -30,6 +30,8 @@ export type { MailroomConfig, MailroomConfigInput } from './config/index.ts';
 
 // Runtime.
 export { startMailroom } from './runtime/mailroom.ts';
+export { createMailroom, MailroomNotStartedError } from './runtime/create-mailroom.ts';
+export type { MailroomClient } from './runtime/create-mailroom.ts';
 export type { Mailroom, MailroomOptions, MailroomEvents } from './runtime/mailroom.ts';
 export { RetryableError, FinalError, FEEDBACK_SUBJECT, replySubject, isReplySubject } from './runtime/handlers.ts';
 export type { Handler, HandlerContext, HandlerMap, HandlerResult } from './runtime/handlers.ts';
@@ -46,6 +48,34 @@ export type { EnvelopeTransition } from './runtime/envelope-runner.ts';
 export type { TraceContext } from './runtime/trace-context.ts';
 export type { OrderingKey } from './runtime/ordering.ts';
 export type { HttpPlugin } from './http/http-server.ts';
+
+// Workflows: users' own XState machines, run durably.
+export { activity, activityContext, fromRequest, defaultActivityPolicy } from './workflows/activity.ts';
+export type { ActivityArgs, ActivityContext, ActivityPolicy, WorkflowRequest, WorkflowRequestFailure } from './workflows/activity.ts';
+export { machineVersion } from './workflows/machine-version.ts';
+export {
+  WorkflowNotFoundError,
+  WorkflowAlreadyExistsError,
+  UnknownWorkflowError,
+  WorkflowNotRunningError,
+  InvalidWorkflowInputError,
+  ActivityTimeoutError,
+  WorkflowWaitTimeoutError,
+} from './workflows/workflow-errors.ts';
+export type {
+  Workflows,
+  WorkflowOptions,
+  WorkflowInfo,
+  WorkflowStatus,
+  WorkflowEvent,
+  WorkflowFilter,
+  WorkflowChange,
+  WorkflowHistoryEntry,
+  WorkflowMigration,
+  WorkflowTrigger,
+  PersistedWorkflowSnapshot,
+  RegisteredWorkflow,
+} from './workflows/workflow-types.ts';
 
 // Observability: metrics, logs, traces, inspector, dashboard, machine export.
 export { startObservability } from './observability/observability.ts';

@@ -53,6 +53,12 @@ export function activityContext(): ActivityContext | undefined {
   return storage.getStore();
 }
 
+/** What an {@link activity} function receives: its input, an abort signal (timeout, cancellation) and its context. */
+export interface ActivityArgs<TInput> extends ActivityContext {
+  readonly input: TInput;
+  readonly signal: AbortSignal;
+}
+
 const POLICY = Symbol.for('mailroom.activity.policy');
 const REQUEST = Symbol.for('mailroom.workflow.request');
 
@@ -75,7 +81,7 @@ export function policyOf(logic: unknown): Partial<ActivityPolicy> | undefined {
  * ```
  */
 export function activity<TOutput, TInput = unknown>(
-  run: (args: { input: TInput; signal: AbortSignal } & ActivityContext) => PromiseLike<TOutput>,
+  run: (args: ActivityArgs<TInput>) => PromiseLike<TOutput>,
   policy: Partial<ActivityPolicy> = {},
 ): PromiseActorLogic<TOutput, TInput> {
   const logic = fromPromise<TOutput, TInput>(({ input, signal }) => {

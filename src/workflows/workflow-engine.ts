@@ -57,6 +57,7 @@ import type {
   WorkflowOptions,
   WorkflowStatus,
   WorkflowTrigger,
+  WorkflowEvent,
   Workflows,
 } from './workflow-types.ts';
 
@@ -120,6 +121,8 @@ interface Definition extends RegisteredWorkflow {
 type Decision =
   | 'drop'
   | 'later'
+  /** This process does not know the workflow's kind: leave it for one that does. */
+  | 'elsewhere'
   | {
       readonly event: EventObject;
       /** Changes to the record before the step (remove the timer that fired, the activity that finished). */
@@ -135,7 +138,7 @@ interface Step {
   readonly after: (() => void)[];
 }
 
-type Advanced = { kind: 'applied'; record: WorkflowRecord } | { kind: 'drop' | 'later'; record: WorkflowRecord } | { kind: 'missing' };
+type Advanced = { kind: 'applied'; record: WorkflowRecord } | { kind: 'drop' | 'later' | 'elsewhere'; record: WorkflowRecord } | { kind: 'missing' };
 
 /** What the engine needs from the runtime. */
 export interface WorkflowEngineDeps {
@@ -289,7 +292,7 @@ export class WorkflowEngine implements Workflows {
     });
   }
 
-  send(id: string, event: EventObject): Promise<WorkflowInfo> {
+  send(id: string, event: WorkflowEvent): Promise<WorkflowInfo> {
     return this.#send(id, event);
   }
 
@@ -433,7 +436,7 @@ export class WorkflowEngine implements Workflows {
         const record = decode(entry);
         if (!entry || !record) return { kind: 'missing' } as const;
         const decision = decide(record);
-        if (decision === 'drop' || decision === 'later') return { kind: decision, record };
+        if (decision === 'drop' || decision === 'later' || decision === 'elsewhere') return { kind: decision, record };
         const draft = structuredClone(record);
         let step: Step;
         let label: string;
@@ -644,6 +647,11 @@ export class WorkflowEngine implements Workflows {
     return record.seq < payload.seq && this.#young(payload) ? 'later' : 'drop';
   }
 
+  /** Again in a second, maybe in another process: this one does not run the workflow's kind. */
+  #elsewhere(): { retryAt: number } {
+    return { retryAt: this.#deps.now() + 1_000 };
+  }
+
   /** Published so recently that the step publishing it may still be on its way to KV. */
   #young(payload: { createdAt: number }): boolean {
     return this.#deps.now() - payload.createdAt < ORPHAN_GRACE_MS;
@@ -661,20 +669,21 @@ export class WorkflowEngine implements Workflows {
       if (record.status !== 'running') return 'drop';
       const timer = record.timers[payload.key];
       if (!timer || timer.token !== payload.token) return this.#orphan(record, payload);
-      if (!this.#versions.has(record.name)) return 'later';
+      if (!this.#versions.has(record.name)) return 'elsewhere';
       return { event: timer.event, prepare: (draft) => void delete draft.timers[payload.key] };
     });
     if (result.kind === 'later' || (result.kind === 'missing' && this.#young(payload))) return this.#later();
+    if (result.kind === 'elsewhere') return this.#elsewhere();
   }
 
   /** Delivers an activity's or request's end to its workflow, if the workflow still waits for that very run. */
   async #finish(id: string, child: string, token: string, event: EventObject & Record<string, unknown>): Promise<void | { retryAt: number }> {
     const result = await this.#advance(id, (record) => {
       if (record.status !== 'running' || record.activities[child]?.token !== token) return 'drop';
-      if (!this.#versions.has(record.name)) return 'later';
+      if (!this.#versions.has(record.name)) return 'elsewhere';
       return { event, finishedChild: child, prepare: (draft) => void delete draft.activities[child] };
     });
-    if (result.kind === 'later') return this.#later();
+    if (result.kind === 'elsewhere') return this.#elsewhere();
   }
 
   async #runTask(payload: TaskPayload): Promise<void | { retryAt: number }> {
@@ -687,7 +696,7 @@ export class WorkflowEngine implements Workflows {
     const resolved = this.#resolve(record);
     if ('reason' in resolved) {
       // Another process may know this workflow; one that knows it but cannot run this version parks it at its next step.
-      return { retryAt: this.#deps.now() + 1_000 };
+      return this.#elsewhere();
     }
     if (activity.kind === 'request') return this.#startRequest(record, payload, activity);
 

@@ -10,6 +10,9 @@ import type { ActivityPolicy } from './activity.ts';
  */
 export type WorkflowStatus = 'running' | 'done' | 'failed' | 'cancelled' | 'parked';
 
+/** An event for a workflow: an object with a string `type` and any JSON fields. */
+export type WorkflowEvent = { readonly type: string; readonly [key: string]: unknown };
+
 /** The persisted XState snapshot of a workflow, as `machine.getPersistedSnapshot()` gives it (JSON). */
 export type PersistedWorkflowSnapshot = {
   readonly value: StateValue;
@@ -133,7 +136,7 @@ export interface Workflows {
   /** Starts a workflow (default ID: a random UUID). Resolves once its first step is stored. */
   start(name: string, input?: unknown, options?: { readonly id?: string }): Promise<WorkflowInfo>;
   /** Sends an event. Resolves once the step is stored, with the workflow as it is then. */
-  send(id: string, event: EventObject): Promise<WorkflowInfo>;
+  send(id: string, event: WorkflowEvent): Promise<WorkflowInfo>;
   get(id: string): Promise<WorkflowInfo | undefined>;
   list(filter?: WorkflowFilter): Promise<WorkflowInfo[]>;
   /** Ends a running or parked workflow as `cancelled`: its timers and activities are dropped. */

@@ -113,8 +113,8 @@ describe('workflows: durable delays', () => {
 describe('workflows: activities', () => {
   it('runs an invoked promise actor as an activity with an idempotency key, and retries a failure by its policy', async () => {
     const seen: { attempt: number; key: string }[] = [];
-    const charge = activity(
-      async ({ input, attempt, idempotencyKey }: { input: { amount: number }; attempt: number; idempotencyKey: string }) => {
+    const charge = activity<{ charged: number }, { amount: number }>(
+      async ({ input, attempt, idempotencyKey }) => {
         seen.push({ attempt, key: idempotencyKey });
         if (attempt < 3) throw new Error('card network down');
         return { charged: input.amount };
