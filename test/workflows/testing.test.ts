@@ -7,7 +7,7 @@ import { assign, setup } from 'xstate';
 import { createTestMailroom, TestClock, type TestMailroom } from 'mailroom/testing';
 import { activity } from 'mailroom';
 
-const reminders = setup({ types: { context: {} as { reminded: number } } }).createMachine({
+const reminders = setup({ types: { context: {} as { reminded: number } }, actors: { escalate: activity(async () => 'called the customer') } }).createMachine({
   id: 'reminders',
   context: { reminded: 0 },
   initial: 'waiting',
@@ -21,7 +21,7 @@ const reminders = setup({ types: { context: {} as { reminded: number } } }).crea
     paid: { type: 'final' },
     closed: { type: 'final' },
   },
-}).provide({ actors: { escalate: activity(async () => 'called the customer') } });
+});
 
 let t: TestMailroom;
 beforeAll(async () => {
