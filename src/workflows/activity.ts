@@ -17,6 +17,7 @@ export interface ActivityPolicy {
   readonly timeoutMs?: number;
 }
 
+/** The policy of an activity that states none: 3 attempts, 1 s then 2 s apart (doubling, at most 60 s), no timeout. */
 export const defaultActivityPolicy: ActivityPolicy = { maxAttempts: 3, initialDelayMs: 1_000, backoff: 2, maxDelayMs: 60_000 };
 
 /** The delay before attempt `attempt + 1` under `policy`. */

@@ -686,8 +686,22 @@ export class WorkflowEngine implements Workflows {
     if (result.kind === 'elsewhere') return this.#elsewhere();
   }
 
+  /**
+   * The record, waiting a few milliseconds for the step `seq` when it is not visible yet: a task
+   * is published just before its step is stored, and is often here first.
+   */
+  async #readAtLeast(id: string, seq: number): Promise<WorkflowRecord | undefined> {
+    const key = this.#deps.names.workflowKey(id);
+    let record = decode(await this.#deps.kv.get(key));
+    for (let tries = 0; tries < 8 && (!record || record.seq < seq); tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 2 + tries * 2));
+      record = decode(await this.#deps.kv.get(key));
+    }
+    return record;
+  }
+
   async #runTask(payload: TaskPayload): Promise<void | { retryAt: number }> {
-    const record = decode(await this.#deps.kv.get(this.#deps.names.workflowKey(payload.id)));
+    const record = await this.#readAtLeast(payload.id, payload.seq);
     // Published just before the workflow's first step was stored: it may not be visible yet.
     if (!record) return this.#young(payload) ? this.#later() : undefined;
     if (record.status !== 'running') return;
