@@ -310,6 +310,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
       kv: handles.workflows,
       names,
       timers,
+      tasks: new Timers(js, names, names.taskSubject),
       now,
       request: async (request) => {
         identityOf(request.from);
@@ -353,6 +354,18 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
               await js.publish(subject, Buffer.from(data, 'base64'), { msgID: msgId });
             },
           },
+          onError,
+        }),
+      (loop) => loop.stop(),
+    );
+    await scope.acquire(
+      async () =>
+        startTimerWorker({
+          consumer: await js.consumers.get(names.streams.tasks, names.consumers.tasks),
+          now,
+          concurrency: delivery.concurrency,
+          ...(options.timerMaxWaitMs !== undefined ? { maxWaitMs: options.timerMaxWaitMs } : {}),
+          handlers: workflows.taskHandlers(),
           onError,
         }),
       (loop) => loop.stop(),
@@ -474,7 +487,8 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
       const correlation = request.correlation ?? crypto.randomUUID();
       const startedAt = now();
       await conversations.start({ from: request.from, to: request.to, subject: request.subject, correlation, startedAt, timeoutAt: startedAt + (request.timeoutMs ?? 30_000) });
-      const outcome = conversations.wait(request.from, correlation);
+      // Just stored, its request not sent yet: it cannot have finished, so no KV read to check.
+      const outcome = conversations.wait(request.from, correlation, false);
       await send({ From: request.from, To: request.to, Subject: request.subject, Correlation: correlation, ...(request.body !== undefined ? { Body: request.body } : {}) });
       return { correlation, outcome };
     };
@@ -503,6 +517,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
               stats: () => stats(),
               conversation: (from, correlation) => conversations.get(from, correlation),
               startConversation,
+              workflows,
               ready: async () => {
                 if (!connected || nc.isClosed()) return { ready: false, detail: 'NATS is disconnected' };
                 try {

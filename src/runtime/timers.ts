@@ -25,9 +25,11 @@ const KEEPALIVE_MS = 2_000;
  * Nothing lives only in a `setTimeout`. `id` makes scheduling idempotent (`Nats-Msg-Id`).
  */
 export class Timers {
+  /** `subjectOf` puts a kind on its queue: `names.timerSubject` (default) or `names.taskSubject`. */
   constructor(
     private readonly js: JetStreamClient,
-    private readonly names: Names,
+    names: Names,
+    private readonly subjectOf: (kind: string) => string = names.timerSubject,
   ) {}
 
   /** Schedules a timer. A second call with the same kind and id inside the dedupe window is a no-op. */
@@ -35,7 +37,7 @@ export class Timers {
     const h = headers();
     h.set(DUE_HEADER, String(Math.round(due)));
     try {
-      await this.js.publish(this.names.timerSubject(kind), JSON.stringify({ kind, id, payload }), { msgID: `timer/${kind}/${id}`, headers: h });
+      await this.js.publish(this.subjectOf(kind), JSON.stringify({ kind, id, payload }), { msgID: `timer/${kind}/${id}`, headers: h });
     } catch (cause) {
       throw new TransportError(`could not schedule the ${kind} timer ${id}`, { cause });
     }
@@ -47,6 +49,8 @@ export function startTimerWorker(options: {
   consumer: Consumer;
   handlers: Readonly<Record<string, TimerHandler>>;
   now?: () => number;
+  /** How many handlers run at once (default 256). */
+  concurrency?: number;
   /**
    * The longest a timer waits before its due time is checked again (default one day). A test
    * clock that jumps forward needs a short one: the wait is real time, the due time is the clock's.
@@ -81,5 +85,5 @@ export function startTimerWorker(options: {
     if (result && typeof result.retryAt === 'number') settle(msg, nak(Math.min(Math.max(result.retryAt - now(), 1), maxWait)));
     else settle(msg, ACK);
   };
-  return startConsumeLoop(options.consumer, 256, handle, (error, context) => options.onError(error, `timers: ${context}`));
+  return startConsumeLoop(options.consumer, options.concurrency ?? 256, handle, (error, context) => options.onError(error, `timers: ${context}`));
 }

@@ -132,7 +132,8 @@ export async function createTestMailroom(options: TestMailroomOptions = {}): Pro
       const deadline = Date.now() + timeoutMs;
       let quiet = 0;
       for (;;) {
-        const pending = await dueTimers(jsm, running.names.streams.timers, clock.now());
+        const now = clock.now();
+        const pending = (await dueTimers(jsm, running.names.streams.timers, now)) + (await dueTimers(jsm, running.names.streams.tasks, now));
         // Twice in a row: a timer that just fired may have scheduled another one due now.
         quiet = pending === 0 ? quiet + 1 : 0;
         if (quiet >= 2) return;

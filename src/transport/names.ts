@@ -112,12 +112,12 @@ export interface ParsedKey {
 export interface Names {
   /** The lower-case prefix, e.g. `mailroom`. */
   readonly prefix: string;
-  /** Stream names: `MAILROOM_INBOX`, `MAILROOM_OUTBOX`, `MAILROOM_DLQ`, `MAILROOM_TIMERS`. */
-  readonly streams: { readonly inbox: string; readonly outbox: string; readonly dlq: string; readonly timers: string };
+  /** Stream names: `MAILROOM_INBOX`, `MAILROOM_OUTBOX`, `MAILROOM_DLQ`, `MAILROOM_TIMERS`, `MAILROOM_TASKS`. */
+  readonly streams: { readonly inbox: string; readonly outbox: string; readonly dlq: string; readonly timers: string; readonly tasks: string };
   /** The subject filter each stream captures: `mailroom.inbox.>` and so on. */
-  readonly streamSubjects: { readonly inbox: string; readonly outbox: string; readonly dlq: string; readonly timers: string };
-  /** Durable pull consumer names: `mailroom-inbox`, `mailroom-outbox`, `mailroom-timers`. */
-  readonly consumers: { readonly inbox: string; readonly outbox: string; readonly timers: string };
+  readonly streamSubjects: { readonly inbox: string; readonly outbox: string; readonly dlq: string; readonly timers: string; readonly tasks: string };
+  /** Durable pull consumer names: `mailroom-inbox`, `mailroom-outbox`, `mailroom-timers`, `mailroom-tasks`. */
+  readonly consumers: { readonly inbox: string; readonly outbox: string; readonly timers: string; readonly tasks: string };
   /** The ordered inbox: `MAILROOM_ORDERED`, subjects `mailroom.ordered.<partition>.<to>.<from>`. */
   readonly ordered: {
     readonly stream: string;
@@ -126,6 +126,8 @@ export interface Names {
     filter(partition: number): string;
     consumer(partition: number): string;
   };
+  /** `mailroom.tasks.<kind>`: a durable task (a workflow's activity), queued apart from timers so long work never holds a timer back. */
+  taskSubject(kind: string): string;
   /** `mailroom.timers.<kind>`: a durable timer of that kind. */
   timerSubject(kind: string): string;
   /** Core NATS subject on which a finished conversation is announced, so the process that waits for it hears. */
@@ -183,10 +185,11 @@ export function createNames(prefix = 'mailroom'): Names {
 
   return {
     prefix: lower,
-    streams: { inbox: `${upper}_INBOX`, outbox: `${upper}_OUTBOX`, dlq: `${upper}_DLQ`, timers: `${upper}_TIMERS` },
-    streamSubjects: { inbox: `${lower}.inbox.>`, outbox: `${lower}.outbox.>`, dlq: `${lower}.dlq.>`, timers: `${lower}.timers.>` },
-    consumers: { inbox: `${lower}-inbox`, outbox: `${lower}-outbox`, timers: `${lower}-timers` },
+    streams: { inbox: `${upper}_INBOX`, outbox: `${upper}_OUTBOX`, dlq: `${upper}_DLQ`, timers: `${upper}_TIMERS`, tasks: `${upper}_TASKS` },
+    streamSubjects: { inbox: `${lower}.inbox.>`, outbox: `${lower}.outbox.>`, dlq: `${lower}.dlq.>`, timers: `${lower}.timers.>`, tasks: `${lower}.tasks.>` },
+    consumers: { inbox: `${lower}-inbox`, outbox: `${lower}-outbox`, timers: `${lower}-timers`, tasks: `${lower}-tasks` },
     timerSubject: (kind) => `${lower}.timers.${encodeToken(kind)}`,
+    taskSubject: (kind) => `${lower}.tasks.${encodeToken(kind)}`,
     ordered: {
       stream: `${upper}_ORDERED`,
       streamSubject: `${lower}.ordered.>`,

@@ -270,6 +270,7 @@ export async function provision(nc: NatsConnection, names: Names, options: Provi
   await ensureStream(jsm, stream(names.streams.outbox, names.streamSubjects.outbox, 'Mailroom: envelopes to deliver'), streamMutable, version);
   await ensureStream(jsm, stream(names.streams.dlq, names.streamSubjects.dlq, 'Mailroom: dead letters', 0, RetentionPolicy.Limits), streamMutable, version);
   await ensureStream(jsm, stream(names.streams.timers, names.streamSubjects.timers, 'Mailroom: durable timers (naked with a delay until due)'), streamMutable, version);
+  await ensureStream(jsm, stream(names.streams.tasks, names.streamSubjects.tasks, "Mailroom: durable tasks (workflows' activities)"), streamMutable, version);
 
   const consumer = (durable: string, o: { maxDeliver: number; ackWaitMs: number; maxAckPending: number }, description: string) => ({
     durable_name: durable,
@@ -300,6 +301,9 @@ export async function provision(nc: NatsConnection, names: Names, options: Provi
   // no max_ack_pending either, so 100k waiting timers never hold back one that is due. A short
   // ack wait: firing is quick, and a timer in transit to a stopping process comes back soon.
   await ensureConsumer(jsm, names.streams.timers, consumer(names.consumers.timers, { maxDeliver: -1, ackWaitMs: 5_000, maxAckPending: -1 }, 'Mailroom: timer worker'), version);
+  // Tasks work like timers (a retry is a nak with its backoff); a task that runs long keeps its
+  // message with a heartbeat every 2 s, and one in a process that died comes back after 5 s.
+  await ensureConsumer(jsm, names.streams.tasks, consumer(names.consumers.tasks, { maxDeliver: -1, ackWaitMs: 5_000, maxAckPending: -1 }, 'Mailroom: task worker'), version);
 
   const status = await ensureBucket(js, jsm, names.buckets.status, { history: 1, ttlMs: options.statusTtlMs ?? 0, replicas, description: 'Mailroom: envelope status' }, version);
   const replay = await ensureBucket(js, jsm, names.buckets.replay, { history: 1, ttlMs: options.replayWindowMs, replicas, description: 'Mailroom: correlations seen in the replay window' }, version);

@@ -145,6 +145,8 @@ export interface WorkflowEngineDeps {
   readonly kv: KV;
   readonly names: Names;
   readonly timers: Timers;
+  /** The task queue (activities), apart from the timers so long activities never hold a timer back. */
+  readonly tasks: Timers;
   readonly now: () => number;
   /** Starts a conversation (idempotent for one correlation): signs and sends the request. Returns when it times out. */
   readonly request: (request: WorkflowRequest & { readonly correlation: string }) => Promise<{ readonly timeoutAt: number }>;
@@ -220,9 +222,13 @@ export class WorkflowEngine implements Workflows {
   timerHandlers(): Record<string, TimerHandler> {
     return {
       [WORKFLOW_TIMER]: (payload) => this.#fireTimer(payload as TimerPayload),
-      [WORKFLOW_TASK]: (payload) => this.#runTask(payload as TaskPayload),
       [WORKFLOW_REPLY]: (payload) => this.#fireReply(payload as ReplyPayload),
     };
+  }
+
+  /** The handlers of the task worker (activities). */
+  taskHandlers(): Record<string, TimerHandler> {
+    return { [WORKFLOW_TASK]: (payload) => this.#runTask(payload as TaskPayload) };
   }
 
   register(machine: AnyStateMachine, options: WorkflowOptions = {}): RegisteredWorkflow {
@@ -365,10 +371,19 @@ export class WorkflowEngine implements Workflows {
       return { label: 'mailroom.resume', direct: unpark };
     });
     if (result.kind === 'missing') throw new WorkflowNotFoundError(id);
-    // Tasks of activities that were waiting while it was parked: run them again.
+    // Timers and tasks that came while it was parked were dropped: schedule those it still waits for again.
     if (result.kind === 'applied' && result.record.status === 'running') {
+      for (const [key, timer] of Object.entries(result.record.timers)) {
+        await this.#deps.timers.schedule(WORKFLOW_TIMER, `${id}/${timer.token}/resume/${result.record.seq}`, timer.due, {
+          id,
+          key,
+          token: timer.token,
+          seq: result.record.seq,
+          createdAt: this.#deps.now(),
+        } satisfies TimerPayload);
+      }
       for (const [child, activity] of Object.entries(result.record.activities)) {
-        await this.#deps.timers.schedule(WORKFLOW_TASK, `${id}/${activity.token}/resume/${result.record.seq}`, this.#deps.now(), {
+        await this.#deps.tasks.schedule(WORKFLOW_TASK, `${id}/${activity.token}/resume/${result.record.seq}`, this.#deps.now(), {
           id,
           child,
           token: activity.token,
@@ -480,18 +495,18 @@ export class WorkflowEngine implements Workflows {
   #step(draft: WorkflowRecord, event: EventObject, finishedChild?: string): Step {
     const resolved = this.#resolve(draft);
     if ('reason' in resolved) return this.#park(draft, resolved.reason, event);
-    let snapshot: AnyMachineSnapshot;
-    let actions: ReturnType<typeof transition>[1];
+    const untouched = structuredClone(draft);
     try {
       const restored = this.#restore(resolved.definition.machine, resolved.snapshot);
-      [snapshot, actions] = transition(resolved.definition.machine, restored, event);
+      const [snapshot, actions] = transition(resolved.definition.machine, restored, event);
+      if (resolved.migratedFrom !== undefined) {
+        draft.history = [...draft.history, { seq: draft.seq, at: this.#deps.now(), event: `mailroom.migrate ${resolved.migratedFrom} → ${resolved.definition.version}`, state: resolved.snapshot.value }];
+      }
+      return this.#plan(draft, resolved.definition, snapshot, actions, event, finishedChild);
     } catch (error) {
-      return this.#park(draft, `the step on ${event.type} failed in version ${resolved.definition.version}: ${message(error)}`, event);
+      // A guard or an assign threw, the snapshot does not fit this version, or the context is not JSON.
+      return this.#park(untouched, `the step on ${event.type} failed in version ${resolved.definition.version}: ${message(error)}`, event);
     }
-    if (resolved.migratedFrom !== undefined) {
-      draft.history = [...draft.history, { seq: draft.seq, at: this.#deps.now(), event: `mailroom.migrate ${resolved.migratedFrom} → ${resolved.definition.version}`, state: resolved.snapshot.value }];
-    }
-    return this.#plan(draft, resolved.definition, snapshot, actions, event, finishedChild);
   }
 
   #park(draft: WorkflowRecord, reason: string, event?: EventObject): Step {
@@ -592,7 +607,7 @@ export class WorkflowEngine implements Workflows {
           startedAt: now,
         };
         const payload: TaskPayload = { id: record.id, child, token, seq: record.seq, createdAt: now, attempt: 1 };
-        step.publish.push(() => this.#deps.timers.schedule(WORKFLOW_TASK, `${record.id}/${token}/1`, now, payload));
+        step.publish.push(() => this.#deps.tasks.schedule(WORKFLOW_TASK, `${record.id}/${token}/1`, now, payload));
         return;
       }
       case 'xstate.stopChild': {
@@ -738,7 +753,7 @@ export class WorkflowEngine implements Workflows {
         const due = this.#deps.now() + retryDelay(policy, payload.attempt);
         const next: TaskPayload = { ...payload, attempt: payload.attempt + 1 };
         this.#deps.onError(new Error(`activity ${activity.src} of workflow ${payload.id} failed (attempt ${payload.attempt} of ${policy.maxAttempts}): ${message(error)}; retrying`), 'workflows');
-        await this.#deps.timers.schedule(WORKFLOW_TASK, `${payload.id}/${payload.token}/${next.attempt}`, due, next);
+        await this.#deps.tasks.schedule(WORKFLOW_TASK, `${payload.id}/${payload.token}/${next.attempt}`, due, next);
         return;
       }
       return this.#finish(payload.id, payload.child, payload.token, { type: `xstate.error.actor.${payload.child}`, error: errorInfo(error) });

@@ -109,10 +109,11 @@ describe('KV key tokens', () => {
 describe('createNames', () => {
   it('builds the default names', () => {
     const n = createNames();
-    expect(n.streams).toEqual({ inbox: 'MAILROOM_INBOX', outbox: 'MAILROOM_OUTBOX', dlq: 'MAILROOM_DLQ', timers: 'MAILROOM_TIMERS' });
-    expect(n.streamSubjects).toEqual({ inbox: 'mailroom.inbox.>', outbox: 'mailroom.outbox.>', dlq: 'mailroom.dlq.>', timers: 'mailroom.timers.>' });
-    expect(n.consumers).toEqual({ inbox: 'mailroom-inbox', outbox: 'mailroom-outbox', timers: 'mailroom-timers' });
+    expect(n.streams).toEqual({ inbox: 'MAILROOM_INBOX', outbox: 'MAILROOM_OUTBOX', dlq: 'MAILROOM_DLQ', timers: 'MAILROOM_TIMERS', tasks: 'MAILROOM_TASKS' });
+    expect(n.streamSubjects).toEqual({ inbox: 'mailroom.inbox.>', outbox: 'mailroom.outbox.>', dlq: 'mailroom.dlq.>', timers: 'mailroom.timers.>', tasks: 'mailroom.tasks.>' });
+    expect(n.consumers).toEqual({ inbox: 'mailroom-inbox', outbox: 'mailroom-outbox', timers: 'mailroom-timers', tasks: 'mailroom-tasks' });
     expect(n.timerSubject('conversation.timeout')).toBe('mailroom.timers.conversation%2Etimeout');
+    expect(n.taskSubject('workflow.task')).toBe('mailroom.tasks.workflow%2Etask');
     expect(n.conversationDoneSubject('a.b')).toBe('mailroom.conversations.done.a.b');
     expect(n.ordered.subject(3, 'shop.example', 'a.example')).toBe('mailroom.ordered.3.shop%2Eexample.a%2Eexample');
     expect(n.parseSubject(n.ordered.subject(3, 'shop.example', 'a.example'))).toEqual({ kind: 'ordered', to: 'shop.example', from: 'a.example' });
