@@ -118,7 +118,9 @@ describe('createNames', () => {
     expect(n.ordered.subject(3, 'shop.example', 'a.example')).toBe('mailroom.ordered.3.shop%2Eexample.a%2Eexample');
     expect(n.parseSubject(n.ordered.subject(3, 'shop.example', 'a.example'))).toEqual({ kind: 'ordered', to: 'shop.example', from: 'a.example' });
     expect(n.ordered.consumer(3)).toBe('mailroom-ordered-3');
-    expect(n.buckets).toEqual({ status: 'mailroom-status', replay: 'mailroom-replay', conversations: 'mailroom-conversations', subscriptions: 'mailroom-subscriptions' });
+    expect(n.buckets).toEqual({ status: 'mailroom-status', replay: 'mailroom-replay', conversations: 'mailroom-conversations', subscriptions: 'mailroom-subscriptions', workflows: 'mailroom-workflows' });
+    expect(n.workflowKey('order 1')).toBe('w.order=201');
+    expect(n.workflowCorrelationKey('abc-1')).toBe('c.abc-1');
     expect(n.inboxSubject('orders.example', 'Anonymous')).toBe('mailroom.inbox.orders%2Eexample.Anonymous');
     expect(n.outboxSubject('a.example', 'b.example')).toBe('mailroom.outbox.a%2Eexample.b%2Eexample');
     expect(n.dlqSubject('a.example', 'b.example')).toBe('mailroom.dlq.a%2Eexample.b%2Eexample');
