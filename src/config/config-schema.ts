@@ -182,6 +182,8 @@ export function createConfigSchema(baseDir = '') {
         strictObject({ subscribers: z.array(DomainName).default([]) }),
       )
       .default({}),
+    /** Modules of workflow machines to run (each exports a machine, `{ machine, options }`, or a list of them). */
+    workflows: z.array(filePath(baseDir)).default([]),
     validation: s.validation.prefault({}),
     delivery: s.delivery.prefault({}),
     outbox: s.outbox.prefault({}),

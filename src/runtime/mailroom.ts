@@ -34,6 +34,8 @@ import { Conversations, CONVERSATION_TIMEOUT, type ConversationChange, type Conv
 import type { ConversationOutcome } from '../../machines/conversation.machine.ts';
 import { StatusStore, isAlreadyExists, type EnvelopeStatus } from './status-store.ts';
 import { WorkflowEngine } from '../workflows/workflow-engine.ts';
+import { inspectWorkflows } from '../observability/workflow-inspection.ts';
+import { loadWorkflowModule } from '../workflows/workflow-module.ts';
 import type { WorkflowChange, WorkflowOptions, Workflows } from '../workflows/workflow-types.ts';
 import type { AnyStateMachine } from 'xstate';
 
@@ -335,8 +337,11 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
       onError,
     });
     workflows.onChange((change) => events.emit('workflow', change));
+    // Workflows have no live actor: their steps become synthetic inspection events (Stately Inspector).
+    if (options.inspect) workflows.onChange(inspectWorkflows({ inspect: options.inspect, workflows, onError }).onChange);
     conversations.onFinished((_from, correlation) => workflows.conversationFinished(_from, correlation));
-    for (const { machine, options: workflowOptions } of options.workflows ?? []) workflows.register(machine, workflowOptions);
+    const fromConfig = (await Promise.all(config.workflows.map((path) => loadWorkflowModule(path)))).flat();
+    for (const { machine, options: workflowOptions } of [...fromConfig, ...(options.workflows ?? [])]) workflows.register(machine, workflowOptions);
     await scope.acquire(
       async () =>
         startTimerWorker({

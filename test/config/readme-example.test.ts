@@ -11,8 +11,8 @@ describe('the commented example in src/config/README.md', () => {
     expect(block).toBeDefined();
     const config = parseConfig(parseConfigYaml(block ?? ''), { baseDir: '/srv/mailroom' });
     const defaults = parseConfig({}, { baseDir: '/srv/mailroom' });
-    const { domains, keys, directory, manifests, topics, delivery, ...rest } = config;
-    const { domains: _d, keys: defaultKeys, directory: _dir, manifests: _m, topics: _t, delivery: defaultDelivery, ...defaultRest } = defaults;
+    const { domains, keys, directory, manifests, topics, workflows, delivery, ...rest } = config;
+    const { domains: _d, keys: defaultKeys, directory: _dir, manifests: _m, topics: _t, workflows: _w, delivery: defaultDelivery, ...defaultRest } = defaults;
     expect(rest).toEqual(defaultRest);
     const { subjects, senderRate, ...deliveryRest } = delivery;
     const { subjects: _s, ...defaultDeliveryRest } = defaultDelivery;
@@ -20,6 +20,7 @@ describe('the commented example in src/config/README.md', () => {
     expect(subjects).toEqual({ 'Pay@Shop': { maxInFlight: 4 } });
     expect(senderRate).toEqual({ rate: 50, burst: 100 });
     expect(topics).toEqual({ 'order.placed': { subscribers: ['invoicing.example', 'shipping.example'] } });
+    expect(workflows).toEqual(['/srv/mailroom/order-saga.machine.ts']);
     expect(keys.dns).toEqual(defaultKeys.dns);
     expect(domains.map((d) => d.name)).toEqual(['orders.example']);
     expect(keys.trusted.map((k) => k.domain)).toEqual(['shop.example']);
