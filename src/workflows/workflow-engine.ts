@@ -256,6 +256,7 @@ export class WorkflowEngine implements Workflows {
   async start(name: string, input?: unknown, options: { readonly id?: string; readonly correlation?: string } = {}): Promise<WorkflowInfo> {
     const definition = this.#latest.get(name);
     if (!definition) throw new UnknownWorkflowError(name, [...this.#latest.keys()]);
+    if (typeof options !== 'object' || options === null) throw new InvalidWorkflowInputError(`the options of workflows.start must be an object like { id: 'order-1' }, got ${JSON.stringify(options)}`);
     const id = options.id ?? randomUUID();
     if (typeof id !== 'string' || id.length === 0) throw new InvalidWorkflowInputError('a workflow id must be a non-empty string');
     const json = jsonCopy(input, 'the input of a workflow');

@@ -62,6 +62,7 @@ describe('workflows: start, send, get, list', () => {
 
   it('names its errors: unknown kind, taken id, missing workflow, ended workflow, bad event', async () => {
     await expect(mailroom.workflows.start('nope')).rejects.toBeInstanceOf(UnknownWorkflowError);
+    await expect(mailroom.workflows.start('counter', undefined, 'count-x' as never)).rejects.toBeInstanceOf(InvalidWorkflowInputError);
     await mailroom.workflows.start('counter', undefined, { id: 'count-2' });
     await expect(mailroom.workflows.start('counter', undefined, { id: 'count-2' })).rejects.toBeInstanceOf(WorkflowAlreadyExistsError);
     await expect(mailroom.workflows.send('missing', { type: 'inc' })).rejects.toBeInstanceOf(WorkflowNotFoundError);
