@@ -1,6 +1,8 @@
 /**
- * Starts `runtime-child.ts` in its own Node process (`node --import tsx`, one process, so a
- * SIGKILL hits the runtime itself and not a wrapper) and follows its stdout lines.
+ * Starts `runtime-child.ts` in its own Node process (one process, so a SIGKILL hits the
+ * runtime itself and not a wrapper) and follows its stdout lines. The child runs as plain
+ * JavaScript, bundled with esbuild (`bundle.ts`), as a deployed runtime would; with
+ * `BENCH_TSX=1` it runs through the tsx loader instead (~65 MB more RSS, slower start).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -8,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildSpec } from './runtime-child.ts';
 import { pollUntil, trackChild } from './support.ts';
+import { bundleScript } from './bundle.ts';
 
 const script = fileURLToPath(new URL('./runtime-child.ts', import.meta.url));
 const tsxLoader = new URL('../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
@@ -34,7 +37,8 @@ export async function startRuntimeChild(spec: ChildSpec, name: string, options: 
   await writeFile(specPath, JSON.stringify(spec));
   // BENCH_CPU_PROF=<dir>: the child writes a V8 CPU profile there when it exits (see bench/profile-summary.ts).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
-  const args = [...(options.exposeGc ? ['--expose-gc'] : []), ...profile, '--import', tsxLoader, script, specPath];
+  const entry = process.env.BENCH_TSX === '1' ? ['--import', tsxLoader, script] : [await bundleScript(script)];
+  const args = [...(options.exposeGc ? ['--expose-gc'] : []), ...profile, ...entry, specPath];
   const child = trackChild(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   const lines: string[] = [];
   let rest = '';
@@ -50,7 +54,11 @@ export async function startRuntimeChild(spec: ChildSpec, name: string, options: 
       if (m) settled = Number(m[1]);
     }
   });
-  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+    // BENCH_CHILD_STDERR=1: show the child's stderr (e.g. BENCH_HEAP_SPACES=1, the V8 heap spaces at each measurement).
+    if (process.env.BENCH_CHILD_STDERR === '1') process.stderr.write(chunk);
+  });
   let exitInfo: string | undefined;
   const exited = new Promise<void>((resolve) =>
     child.once('exit', (code, signal) => {

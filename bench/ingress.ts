@@ -183,7 +183,9 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     await (await startMailroom(parseConfig(input, { baseDir: dir, env: {} }), { http: false, outboxWorker: false })).stop();
 
     progress(options, 'ingress: starting the runtime process');
-    const child = await startRuntimeChild({ input, dir, http: true, outboxWorker: false }, 'ingress');
+    // BENCH_CRYPTO_POOL=1: the runtime process verifies and signs on its crypto pool (`cryptoPool: true`).
+    const pooled = process.env.BENCH_CRYPTO_POOL === '1';
+    const child = await startRuntimeChild({ input, dir, http: true, outboxWorker: false, ...(pooled ? { cryptoPool: true } : {}) }, 'ingress');
     scope.defer(() => child.stop());
     const nc = await connectNats({ url: server.url });
     scope.defer(() => nc.close());
@@ -251,7 +253,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         `autocannon: ${CONNECTIONS} connections, each sending rate ÷ ${CONNECTIONS} requests back to back from the start of every second (its overallRate); the bare publisher copies that schedule`,
         'evenly paced: open loop, request i due at i ÷ rate, timed from its due time; keep-alive node:http agent / concurrent JetStream publishes',
         `light consumer: the envelopes are addressed to ${ELSEWHERE}, which the runtime does not host, so behind the ingress it only decodes, records the discard and acks (no signature work, no reply): the ingress path nearly alone`,
-        `the runtime runs in its own process and consumes everything that arrives (delivery.concurrency ${MAILROOM_CONCURRENCY}, outbox worker off); the load generator is this process; nats-server ${server.version}`,
+        `the runtime runs in its own process and consumes everything that arrives (delivery.concurrency ${MAILROOM_CONCURRENCY}, outbox worker off${pooled ? ', verify and sign on its crypto pool' : ''}); the load generator is this process; nats-server ${server.version}`,
       ],
       summary,
     };

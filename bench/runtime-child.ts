@@ -20,7 +20,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeHeapSnapshot } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { parseConfig } from '../src/config/index.ts';
 import { startMailroom, type Mailroom } from '../src/runtime/mailroom.ts';
@@ -32,6 +32,8 @@ export interface ChildSpec {
   readonly dir: string;
   readonly http?: boolean;
   readonly outboxWorker?: boolean;
+  /** Verify and sign on a crypto pool (`cryptoPool: true`). */
+  readonly cryptoPool?: boolean;
   readonly conversations?: { readonly count: number; readonly from: string; readonly to: string; readonly timeoutMs: number; readonly window: number };
 }
 
@@ -57,6 +59,8 @@ async function measure(label: string): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
   }
   const usage = process.memoryUsage();
+  // BENCH_HEAP_SPACES=1 (with BENCH_CHILD_STDERR=1 to see it): the V8 heap spaces, committed and used, on stderr.
+  if (process.env.BENCH_HEAP_SPACES) for (const s of getHeapSpaceStatistics()) process.stderr.write(`${label} ${s.space_name} size ${(s.space_size / 1048576).toFixed(1)} used ${(s.space_used_size / 1048576).toFixed(1)} available ${(s.space_available_size / 1048576).toFixed(1)} physical ${(s.physical_space_size / 1048576).toFixed(1)}\n`);
   say(`${label} ${usage.rss} heap ${usage.heapUsed} external ${usage.external} arrayBuffers ${usage.arrayBuffers} heapTotal ${usage.heapTotal}`);
   // BENCH_HEAP_SNAPSHOT=<dir>: heap snapshots before and with the conversations waiting, for bench/heap-summary.ts.
   if (process.env.BENCH_HEAP_SNAPSHOT) say(`snapshot ${writeHeapSnapshot(join(process.env.BENCH_HEAP_SNAPSHOT, `${label}-${process.pid}.heapsnapshot`))}`);
@@ -126,6 +130,7 @@ try {
     handlers: Object.fromEntries(config.domains.map((d) => [d.name, hello])),
     http: spec.http ?? false,
     outboxWorker: spec.outboxWorker ?? false,
+    ...(spec.cryptoPool ? { cryptoPool: true } : {}),
     onError: () => undefined,
   });
   let settled = 0;

@@ -3,9 +3,10 @@
  */
 export { decodeEnvelope } from './decode-envelope.ts';
 export type { DecodedEnvelope, DecodeOptions } from './decode-envelope.ts';
-export { verifyDecoded, verifyEnvelopeText } from './verify-envelope.ts';
-export { signEnvelope } from './sign-envelope.ts';
-export type { EnvelopeDraft, SignOptions } from './sign-envelope.ts';
+export { verifyDecoded, verifyDecodedAsync, verifyEnvelopeText } from './verify-envelope.ts';
+export type { EnvelopeVerifier } from './verify-envelope.ts';
+export { signEnvelope, signEnvelopeAsync } from './sign-envelope.ts';
+export type { EnvelopeDraft, EnvelopeSigner, SignOptions } from './sign-envelope.ts';
 export { EnvelopeDraftError } from './envelope-draft-error.ts';
 export { encodeEnvelope } from './encode-envelope.ts';
 export { canonicalBytes, hashHex } from './canonical.ts';

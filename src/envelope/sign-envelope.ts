@@ -38,6 +38,32 @@ export interface SignOptions {
  * @throws EnvelopeDraftError when the draft would not validate.
  */
 export function signEnvelope(draft: EnvelopeDraft, key: PrivateKey, options?: SignOptions): Envelope {
+  const prepared = prepareEnvelope(draft, options);
+  return finishEnvelope(prepared, signBytes(prepared.bytes, key));
+}
+
+/** Signs signature bytes somewhere else (a worker pool): `sign(bytes, key)` → the signature. */
+export interface EnvelopeSigner {
+  sign(bytes: Uint8Array, key: PrivateKey): Promise<Uint8Array>;
+}
+
+/** {@link signEnvelope} with the signature made by `signer` (e.g. on the crypto pool); the rest runs here. */
+export async function signEnvelopeAsync(draft: EnvelopeDraft, key: PrivateKey, signer: EnvelopeSigner, options?: SignOptions): Promise<Envelope> {
+  const prepared = prepareEnvelope(draft, options);
+  return finishEnvelope(prepared, await signer.sign(prepared.bytes, key));
+}
+
+/** A completed, validated draft with its canonical bytes and their hash, waiting for its signature. */
+export interface PreparedEnvelope {
+  readonly Header: Envelope['Header'];
+  readonly Body: Envelope['Body'];
+  /** The canonical bytes the signature covers. */
+  readonly bytes: Uint8Array;
+  readonly Hash: string;
+}
+
+/** @internal The draft checks, defaults, validation, canonical bytes and hash of {@link signEnvelope}. */
+export function prepareEnvelope(draft: EnvelopeDraft, options?: SignOptions): PreparedEnvelope {
   const body = draft.Body ?? {};
   const fault = typeof body === 'string' ? inspectJson(body, 1) : inspectJson(body, defaultParseLimits.maxDepth - 1);
   if (fault) throw new EnvelopeDraftError(`the Body is not sendable JSON: ${fault.code} at ${fault.path.replace('$', 'Body')}`, 'Body', fault.code);
@@ -66,7 +92,12 @@ export function signEnvelope(draft: EnvelopeDraft, key: PrivateKey, options?: Si
   }
   const { Header, Body } = validated.value;
   const bytes = utf8Bytes(joinCanonical(canonicalBodyJson(Body), canonicalHeaderJson(Header)));
-  return { Header, Body, Hash: hashHex(bytes), Signature: signBytes(bytes, key).toString('base64') };
+  return { Header, Body, bytes, Hash: hashHex(bytes) };
+}
+
+/** @internal The envelope of `prepared` with its signature. */
+export function finishEnvelope(prepared: PreparedEnvelope, signature: Uint8Array): Envelope {
+  return { Header: prepared.Header, Body: prepared.Body, Hash: prepared.Hash, Signature: Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString('base64') };
 }
 
 /** @internal Ed25519 over the bytes, or RSA PKCS#1 v1.5 with SHA-256. */

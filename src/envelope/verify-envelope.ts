@@ -30,6 +30,31 @@ export function verifyDecoded(decoded: DecodedEnvelope, key: PublicKey): Result<
 }
 
 /**
+ * Verifies signature bytes somewhere else (a worker pool): false for a bad signature; a
+ * rejection is a fault of the verifier (a closed pool), not a verdict, so callers retry.
+ */
+export interface EnvelopeVerifier {
+  verify(bytes: Uint8Array, signature: Uint8Array, key: PublicKey): Promise<boolean>;
+}
+
+/**
+ * {@link verifyDecoded} with the signature checked by `verifier` (e.g. on the crypto pool):
+ * the base64, hash and byte-form checks run here, the same as the synchronous version.
+ */
+export async function verifyDecodedAsync(decoded: DecodedEnvelope, key: PublicKey, verifier: EnvelopeVerifier): Promise<Result<{ canonical: Uint8Array }>> {
+  const signature = signatureBytes(decoded);
+  if (!signature) return rejected('malformed', 'Signature is not standard padded base64', { field: 'Signature', code: 'not-base64' });
+  const { Hash } = decoded.envelope;
+  let covered: Uint8Array | undefined;
+  if (hashHex(decoded.canonical) === Hash) covered = decoded.canonical;
+  else covered = decoded.alternates().find((bytes) => hashHex(bytes) === Hash);
+  if (!covered) return rejected('hash-mismatch', 'the Hash does not match the canonical bytes');
+  const valid = key.algorithm === 'ed25519' && signature.length !== 64 ? false : await verifier.verify(covered, signature, key);
+  if (!valid) return rejected('bad-signature', 'the Signature does not verify with the sender key');
+  return ok({ canonical: covered });
+}
+
+/**
  * Decodes and verifies in one step.
  *
  * @example

@@ -43,8 +43,16 @@ export interface ConversationChange {
  * back with a revision check, so two processes can never both advance it. When it finishes,
  * a core NATS notice tells the process whose caller waits.
  */
+type Resolve = (outcome: ConversationOutcome) => void;
+
 export class Conversations {
-  readonly #waiters = new Map<string, { resolve: (outcome: ConversationOutcome) => void }[]>();
+  /**
+   * The callers waiting in this process, by requesting domain, then correlation: one resolve
+   * function each (an array only when several wait for the same one). Keyed by the strings the
+   * caller gave, not by a KV key built per conversation, so a waiting conversation costs one
+   * Map entry and its promise.
+   */
+  readonly #waiters = new Map<string, Map<string, Resolve | Resolve[]>>();
   #subscription: Subscription | undefined;
   #finished: ((from: string, correlation: string, outcome: ConversationOutcome) => Promise<void>) | undefined;
 
@@ -86,12 +94,21 @@ export class Conversations {
   }
 
   #settle(key: string, outcome: ConversationOutcome): void {
-    const waiters = this.#waiters.get(key);
-    if (!waiters) return;
-    this.#waiters.delete(key);
-    const { from } = this.names.parseKey(key);
+    let parsed;
+    try {
+      parsed = this.names.parseKey(key);
+    } catch {
+      return;
+    }
+    const { from, correlation } = parsed;
+    const byCorrelation = this.#waiters.get(from);
+    const waiters = byCorrelation?.get(correlation);
+    if (!byCorrelation || !waiters) return;
+    byCorrelation.delete(correlation);
+    if (byCorrelation.size === 0) this.#waiters.delete(from);
     this.onChange?.({ from, correlation: outcome.correlation, state: outcome.state, at: Date.now() });
-    for (const waiter of waiters) waiter.resolve(outcome);
+    if (typeof waiters === 'function') waiters(outcome);
+    else for (const resolve of waiters) resolve(outcome);
   }
 
   /** Persists a new conversation (awaitingReply) and schedules its durable timeout. */
@@ -105,17 +122,26 @@ export class Conversations {
     this.onChange?.({ from: input.from, correlation: input.correlation, state: 'awaitingReply', at: Date.now() });
   }
 
-  /** Resolves when the conversation finishes (at once if it already has). Registered before the check, so nothing slips between. */
-  wait(from: string, correlation: string): Promise<ConversationOutcome> {
-    const key = this.#key(from, correlation);
+  /**
+   * Resolves when the conversation finishes (at once if it already has). Registered before the
+   * check, so nothing slips between. `check: false` skips the check, for a conversation this
+   * process has just started and whose request is not sent yet (it cannot have finished).
+   */
+  wait(from: string, correlation: string, check = true): Promise<ConversationOutcome> {
     const promise = new Promise<ConversationOutcome>((resolve) => {
-      const list = this.#waiters.get(key) ?? [];
-      list.push({ resolve });
-      this.#waiters.set(key, list);
+      let byCorrelation = this.#waiters.get(from);
+      if (!byCorrelation) this.#waiters.set(from, (byCorrelation = new Map()));
+      const existing = byCorrelation.get(correlation);
+      byCorrelation.set(correlation, existing === undefined ? resolve : typeof existing === 'function' ? [existing, resolve] : [...existing, resolve]);
     });
-    void this.get(from, correlation).then((record) => {
-      if (record?.output) this.#settle(key, record.output);
-    });
+    if (check) {
+      void this.get(from, correlation).then(
+        (record) => {
+          if (record?.output) this.#settle(this.#key(from, correlation), record.output);
+        },
+        () => undefined,
+      );
+    }
     return promise;
   }
 

@@ -24,6 +24,7 @@
  * await pool.close();
  * ```
  */
+import type { KeyObject } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
@@ -297,5 +298,31 @@ export function createCryptoPool(options: CryptoPoolOptions = {}): CryptoPool {
       })();
       return closing;
     },
+  };
+}
+
+/** The pool as the envelope code's signer and verifier, for parsed keys. */
+export interface CryptoSigner {
+  verify(bytes: Uint8Array, signature: Uint8Array, key: { readonly algorithm: CryptoAlgorithm; readonly key: KeyObject }): Promise<boolean>;
+  sign(bytes: Uint8Array, key: { readonly algorithm: CryptoAlgorithm; readonly key: KeyObject }): Promise<Uint8Array>;
+}
+
+/**
+ * Adapts a pool to parsed keys: each `KeyObject` is exported to SPKI / PKCS#8 DER once (the
+ * keyring and the DNS cache keep their key objects, so the export is remembered).
+ */
+export function cryptoSigner(pool: CryptoPool): CryptoSigner {
+  const ders = new WeakMap<KeyObject, Uint8Array>();
+  const derOf = (key: KeyObject): Uint8Array => {
+    let der = ders.get(key);
+    if (!der) {
+      der = key.type === 'private' ? key.export({ format: 'der', type: 'pkcs8' }) : key.export({ format: 'der', type: 'spki' });
+      ders.set(key, der);
+    }
+    return der;
+  };
+  return {
+    verify: (bytes, signature, key) => pool.verify(bytes, signature, derOf(key.key), key.algorithm),
+    sign: (bytes, key) => pool.sign(bytes, derOf(key.key), key.algorithm),
   };
 }

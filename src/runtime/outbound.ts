@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
-import { encodeEnvelope, signEnvelope, type EnvelopeDraft } from '../envelope/index.ts';
+import { encodeEnvelope, signEnvelope, signEnvelopeAsync, type EnvelopeDraft, type EnvelopeSigner } from '../envelope/index.ts';
 import type { Envelope } from '../envelope/types.ts';
 import type { PrivateKey } from '../keys/index.ts';
 import { TransportError } from '../errors.ts';
@@ -33,16 +33,19 @@ export class Outbound {
     private readonly js: JetStreamClient,
     private readonly outboxSubject: (to: string, from: string) => string,
     private readonly publishTimeoutMs = 5_000,
+    /** Makes the signatures off the event loop (the crypto pool); without it they are made here. */
+    private readonly signer?: EnvelopeSigner,
   ) {}
 
   /** Signs `draft` as `identity`. */
-  sign(identity: DomainIdentity, draft: EnvelopeDraft): Envelope {
-    return signEnvelope({ ...draft, From: identity.name, Selector: identity.selector }, identity.key);
+  async sign(identity: DomainIdentity, draft: EnvelopeDraft): Promise<Envelope> {
+    const complete = { ...draft, From: identity.name, Selector: identity.selector };
+    return this.signer ? signEnvelopeAsync(complete, identity.key, this.signer) : signEnvelope(complete, identity.key);
   }
 
   /** Signs `draft` as `identity` and publishes it to the outbox. `msgId` makes a rerun a no-op. */
   async publish(identity: DomainIdentity, draft: EnvelopeDraft, kind: OutboundKind, msgId: string, trace?: TraceContext): Promise<Envelope> {
-    const envelope = this.sign(identity, draft);
+    const envelope = await this.sign(identity, draft);
     const h = headers();
     h.set('Mailroom-Kind', kind);
     setTraceHeaders(h, trace);

@@ -1,4 +1,4 @@
-import { verifyDecoded, type DecodedEnvelope } from '../envelope/index.ts';
+import { verifyDecoded, verifyDecodedAsync, type DecodedEnvelope, type EnvelopeVerifier } from '../envelope/index.ts';
 import { checkTimestamp, type TimestampWindow } from '../envelope/timestamp-window.ts';
 import { rejected, ok, type Result } from '../envelope/types.ts';
 import type { KeyResolver } from '../keys/index.ts';
@@ -13,6 +13,8 @@ export interface ValidatorDeps {
   readonly replay: ReplayGuard;
   readonly window: TimestampWindow;
   readonly now: () => number;
+  /** Checks signatures off the event loop (the crypto pool); without it they are checked here. */
+  readonly verifier?: EnvelopeVerifier;
 }
 
 /**
@@ -37,7 +39,7 @@ export async function validateEnvelope(decoded: Result<DecodedEnvelope>, message
   }
   const key = await deps.keys.resolve(Header.From, Header.Selector);
   if (!key) return rejected('key-not-found', `no key for ${Header.From} selector ${Header.Selector ?? '(none)'}`);
-  const verified = verifyDecoded(decoded.value, key);
+  const verified = deps.verifier ? await verifyDecodedAsync(decoded.value, key, deps.verifier) : verifyDecoded(decoded.value, key);
   if (!verified.ok) return verified;
   if (!isFeedback && !(await deps.replay.claim(Header.From, Header.Correlation, messageId))) {
     return rejected('duplicate-correlation', `correlation ${Header.Correlation} from ${Header.From} was already used`);

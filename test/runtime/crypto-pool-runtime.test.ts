@@ -1,0 +1,77 @@
+/**
+ * The runtime with its signature work on the crypto pool (`cryptoPool` option): the same
+ * outcomes as on the event loop, with the verify and sign done by the workers.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
+import { makeFixture, type Fixture } from '../support/runtime-fixture.ts';
+import { waitFor } from '../support/wait-for.ts';
+import { startMailroom, type Mailroom } from '../../src/runtime/mailroom.ts';
+import { createCryptoPool, type CryptoPool } from '../../src/runtime/crypto-pool.ts';
+import type { EnvelopeStatus } from '../../src/runtime/status-store.ts';
+import type { Envelope } from '../../src/envelope/types.ts';
+import { encodeEnvelope, verifyEnvelopeText } from '../../src/envelope/index.ts';
+
+let server: NatsServerHandle;
+let fixture: Fixture;
+let pool: CryptoPool;
+let mailroom: Mailroom;
+const settled: { status: EnvelopeStatus; envelope: Envelope | undefined }[] = [];
+
+const finalOf = (from: string, correlation: string) =>
+  waitFor(() => settled.find((s) => s.status.from === from && s.status.correlation === correlation && s.status.final), { what: `final state of ${from}/${correlation}` });
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  fixture = await makeFixture({
+    natsUrl: server.url,
+    local: ['shop.example', 'orders.example', 'buffer.example'],
+    remote: ['stranger.example'],
+    feedback: { 'orders.example': 'buffer.example' },
+  });
+  pool = createCryptoPool({ size: 2 });
+  mailroom = await startMailroom(fixture.config, {
+    http: false,
+    cryptoPool: pool,
+    handlers: { 'shop.example': { 'Hello@Host': ({ from, body }) => ({ text: `hello ${from}`, echo: body }) } },
+  });
+  mailroom.events.on('settled', (status, envelope) => settled.push({ status, envelope }));
+});
+
+afterAll(async () => {
+  await mailroom?.stop();
+  await pool?.close();
+  await server?.stop();
+});
+
+describe('with cryptoPool', () => {
+  it('verifies on the pool, signs the reply there, and the reply verifies with the replier key', async () => {
+    const before = pool.stats().operations;
+    const orders = fixture.domains['orders.example']!;
+    const envelope = orders.sign({ To: 'shop.example', Subject: 'Hello@Host', Body: { text: 'pooled' } });
+    expect((await mailroom.accept(encodeEnvelope(envelope))).kind).toBe('accepted');
+    const request = await finalOf('orders.example', envelope.Header.Correlation);
+    expect(request.status.history.map((h) => h.state)).toEqual(['received', 'queued', 'validating', 'handling', 'replying', 'replied']);
+    const reply = await finalOf('shop.example', envelope.Header.Correlation);
+    expect(reply.status.state).toBe('replied');
+    expect(reply.envelope?.Body).toEqual({ text: 'hello orders.example', echo: { text: 'pooled' } });
+    expect(verifyEnvelopeText(encodeEnvelope(reply.envelope!), fixture.domains['shop.example']!.publicKey).ok).toBe(true);
+    // Request verified, reply signed, reply verified (by orders.example's own actor).
+    expect(pool.stats().operations - before).toBeGreaterThanOrEqual(3);
+  });
+
+  it('discards a bad signature found by the pool', async () => {
+    const stranger = fixture.domains['stranger.example']!;
+    const orders = fixture.domains['orders.example']!;
+    const e = stranger.sign({ To: 'shop.example', Subject: 'Hello@Host' });
+    const other = orders.sign({ To: 'shop.example', Subject: 'Hello@Host', Correlation: e.Header.Correlation, Timestamp: e.Header.Timestamp });
+    await mailroom.accept(encodeEnvelope({ ...e, Signature: other.Signature }));
+    const status = await finalOf('stranger.example', e.Header.Correlation);
+    expect(status.status.discard).toMatchObject({ reason: 'bad-signature', source: 'validation' });
+  });
+
+  it('signs a delayed send on the pool', async () => {
+    const sent = await mailroom.send({ From: 'orders.example', To: 'shop.example', Subject: 'Hello@Host', Body: { text: 'later' } }, { delayMs: 50 });
+    expect(verifyEnvelopeText(encodeEnvelope(sent), fixture.domains['orders.example']!.publicKey).ok).toBe(true);
+  });
+});
