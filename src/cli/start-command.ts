@@ -78,6 +78,7 @@ export function registerStartCommand(program: Command): void {
       say(`NATS:      ${mailroom.natsUrl}`);
       say(`inbox:     POST ${mailroom.url}/inbox`);
       say(`status:    GET  ${mailroom.url}/envelopes/{from}/{correlation}`);
+      say(`workflows: GET  ${mailroom.url}/workflows (?status=&name=&state=), ${mailroom.url}/workflows/{id}`);
       say(`dashboard: ${mailroom.url}/`);
       say(`metrics:   GET  ${mailroom.url}/metrics`);
       if (observability.inspector) {

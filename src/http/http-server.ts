@@ -7,6 +7,8 @@ import type { MailroomStats, RequestOptions } from '../runtime/mailroom.ts';
 import type { ConversationRecord } from '../runtime/conversations.ts';
 import { ConfigError } from '../errors.ts';
 import { traceContextOf, type TraceContext } from '../runtime/trace-context.ts';
+import type { StateValue } from 'xstate';
+import type { WorkflowFilter, WorkflowInfo, WorkflowStatus, Workflows } from '../workflows/workflow-types.ts';
 
 /** What the HTTP layer needs from the runtime: its public API, not the transport. */
 export interface HttpRuntime {
@@ -18,6 +20,8 @@ export interface HttpRuntime {
   conversation(from: string, correlation: string): Promise<ConversationRecord | undefined>;
   startConversation(request: RequestOptions): Promise<{ correlation: string }>;
   stats(): Promise<MailroomStats>;
+  /** `GET /workflows` and `GET /workflows/{id}` read these. */
+  readonly workflows: Pick<Workflows, 'list' | 'get'>;
 }
 
 export interface HttpServerOptions {
@@ -56,12 +60,24 @@ function callbackOf(query: Record<string, unknown>, header: unknown): string | E
   }
 }
 
+const WORKFLOW_STATUSES: readonly WorkflowStatus[] = ['running', 'done', 'failed', 'cancelled', 'parked'];
+
+/** A workflow as `GET /workflows` lists it: without its context and history (`GET /workflows/{id}` has them). */
+export type WorkflowSummary = Omit<WorkflowInfo, 'context' | 'history' | 'output'> & { readonly lastEvent?: string };
+
+function workflowSummary(info: WorkflowInfo): WorkflowSummary {
+  const { context: _context, history, output: _output, ...rest } = info;
+  const last = history[history.length - 1];
+  return { ...rest, ...(last ? { lastEvent: last.event } : {}) };
+}
+
 function problem(reply: FastifyReply, status: number, error: string, detail: string, extra?: Record<string, unknown>) {
   return reply.code(status).type('application/json').send({ error, detail, ...extra });
 }
 
 /**
  * The HTTP face of a runtime: `POST /inbox`, `GET /envelopes/{from}/{correlation}`,
+ * `GET /workflows` (`?status=&name=&state=&limit=`), `GET /workflows/{id}`,
  * `GET /healthz`, `GET /readyz`. Answers 202 only after JetStream stored the envelope.
  */
 export async function startHttpServer(runtime: HttpRuntime, options: HttpServerOptions): Promise<HttpServer> {
@@ -165,6 +181,38 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
       if (error instanceof ConfigError) return problem(reply, 400, 'not-local', error.message);
       throw error;
     }
+  });
+
+  app.get<{ Querystring: { status?: string; name?: string; state?: string; limit?: string } }>('/workflows', async (request, reply) => {
+    const { status, name, state, limit: rawLimit } = request.query;
+    const filter: { -readonly [K in keyof WorkflowFilter]: WorkflowFilter[K] } = {};
+    if (status) {
+      if (!(WORKFLOW_STATUSES as readonly string[]).includes(status)) return problem(reply, 400, 'bad-request', `status is one of ${WORKFLOW_STATUSES.join(', ')}, not ${JSON.stringify(status)}`);
+      filter.status = status as WorkflowStatus;
+    }
+    if (name) filter.name = name;
+    if (state) {
+      // A state path (`charging`, `payment.waiting`) or a state value as JSON (`{"payment":"waiting"}`).
+      if (state.startsWith('{')) {
+        try {
+          filter.state = JSON.parse(state) as StateValue;
+        } catch (_) {
+          return problem(reply, 400, 'bad-request', 'state is a state path (payment.waiting) or a state value as JSON ({"payment":"waiting"})');
+        }
+      } else filter.state = state;
+    }
+    const limit = Math.min(1000, Math.max(1, Number(rawLimit ?? 100) || 100));
+    const all = await runtime.workflows.list(filter);
+    // Newest first.
+    const newest = all.sort((a, b) => b.createdAt - a.createdAt || b.id.localeCompare(a.id)).slice(0, limit);
+    return { total: all.length, workflows: newest.map(workflowSummary) };
+  });
+  // A wildcard: workflow IDs may contain slashes (an envelope-started one is `<From>/<Correlation>`).
+  app.get<{ Params: { '*': string } }>('/workflows/*', async (request, reply) => {
+    const id = request.params['*'];
+    if (!id) return problem(reply, 400, 'bad-request', 'give a workflow id: GET /workflows/{id}');
+    const info = await runtime.workflows.get(id);
+    return info ?? problem(reply, 404, 'not-found', `no workflow with id ${JSON.stringify(id)}`);
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));

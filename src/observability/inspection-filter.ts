@@ -1,5 +1,6 @@
 import type { AnyActorRef, InspectionEvent } from 'xstate';
 import { MailroomError } from '../errors.ts';
+import { isWorkflowActor } from './workflow-inspection.ts';
 
 /** Which envelopes to inspect. Values of one key are alternatives; different keys must all match. `*` is a wildcard. */
 export interface InspectionFilter {
@@ -75,7 +76,8 @@ export interface InspectionPredicate {
 /**
  * Compiles a filter into a predicate over XState inspection events. Only `@xstate.actor`,
  * `@xstate.event` and `@xstate.snapshot` pass (what Stately Inspector shows); decisions are
- * cached per actor, so a busy runtime pays one check per envelope.
+ * cached per actor, so a busy runtime pays one check per envelope. Workflows' events pass
+ * whatever the filter says: it selects envelopes.
  */
 export function inspectionPredicate(filter: InspectionFilter = {}): InspectionPredicate {
   const domain = matcher(filter.domain);
@@ -88,6 +90,8 @@ export function inspectionPredicate(filter: InspectionFilter = {}): InspectionPr
 
   return (event) => {
     if (event.type !== '@xstate.actor' && event.type !== '@xstate.event' && event.type !== '@xstate.snapshot') return false;
+    // The filter is about envelopes: a workflow's events (synthetic, see workflow-inspection.ts) always pass.
+    if (isWorkflowActor(event.actorRef)) return true;
     const target = event.actorRef as InspectedActor;
     // Events sent to the root (an envelope actor's done event) are about their source.
     const about = topActorOf(target) ?? (event.type === '@xstate.event' ? topActorOf(event.sourceRef as InspectedActor | undefined) : undefined);

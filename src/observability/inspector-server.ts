@@ -3,16 +3,19 @@ import { WebSocketServer, WebSocket } from 'ws';
 import { createInspector, type StatelyInspectionEvent } from '@statelyai/inspect';
 import type { InspectionEvent } from 'xstate';
 import { inspectionPredicate, type InspectionFilter } from './inspection-filter.ts';
+import { isWorkflowActor } from './workflow-inspection.ts';
 
 export interface InspectorServerOptions {
   /** Default {@link DEFAULT_INSPECT_PORT}; 0 picks a free port. */
   readonly port?: number;
   /** Default 127.0.0.1: inspection events show envelope metadata, so keep them local unless asked. */
   readonly host?: string;
-  /** Which envelopes to stream (default: all). */
+  /** Which envelopes to stream (default: all). Workflows (see `workflow-inspection.ts`) are always streamed. */
   readonly filter?: InspectionFilter;
   /** Stop sending to a client whose unsent data exceeds this many bytes (a stalled browser); default 8 MiB. */
   readonly maxBufferedBytes?: number;
+  /** How many workflows a client that connects is shown at once (their registrations, latest state); default 200, the most recently stepped. */
+  readonly replayWorkflows?: number;
 }
 
 /** A running WebSocket inspector. */
@@ -56,6 +59,9 @@ function toJson(value: unknown): string {
  *
  * Only the envelopes the filter accepts are converted and sent, and nothing is converted
  * while no client is connected: an idle inspector costs one check per inspection event.
+ * Workflows (their synthetic actors, see `workflow-inspection.ts`) pass any filter; a client
+ * that connects gets the registrations of the most recently stepped ones, with their current
+ * snapshot, after the runtime's root actor.
  *
  * @example
  * ```ts
@@ -76,19 +82,39 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
   };
   /** The root actor's registration: sent to every client on connect, so envelope actors have their parent. */
   let rootActor: string | undefined;
+  let rootSessionId: string | undefined;
   const inspector = createInspector(
     {
       send(event: StatelyInspectionEvent) {
         const message = toJson(event);
-        if (event.type === '@xstate.actor' && event.parentId === undefined) rootActor = message;
+        if (event.type === '@xstate.actor' && event.sessionId === rootSessionId) rootActor = message;
         for (const client of wss.clients) send(client, message);
       },
     },
     { autoStart: false },
   );
 
+  /**
+   * Workflow registrations, most recently stepped last: a workflow is registered once per
+   * process, so a client that connects later gets them (with their current snapshot) on connect.
+   */
+  const workflows = new Map<string, InspectionEvent>();
+  const replayWorkflows = options.replayWorkflows ?? 200;
+  const remember = (event: InspectionEvent) => {
+    const sessionId = event.actorRef.sessionId;
+    const registration = event.type === '@xstate.actor' ? event : workflows.get(sessionId);
+    if (!registration) return;
+    workflows.delete(sessionId);
+    workflows.set(sessionId, registration);
+    while (workflows.size > replayWorkflows) workflows.delete(workflows.keys().next().value!);
+  };
+
   wss.on('connection', (socket) => {
     if (rootActor) send(socket, rootActor);
+    if (workflows.size) {
+      const replay = createInspector({ send: (event: StatelyInspectionEvent) => send(socket, toJson(event)) }, { autoStart: false });
+      for (const registration of workflows.values()) replay.inspect.next?.(registration);
+    }
     socket.on('message', (data) => {
       const message = data.toString();
       for (const client of wss.clients) if (client !== socket) send(client, message);
@@ -97,7 +123,8 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
   });
 
   const accepts = inspectionPredicate(options.filter);
-  const isRootActor = (event: InspectionEvent) => event.type === '@xstate.actor' && (event.actorRef as { _parent?: unknown })._parent === undefined;
+  // Workflows are root actors of their own, but not the runtime's: they do not greet every client.
+  const isRootActor = (event: InspectionEvent) => event.type === '@xstate.actor' && (event.actorRef as { _parent?: unknown })._parent === undefined && !isWorkflowActor(event.actorRef);
   let stopping: Promise<void> | undefined;
   return {
     url: `ws://${host.includes(':') ? `[${host}]` : host}:${port}`,
@@ -105,7 +132,10 @@ export async function startInspectorServer(options: InspectorServerOptions = {})
     host,
     inspect(event) {
       if (stopping) return;
+      if (isWorkflowActor(event.actorRef)) remember(event);
+      else if (isRootActor(event)) rootSessionId = event.actorRef.sessionId;
       if (wss.clients.size === 0 && !isRootActor(event)) return;
+      // The filter is about envelopes: workflows always pass it.
       if (accepts(event)) inspector.inspect.next?.(event);
     },
     clients: () => wss.clients.size,

@@ -27,7 +27,8 @@ const FILES = ['index.html', 'dashboard.css', 'dashboard.js'] as const;
  * `GET /` the page; `/dashboard/*` its script and style, the machines as SVG statecharts,
  * the live state, a correlation search, and a Server-Sent Events stream of the state.
  * Everything is served by the runtime: no CDN, works offline. The page itself reads
- * `GET /stats` and the dead letters (`GET /dead-letters`, `POST /dead-letters/:id/replay`).
+ * `GET /stats`, the dead letters (`GET /dead-letters`, `POST /dead-letters/:id/replay`) and the
+ * workflows (`GET /workflows`, `GET /workflows/:id`), polled like the stats.
  */
 export function createDashboardPlugin(options: DashboardOptions): (app: FastifyInstance) => Promise<void> {
   const { tracker } = options;

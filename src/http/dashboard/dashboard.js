@@ -33,7 +33,7 @@ async function getJson(url, init) {
   return body;
 }
 
-const view = { config: undefined, state: undefined, stats: undefined, search: undefined };
+const view = { config: undefined, state: undefined, stats: undefined, search: undefined, workflows: undefined, selectedWorkflow: undefined };
 
 function drawMachines() {
   const panel = $('machines');
@@ -173,6 +173,91 @@ async function replay(id, button) {
   await refreshStats();
 }
 
+// A state value as dotted paths: {"payment":"waiting"} → payment.waiting (parallel regions joined by commas).
+const statePaths = (value, prefix = '') =>
+  typeof value === 'string'
+    ? [`${prefix}${value}`]
+    : Object.entries(value ?? {}).flatMap(([key, child]) => (child && typeof child === 'object' && !Object.keys(child).length ? [`${prefix}${key}`] : statePaths(child, `${prefix}${key}.`)));
+const stateText = (state) => statePaths(state).join(', ');
+
+function waitingOn(workflow) {
+  const parts = [];
+  for (const activity of workflow.activities ?? []) parts.push(`${activity.kind} ${activity.src}`);
+  for (const timer of workflow.timers ?? []) {
+    const seconds = Math.max(0, Math.round((timer.due - Date.now()) / 1000));
+    parts.push(`timer ${timer.event} (in ${seconds}s)`);
+  }
+  return parts.join(', ');
+}
+
+function workflowQuery() {
+  const params = new URLSearchParams({ limit: '50' });
+  const status = $('workflow-status').value;
+  const name = $('workflow-name').value.trim();
+  const state = $('workflow-state').value.trim();
+  if (status) params.set('status', status);
+  if (name) params.set('name', name);
+  if (state) params.set('state', state);
+  return `/workflows?${params}`;
+}
+
+async function refreshWorkflows() {
+  let list;
+  try {
+    list = await getJson(workflowQuery());
+  } catch (error) {
+    $('workflows-note').textContent = `cannot list workflows: ${error.message}`;
+    return;
+  }
+  view.workflows = list.workflows;
+  const rows = list.workflows.map((workflow) => {
+    const why = workflow.parked ? `parked: ${workflow.parked.reason}` : workflow.error ? `${workflow.error.name}: ${workflow.error.message}` : undefined;
+    const row = el(
+      'tr',
+      { class: workflow.id === view.selectedWorkflow ? 'selected' : '', 'data-workflow': workflow.id, 'data-status': workflow.status },
+      el('td', { class: 'mono', text: time(workflow.updatedAt), title: new Date(workflow.updatedAt).toISOString() }),
+      el('td', { class: 'mono corr', text: workflow.id, title: workflow.id }),
+      el('td', { text: workflow.name, title: `version ${workflow.version}` }),
+      el('td', { class: 'mono wf-state', text: stateText(workflow.state) }),
+      el('td', {}, el('span', { class: `pill wf-${workflow.status}`, text: workflow.status }), why ? el('div', { class: 'why', text: why }) : undefined),
+      el('td', { class: 'mono', text: workflow.lastEvent ?? '' }),
+      el('td', { text: waitingOn(workflow) }),
+    );
+    row.addEventListener('click', () => void showWorkflow(workflow.id));
+    return row;
+  });
+  $('workflows').replaceChildren(...rows);
+  $('workflows-empty').hidden = rows.length > 0;
+  $('workflows-note').textContent = list.total > list.workflows.length ? `${list.workflows.length} of ${list.total} shown.` : '';
+  if (view.selectedWorkflow) await showWorkflow(view.selectedWorkflow, true);
+}
+
+async function showWorkflow(id, quiet) {
+  view.selectedWorkflow = id;
+  for (const row of document.querySelectorAll('#workflows tr')) row.classList.toggle('selected', row.dataset.workflow === id);
+  let workflow;
+  try {
+    workflow = await getJson(`/workflows/${encodeURIComponent(id)}`);
+  } catch (error) {
+    if (!quiet) $('workflows-note').textContent = `cannot read workflow ${id}: ${error.message}`;
+    return;
+  }
+  $('workflow-detail').hidden = false;
+  $('workflow-detail-title').textContent = `${workflow.id} — ${workflow.name}@${workflow.version}, ${workflow.status} in ${stateText(workflow.state)} (step ${workflow.seq})`;
+  const path = $('workflow-detail-path');
+  path.replaceChildren(...workflow.history.map((step) => el('span', { class: 'step', text: stateText(step.state), title: `#${step.seq} ${step.event}` })));
+  const shown = { context: workflow.context, ...(workflow.output !== undefined ? { output: workflow.output } : {}), ...(workflow.error ? { error: workflow.error } : {}) };
+  $('workflow-detail-context').textContent = JSON.stringify(shown, null, 2);
+}
+
+function wireWorkflows() {
+  $('workflow-filter').addEventListener('submit', (event) => {
+    event.preventDefault();
+    void refreshWorkflows();
+  });
+  $('workflow-status').addEventListener('change', () => void refreshWorkflows());
+}
+
 async function search(correlation, from) {
   const found = (await getJson(`/dashboard/api/envelopes?correlation=${encodeURIComponent(correlation)}`)).envelopes;
   let note = `${found.length} found among the recent envelopes of this process.`;
@@ -258,12 +343,15 @@ async function main() {
   }
   drawMachines();
   wireSearch();
+  wireWorkflows();
   live();
   const params = new URLSearchParams(window.location.search);
   const every = Number(params.get('refresh')) || 2000;
   void refreshStats();
   void refreshDeadLetters();
+  void refreshWorkflows();
   setInterval(refreshStats, every);
+  setInterval(refreshWorkflows, every);
   setInterval(refreshDeadLetters, every * 2);
 }
 
