@@ -8,6 +8,7 @@ import { registerSendCommand } from './send-command.ts';
 import { registerStatusCommand } from './status-command.ts';
 import { registerDlqCommand } from './dlq-command.ts';
 import { registerMachinesCommand } from './machines-command.ts';
+import { registerWorkflowsCommand } from './workflows-command.ts';
 
 /** Builds the `mailroom` command tree. */
 function createProgram(): Command {
@@ -24,6 +25,7 @@ function createProgram(): Command {
   registerStatusCommand(program);
   registerDlqCommand(program);
   registerMachinesCommand(program);
+  registerWorkflowsCommand(program);
   return program;
 }
 

@@ -17,10 +17,10 @@ export async function baseUrlOf(flags: RuntimeFlags): Promise<string> {
 }
 
 /** Calls the runtime; a connection failure is a CliUsageError that says how to start it. */
-export async function callRuntime(base: string, method: string, path: string): Promise<{ status: number; body: unknown }> {
+export async function callRuntime(base: string, method: string, path: string, json?: unknown): Promise<{ status: number; body: unknown }> {
   let res: Response;
   try {
-    res = await fetch(`${base}${path}`, { method });
+    res = await fetch(`${base}${path}`, json === undefined ? { method } : { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(json) });
   } catch (cause) {
     throw new CliUsageError(`cannot reach the runtime at ${base}: ${cause instanceof Error ? cause.message : String(cause)}`, 'is it running? start it with: mailroom start -c <config>');
   }

@@ -20,8 +20,8 @@ export interface HttpRuntime {
   conversation(from: string, correlation: string): Promise<ConversationRecord | undefined>;
   startConversation(request: RequestOptions): Promise<{ correlation: string }>;
   stats(): Promise<MailroomStats>;
-  /** `GET /workflows` and `GET /workflows/{id}` read these. */
-  readonly workflows: Pick<Workflows, 'list' | 'get'>;
+  /** `GET /workflows`, `GET /workflows/{id}` read these; `POST /workflows…` start, signal, cancel and resume. */
+  readonly workflows: Pick<Workflows, 'list' | 'get'> & Partial<Pick<Workflows, 'start' | 'send' | 'cancel' | 'resume'>>;
 }
 
 export interface HttpServerOptions {
@@ -213,6 +213,55 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
     if (!id) return problem(reply, 400, 'bad-request', 'give a workflow id: GET /workflows/{id}');
     const info = await runtime.workflows.get(id);
     return info ?? problem(reply, 404, 'not-found', `no workflow with id ${JSON.stringify(id)}`);
+  });
+
+  // Start, signal, cancel, resume. Each answers with the workflow as stored after the step.
+  /** A JSON body (bodies arrive as bytes: `/inbox` needs them raw); `undefined` when it is not JSON. */
+  const jsonBody = (body: unknown): unknown => {
+    if (body === undefined || body === null) return {};
+    try {
+      return JSON.parse(Buffer.from(body as Buffer).toString('utf8')) as unknown;
+    } catch (_) {
+      return undefined;
+    }
+  };
+  const workflowError = (reply: FastifyReply, error: unknown) => {
+    const tag = (error as { _tag?: unknown })?._tag;
+    const detail = error instanceof Error ? error.message : String(error);
+    if (tag === 'WorkflowNotFoundError') return problem(reply, 404, 'not-found', detail);
+    if (tag === 'WorkflowNotRunningError' || tag === 'WorkflowAlreadyExistsError') return problem(reply, 409, 'conflict', detail);
+    if (tag === 'InvalidWorkflowInputError' || tag === 'UnknownWorkflowError') return problem(reply, 400, 'bad-request', detail);
+    throw error;
+  };
+  app.post<{ Body: unknown }>('/workflows', async (request, reply) => {
+    const workflows = runtime.workflows;
+    if (!workflows.start) return problem(reply, 404, 'not-found', 'this server does not start workflows');
+    const body = jsonBody(request.body) as { name?: unknown; input?: unknown; id?: unknown } | null | undefined;
+    if (typeof body !== 'object' || body === null || typeof body.name !== 'string') return problem(reply, 400, 'bad-request', 'send JSON {"name": "<workflow kind>", "input": …, "id": "<optional id>"}');
+    if (body.id !== undefined && typeof body.id !== 'string') return problem(reply, 400, 'bad-request', 'id must be a string');
+    try {
+      return reply.code(201).send(await workflows.start(body.name, body.input, body.id !== undefined ? { id: body.id } : {}));
+    } catch (error) {
+      return workflowError(reply, error);
+    }
+  });
+  // `/workflows/{id}/events|cancel|resume`; the ID may contain slashes, the action is the last segment.
+  app.post<{ Params: { '*': string }; Body: unknown }>('/workflows/*', async (request, reply) => {
+    const path = request.params['*'];
+    const cut = path.lastIndexOf('/');
+    const id = cut > 0 ? path.slice(0, cut) : '';
+    const action = path.slice(cut + 1);
+    const body = jsonBody(request.body) as Record<string, unknown> | undefined;
+    if (typeof body !== 'object' || body === null) return problem(reply, 400, 'bad-request', 'the body must be a JSON object');
+    const workflows = runtime.workflows;
+    try {
+      if (id && action === 'events' && workflows.send) return await workflows.send(id, body as { type: string });
+      if (id && action === 'cancel' && workflows.cancel) return await workflows.cancel(id, typeof body['reason'] === 'string' ? body['reason'] : undefined);
+      if (id && action === 'resume' && workflows.resume) return await workflows.resume(id);
+    } catch (error) {
+      return workflowError(reply, error);
+    }
+    return problem(reply, 404, 'not-found', 'POST /workflows/{id}/events (an event as JSON), /workflows/{id}/cancel ({"reason"}) or /workflows/{id}/resume');
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
