@@ -86,6 +86,7 @@ export function registerStartCommand(program: Command): void {
         say(`inspect:   ${observability.inspector.url}${scope}; open ${mailroom.url}/inspect to see it in Stately Inspector`);
       }
       for (const domain of config.domains) say(`domain:    ${domain.name} (selector ${domain.selector})`);
+      for (const workflow of mailroom.workflows.registered()) say(`workflow:  ${workflow.name} (version ${workflow.version})`);
       if (config.domains.length === 0) say('no domains configured: every envelope will be discarded as not-addressed-to-us');
       say('ready; Ctrl-C to stop');
       await new Promise<void>((resolve) => {
