@@ -16,23 +16,7 @@ import { encodeEnvelope, signEnvelope } from '../src/envelope/index.ts';
 import { parseConfig } from '../src/config/index.ts';
 import { startMailroom, type MailroomEvents } from '../src/runtime/mailroom.ts';
 import type { ConversationOutcome } from '../machines/conversation.machine.ts';
-import { Cleanup, isMain, makeTempDir, progress, removeTempDir, runAsScript, type BenchOptions, type BenchResult } from './support.ts';
-
-const WINDOW = 256;
-
-/** Runs `work(i)` for i < count with at most WINDOW at once, reporting progress. */
-async function windowed(count: number, work: (i: number) => Promise<unknown>, tick: (done: number) => void): Promise<void> {
-  let next = 0;
-  let done = 0;
-  await Promise.all(
-    Array.from({ length: WINDOW }, async () => {
-      while (next < count) {
-        await work(next++);
-        if (++done % 1000 === 0) tick(done);
-      }
-    }),
-  );
-}
+import { Cleanup, windowed, isMain, makeTempDir, progress, removeTempDir, runAsScript, type BenchOptions, type BenchResult } from './support.ts';
 
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const count = options.quick ? 2_000 : 20_000;

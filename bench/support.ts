@@ -229,3 +229,20 @@ export class Cleanup {
 export function ms(value: number): string {
   return `${value < 10 ? value.toFixed(2) : Math.round(value)} ms`;
 }
+
+/** How many operations {@link windowed} keeps in flight. */
+export const WINDOW = 256;
+
+/** Runs `work(i)` for every i < count, at most {@link WINDOW} at once; `tick(done)` every `every` completions. */
+export async function windowed(count: number, work: (i: number) => Promise<unknown>, tick: (done: number) => void, every = 1000): Promise<void> {
+  let next = 0;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: WINDOW }, async () => {
+      while (next < count) {
+        await work(next++);
+        if (++done % every === 0) tick(done);
+      }
+    }),
+  );
+}

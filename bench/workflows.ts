@@ -20,24 +20,10 @@ import { generateDomainKeys } from '../src/keys/index.ts';
 import { parseConfig } from '../src/config/index.ts';
 import { startMailroom } from '../src/runtime/mailroom.ts';
 import { activity } from '../src/workflows/activity.ts';
-import { Cleanup, isMain, makeTempDir, percentile, progress, removeTempDir, runAsScript, type BenchOptions, type BenchResult } from './support.ts';
+import { Cleanup, WINDOW, windowed, isMain, makeTempDir, percentile, progress, removeTempDir, runAsScript, type BenchOptions, type BenchResult } from './support.ts';
 
-const WINDOW = 256;
 const DELAY_MS = 2_000;
 const MB = 1024 * 1024;
-
-async function windowed(count: number, work: (i: number) => Promise<unknown>, tick: (done: number) => void): Promise<void> {
-  let next = 0;
-  let done = 0;
-  await Promise.all(
-    Array.from({ length: WINDOW }, async () => {
-      while (next < count) {
-        await work(next++);
-        if (++done % 500 === 0) tick(done);
-      }
-    }),
-  );
-}
 
 const job = setup({ actors: { work: activity(async ({ input }: { input: number }) => input * 2) } }).createMachine({
   id: 'job',

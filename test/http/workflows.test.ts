@@ -10,7 +10,6 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { assign, setup } from 'xstate';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
 import { makeFixture, type Fixture } from '../support/runtime-fixture.ts';
@@ -18,28 +17,12 @@ import { startMailroom, type Mailroom } from '../../src/runtime/mailroom.ts';
 import { startObservability, type Observability } from '../../src/observability/observability.ts';
 import type { WorkflowInfo } from '../../src/workflows/workflow-types.ts';
 import type { WorkflowSummary } from '../../src/http/http-server.ts';
+import { ticket } from '../support/ticket-machine.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path));
 const artifacts = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 if (!CHROMIUM) process.stderr.write('\nSKIPPED: chromium is not installed; the Workflows panel of the dashboard was NOT tested in a browser\n\n');
 
-const ticket = setup({ types: { context: {} as { notes: string[] }, events: {} as { type: 'work' } | { type: 'review' } | { type: 'approve' } } }).createMachine({
-  id: 'ticket',
-  context: { notes: [] },
-  initial: 'open',
-  states: {
-    open: { on: { work: { target: 'working', actions: assign({ notes: ({ context }) => [...context.notes, 'started'] }) } } },
-    working: {
-      initial: 'coding',
-      states: {
-        coding: { on: { review: 'reviewing' } },
-        reviewing: { on: { approve: '#ticket.closed' } },
-      },
-    },
-    closed: { type: 'final' },
-  },
-  output: ({ context }) => ({ notes: context.notes.length }),
-});
 
 let server: NatsServerHandle;
 let fixture: Fixture;

@@ -6,7 +6,7 @@
  * replays them to a client that connects later, after the runtime's root actor.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assign, setup, type InspectionEvent } from 'xstate';
+import type { InspectionEvent } from 'xstate';
 import { createInspector, createWebSocketReceiver, type StatelyInspectionEvent } from '@statelyai/inspect';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
 import { makeFixture, type Fixture } from '../support/runtime-fixture.ts';
@@ -16,24 +16,8 @@ import { startObservability, type Observability } from '../../src/observability/
 import { inspectionPredicate, parseInspectionFilter } from '../../src/observability/inspection-filter.ts';
 import { inspectWorkflows, isWorkflowActor, workflowSessionId } from '../../src/observability/workflow-inspection.ts';
 import type { WorkflowChange, WorkflowInfo } from '../../src/workflows/workflow-types.ts';
+import { ticket } from '../support/ticket-machine.ts';
 
-const ticket = setup({ types: { context: {} as { notes: string[] }, events: {} as { type: 'work' } | { type: 'review' } | { type: 'approve' } } }).createMachine({
-  id: 'ticket',
-  context: { notes: [] },
-  initial: 'open',
-  states: {
-    open: { on: { work: { target: 'working', actions: assign({ notes: ({ context }) => [...context.notes, 'started'] }) } } },
-    working: {
-      initial: 'coding',
-      states: {
-        coding: { on: { review: 'reviewing' } },
-        reviewing: { on: { approve: '#ticket.closed' } },
-      },
-    },
-    closed: { type: 'final' },
-  },
-  output: ({ context }) => ({ notes: context.notes.length }),
-});
 
 let server: NatsServerHandle;
 let fixture: Fixture;
