@@ -60,6 +60,7 @@ export class TestClockSettleError extends MailroomError {
   }
 }
 
+/** Options of {@link createTestMailroom}: everything `startMailroom` takes but the clock, plus the test's domains and config. */
 export interface TestMailroomOptions extends Omit<MailroomOptions, 'now' | 'timerMaxWaitMs'> {
   /** Domains hosted by the test runtime (default `['test.example']`); keys are generated. */
   readonly domains?: readonly string[];

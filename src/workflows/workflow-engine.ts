@@ -62,8 +62,11 @@ import type {
 } from './workflow-types.ts';
 
 /** Timer kinds of the engine. */
+/** Timer kind: a workflow's delayed event came due. */
 export const WORKFLOW_TIMER = 'workflow.timer';
+/** Task kind: run (or retry) one of a workflow's activities, or start its request. */
 export const WORKFLOW_TASK = 'workflow.task';
+/** Timer kind: a request a workflow made has ended (or its safety net is due): deliver the outcome. */
 export const WORKFLOW_REPLY = 'workflow.reply';
 
 /** A timer or task whose step has not become visible after this long never will: it is dropped. */
@@ -917,4 +920,3 @@ interface ReplyPayload {
   readonly correlation: string;
 }
 
-export type { StateValue };
