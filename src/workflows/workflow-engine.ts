@@ -26,7 +26,6 @@ import {
   type AnyMachineSnapshot,
   type AnyStateMachine,
   type EventObject,
-  type StateValue,
 } from 'xstate';
 import type { KV, KvEntry } from '@nats-io/kv';
 import type { Names } from '../transport/names.ts';
