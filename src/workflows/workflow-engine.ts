@@ -327,18 +327,31 @@ export class WorkflowEngine implements Workflows {
   }
 
   async list(filter: WorkflowFilter = {}): Promise<WorkflowInfo[]> {
-    const keys: string[] = [];
-    for await (const key of await this.#deps.kv.keys('w.>')) keys.push(key);
     const out: WorkflowInfo[] = [];
-    for (const key of keys) {
-      const record = decode(await this.#deps.kv.get(key));
-      if (!record) continue;
+    for (const record of await this.#all()) {
       if (filter.name !== undefined && record.name !== filter.name) continue;
       if (filter.status !== undefined && record.status !== filter.status) continue;
       if (filter.state !== undefined && !matchesState(filter.state, record.snapshot.value)) continue;
       out.push(toInfo(record));
     }
     return out.sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+  }
+
+  /** Every workflow record, read in one pass over the bucket (a watch of the last values), not one get per key. */
+  async #all(): Promise<WorkflowRecord[]> {
+    let count = 0;
+    for await (const _key of await this.#deps.kv.keys('w.>')) count++;
+    if (count === 0) return [];
+    const records: WorkflowRecord[] = [];
+    const watcher = await this.#deps.kv.watch({ key: 'w.>', ignoreDeletes: true });
+    for await (const entry of watcher) {
+      const record = entry.operation === 'PUT' && entry.length > 0 ? entry.json<WorkflowRecord>() : undefined;
+      if (record) records.push(record);
+      // `delta` counts what is left of the initial values: 0 is the newest, so the pass is complete.
+      if (entry.delta === 0 || records.length >= count) break;
+    }
+    watcher.stop();
+    return records;
   }
 
   async cancel(id: string, reason = 'cancelled'): Promise<WorkflowInfo> {
