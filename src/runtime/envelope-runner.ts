@@ -1,4 +1,4 @@
-import { createActor, fromPromise, fromTransition, type InspectionEvent } from 'xstate';
+import { createActor, fromTransition, type AnyActorRef, type InspectionEvent, type PromiseActorLogic, type PromiseSnapshot } from 'xstate';
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import {
   envelopeMachine,
@@ -112,6 +112,50 @@ function actorInput(flight: Flight, deps: EnvelopeRunnerDeps): EnvelopeActorInpu
   };
 }
 
+const STEP_RESOLVE = 'xstate.promise.resolve';
+const STEP_REJECT = 'xstate.promise.reject';
+const STEP_STOP = 'xstate.stop';
+type StepEvent = { type: string; [k: string]: unknown };
+
+/**
+ * `fromPromise` without what the steps never use: xstate's version makes an
+ * `AbortController` (and a WeakMap entry) per invocation for a `signal` no step reads;
+ * measured at ~2 % of the runtime's CPU. Same snapshots, events and lifecycle otherwise.
+ */
+function fromStep<TOutput, TInput>(run: (input: TInput) => Promise<TOutput>): PromiseActorLogic<TOutput, TInput> {
+  type Snapshot = PromiseSnapshot<TOutput, TInput>;
+  const settled = (self: AnyActorRef, type: string, data: unknown): void => {
+    if (self.getSnapshot().status === 'active') self.send({ type, data });
+  };
+  const logic = {
+    config: run,
+    transition: (state: Snapshot, event: StepEvent): Snapshot => {
+      if (state.status !== 'active') return state;
+      switch (event.type) {
+        case STEP_RESOLVE:
+          return { ...state, status: 'done', output: event.data as TOutput, input: undefined } as Snapshot;
+        case STEP_REJECT:
+          return { ...state, status: 'error', error: event.data, input: undefined } as Snapshot;
+        case STEP_STOP:
+          return { ...state, status: 'stopped', input: undefined } as Snapshot;
+        default:
+          return state;
+      }
+    },
+    start: (state: Snapshot, { self }: { self: AnyActorRef }): void => {
+      if (state.status !== 'active') return;
+      run(state.input as TInput).then(
+        (data) => settled(self, STEP_RESOLVE, data),
+        (error: unknown) => settled(self, STEP_REJECT, error),
+      );
+    },
+    getInitialSnapshot: (_: unknown, input: TInput): Snapshot => ({ status: 'active', output: undefined, error: undefined, input }) as Snapshot,
+    getPersistedSnapshot: (snapshot: Snapshot) => snapshot,
+    restoreSnapshot: (snapshot: unknown) => snapshot as Snapshot,
+  };
+  return logic as unknown as PromiseActorLogic<TOutput, TInput>;
+}
+
 /** The envelope machine with the runtime's side effects supplied. */
 function provideEnvelopeMachine(flights: Map<string, Flight>, deps: EnvelopeRunnerDeps) {
   const flight = (id: string): Flight => {
@@ -126,13 +170,13 @@ function provideEnvelopeMachine(flights: Map<string, Flight>, deps: EnvelopeRunn
   };
   return envelopeMachine.provide({
     actors: {
-      validate: fromPromise<EnvelopeValidateOutput, EnvelopeStepInput>(async ({ input }) => {
+      validate: fromStep<EnvelopeValidateOutput, EnvelopeStepInput>(async (input) => {
         const result = await validateEnvelope(flight(input.messageId).decoded, input.messageId, deps.validator);
         if (result.ok) return { ok: true };
         const { reason, detail, field } = result.error;
         return field === undefined ? { ok: false, reason, detail } : { ok: false, reason, detail, field };
       }),
-      handle: fromPromise<EnvelopeHandleOutput, EnvelopeStepInput>(async ({ input }) => {
+      handle: fromStep<EnvelopeHandleOutput, EnvelopeStepInput>(async (input) => {
         const f = flight(input.messageId);
         const envelope = envelopeOf(input.messageId);
         const { Header } = envelope;
@@ -155,7 +199,7 @@ function provideEnvelopeMachine(flights: Map<string, Flight>, deps: EnvelopeRunn
         }
         return { replyCorrelation: Header.Correlation };
       }),
-      reply: fromPromise<void, EnvelopeReplyInput>(async ({ input }) => {
+      reply: fromStep<void, EnvelopeReplyInput>(async (input) => {
         const f = flight(input.messageId);
         if (!f.reply) return;
         const { Header } = envelopeOf(input.messageId);
@@ -163,7 +207,7 @@ function provideEnvelopeMachine(flights: Map<string, Flight>, deps: EnvelopeRunn
         if (!identity) throw Object.assign(new Error(`no signing key for ${Header.To}`), { retryable: false });
         await deps.outbound.reply(identity, Header, f.reply.subject, f.reply.body, f.trace);
       }),
-      sendFeedback: fromPromise<EnvelopeFeedbackOutput, EnvelopeFeedbackInput>(async ({ input }) => {
+      sendFeedback: fromStep<EnvelopeFeedbackOutput, EnvelopeFeedbackInput>(async (input) => {
         const decoded = flight(input.messageId).decoded;
         if (!decoded.ok) return 'none';
         const { Header } = decoded.value.envelope;
@@ -175,7 +219,7 @@ function provideEnvelopeMachine(flights: Map<string, Flight>, deps: EnvelopeRunn
         await deps.outbound.feedback(identity, buffer, Header, humanReason(input.discard.reason, input.discard.detail), flight(input.messageId).trace);
         return 'sent';
       }),
-      deadLetter: fromPromise<void, EnvelopeDeadLetterInput>(async ({ input }) => {
+      deadLetter: fromStep<void, EnvelopeDeadLetterInput>(async (input) => {
         const f = flight(input.messageId);
         // The actor is entering deadLettering as this runs; the record's history ends there.
         const history = f.history.at(-1)?.state === 'deadLettering' ? f.history : [...f.history, { state: 'deadLettering', at: new Date().toISOString() }];
@@ -201,6 +245,70 @@ function statusOf(input: EnvelopeActorInput, output: EnvelopeActorOutput, histor
     ...(output.disposition.kind === 'nak' ? { retryDelayMs: output.disposition.delayMs } : {}),
     updatedAt: new Date().toISOString(),
   };
+}
+
+/** What an {@link ActorObserver} reports to: the runner's dependencies, its flights, and how it settles. */
+interface ActorOwner {
+  readonly deps: EnvelopeRunnerDeps;
+  readonly flights: Map<string, Flight>;
+  readonly finish: (flight: Flight, input: EnvelopeActorInput, output: EnvelopeActorOutput) => Promise<void>;
+}
+
+/**
+ * Watches one envelope actor: records each state it enters (history, `onTransition`) and
+ * settles its message when it is done. A class, so an envelope costs one object here
+ * instead of a handful of closures.
+ */
+class ActorObserver {
+  subscription?: { unsubscribe(): void };
+  private last = 'queued';
+
+  constructor(
+    private readonly owner: ActorOwner,
+    private readonly id: string,
+    private readonly messageId: string,
+    private readonly flight: Flight,
+    private readonly input: EnvelopeActorInput,
+    private readonly resolve: () => void,
+  ) {}
+
+  record(value: unknown): void {
+    const state = String(value);
+    if (state === this.last || state === 'received' || state === 'queued') return;
+    const at = Date.now();
+    const { input, flight } = this;
+    const onTransition = this.owner.deps.onTransition;
+    if (onTransition) {
+      const trace = flight.trace;
+      onTransition({ from: input.from, to: input.to, subject: input.subject, correlation: input.correlation, attempt: input.attempt, previous: this.last, state, at, ...(trace ? { trace } : {}) });
+    }
+    this.last = state;
+    flight.history.push({ state, at: new Date(at).toISOString() });
+  }
+
+  next(snapshot: { value: unknown; status: string; output?: unknown }): void {
+    this.record(snapshot.value);
+    if (snapshot.status !== 'done') return;
+    this.subscription?.unsubscribe();
+    this.owner
+      .finish(this.flight, this.input, snapshot.output as EnvelopeActorOutput)
+      .catch((error: unknown) => {
+        this.owner.deps.onError?.(error, `settling ${this.id}`);
+        settle(this.flight.msg, nak(1_000));
+      })
+      .finally(() => this.done());
+  }
+
+  error(error: unknown): void {
+    this.owner.deps.onError?.(error, `envelope actor ${this.id}`);
+    settle(this.flight.msg, nak(1_000));
+    this.done();
+  }
+
+  private done(): void {
+    this.owner.flights.delete(this.messageId);
+    this.resolve();
+  }
 }
 
 /**
@@ -261,56 +369,28 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
       release();
     }
   };
-  const runActor = (msg: JsMsg, decoded: Result<DecodedEnvelope>): Promise<void> => new Promise<void>((resolve) => {
-    const id = `${msg.seq}.${msg.info.deliveryCount}`;
-    const queuedAt = new Date(Math.floor(msg.info.timestampNanos / 1e6)).toISOString();
-    const receivedAt = msg.headers?.get(RECEIVED_AT_HEADER) || queuedAt;
-    const history: StatusStep[] = [
-      { state: 'received', at: receivedAt },
-      { state: 'queued', at: queuedAt },
-    ];
-    const trace = traceFromHeaders(msg.headers);
-    const flight: Flight = { msg, startedAt: Date.now(), decoded, history, ...(trace ? { trace } : {}) };
-    const messageId = String(msg.seq);
-    flights.set(messageId, flight);
-    const input = actorInput(flight, deps);
-    const child = createActor(envelopeLogic, { id, input, parent: system });
-    const done = (): void => {
-      flights.delete(messageId);
-      resolve();
-    };
-    let last = 'queued';
-    const record = (value: unknown): void => {
-      const state = String(value);
-      if (state !== last && state !== 'received' && state !== 'queued') {
-        const at = Date.now();
-        deps.onTransition?.({ from: input.from, to: input.to, subject: input.subject, correlation: input.correlation, attempt: input.attempt, previous: last, state, at, ...(trace ? { trace } : {}) });
-        last = state;
-        history.push({ state, at: new Date(at).toISOString() });
-      }
-    };
-    const subscription = child.subscribe({
-      next: (snapshot: { value: unknown; status: string; output?: unknown }) => {
-        record(snapshot.value);
-        if (snapshot.status === 'done') {
-          subscription.unsubscribe();
-          finish(flight, input, snapshot.output as EnvelopeActorOutput)
-            .catch((error: unknown) => {
-              deps.onError?.(error, `settling ${id}`);
-              settle(msg, nak(1_000));
-            })
-            .finally(done);
-        }
-      },
-      error: (error: unknown) => {
-        deps.onError?.(error, `envelope actor ${id}`);
-        settle(msg, nak(1_000));
-        done();
-      },
+  const owner: ActorOwner = { deps, flights, finish };
+  const runActor = (msg: JsMsg, decoded: Result<DecodedEnvelope>): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const queuedAt = new Date(Math.floor(msg.info.timestampNanos / 1e6)).toISOString();
+      const receivedAt = msg.headers?.get(RECEIVED_AT_HEADER) || queuedAt;
+      const history: StatusStep[] = [
+        { state: 'received', at: receivedAt },
+        { state: 'queued', at: queuedAt },
+      ];
+      const trace = traceFromHeaders(msg.headers);
+      const flight: Flight = { msg, startedAt: Date.now(), decoded, history, ...(trace ? { trace } : {}) };
+      const messageId = String(msg.seq);
+      flights.set(messageId, flight);
+      const input = actorInput(flight, deps);
+      const id = `${msg.seq}.${msg.info.deliveryCount}`;
+      const child = createActor(envelopeLogic, { id, input, parent: system });
+      const observer = new ActorObserver(owner, id, messageId, flight, input, resolve);
+      observer.subscription = child.subscribe(observer);
+      child.start();
+      const snapshot = child.getSnapshot();
+      if (snapshot.status === 'active') observer.record(snapshot.value);
     });
-    child.start();
-    if (child.getSnapshot().status === 'active') record(child.getSnapshot().value);
-  });
 
   const loop = await startConsumeLoop(deps.consumer, deps.delivery.concurrency, run, (error, context) => deps.onError?.(error, `inbox: ${context}`));
   const orderedLoops = await Promise.all(
