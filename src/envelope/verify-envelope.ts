@@ -18,15 +18,21 @@ import { ok, rejected, type Result } from './types.ts';
  * if (!verified.ok) return discard(verified.error);
  */
 export function verifyDecoded(decoded: DecodedEnvelope, key: PublicKey): Result<{ canonical: Uint8Array }> {
+  const signed = signedBytes(decoded);
+  if (!signed.ok) return signed;
+  const { covered, signature } = signed.value;
+  if (!verifySignature(covered, signature, key)) return rejected('bad-signature', 'the Signature does not verify with the sender key');
+  return ok({ canonical: covered });
+}
+
+/** The checks before the signature: base64 Signature, then the byte form (canonical, or a reference alternate) the Hash covers. */
+function signedBytes(decoded: DecodedEnvelope): Result<{ covered: Uint8Array; signature: Uint8Array }> {
   const signature = signatureBytes(decoded);
   if (!signature) return rejected('malformed', 'Signature is not standard padded base64', { field: 'Signature', code: 'not-base64' });
   const { Hash } = decoded.envelope;
-  let covered: Uint8Array | undefined;
-  if (hashHex(decoded.canonical) === Hash) covered = decoded.canonical;
-  else covered = decoded.alternates().find((bytes) => hashHex(bytes) === Hash);
+  const covered = hashHex(decoded.canonical) === Hash ? decoded.canonical : decoded.alternates().find((bytes) => hashHex(bytes) === Hash);
   if (!covered) return rejected('hash-mismatch', 'the Hash does not match the canonical bytes');
-  if (!verifySignature(covered, signature, key)) return rejected('bad-signature', 'the Signature does not verify with the sender key');
-  return ok({ canonical: covered });
+  return ok({ covered, signature });
 }
 
 /**
@@ -42,13 +48,9 @@ export interface EnvelopeVerifier {
  * the base64, hash and byte-form checks run here, the same as the synchronous version.
  */
 export async function verifyDecodedAsync(decoded: DecodedEnvelope, key: PublicKey, verifier: EnvelopeVerifier): Promise<Result<{ canonical: Uint8Array }>> {
-  const signature = signatureBytes(decoded);
-  if (!signature) return rejected('malformed', 'Signature is not standard padded base64', { field: 'Signature', code: 'not-base64' });
-  const { Hash } = decoded.envelope;
-  let covered: Uint8Array | undefined;
-  if (hashHex(decoded.canonical) === Hash) covered = decoded.canonical;
-  else covered = decoded.alternates().find((bytes) => hashHex(bytes) === Hash);
-  if (!covered) return rejected('hash-mismatch', 'the Hash does not match the canonical bytes');
+  const signed = signedBytes(decoded);
+  if (!signed.ok) return signed;
+  const { covered, signature } = signed.value;
   const valid = key.algorithm === 'ed25519' && signature.length !== 64 ? false : await verifier.verify(covered, signature, key);
   if (!valid) return rejected('bad-signature', 'the Signature does not verify with the sender key');
   return ok({ canonical: covered });
