@@ -17,6 +17,8 @@ export const ConversationInput = z.object({
   correlation: z.string().min(1),
   startedAt: z.int().min(0),
   timeoutAt: z.int().min(0),
+  /** Who is to be told when it ends, opaque to the conversation (a workflow's ID, actor and token). */
+  link: z.record(z.string(), z.string()).optional(),
 });
 export type ConversationInput = z.infer<typeof ConversationInput>;
 

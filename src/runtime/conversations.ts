@@ -54,7 +54,7 @@ export class Conversations {
    */
   readonly #waiters = new Map<string, Map<string, Resolve | Resolve[]>>();
   #subscription: Subscription | undefined;
-  #finished: ((from: string, correlation: string, outcome: ConversationOutcome) => Promise<void>) | undefined;
+  #finished: ((link: Readonly<Record<string, string>>, outcome: ConversationOutcome) => Promise<void>) | undefined;
 
   constructor(
     private readonly kv: KV,
@@ -65,12 +65,13 @@ export class Conversations {
   ) {}
 
   /**
-   * Runs `hook` in the process that finishes a conversation, after its end is stored (the
-   * workflow engine uses it to wake the workflow that asked). It is the fast path only: a
-   * rejection reaches the caller of {@link Conversations.deliver}, but the end is already stored,
-   * so whoever relies on the hook needs its own durable fallback (the engine has a timer).
+   * Runs `hook` in the process that finishes a conversation started with a `link`, after its
+   * end is stored (the workflow engine wakes the workflow that asked). It is the fast path
+   * only: a rejection reaches the caller of {@link Conversations.deliver}, but the end is
+   * already stored, so whoever relies on the hook needs its own durable fallback (the engine
+   * has a timer). Conversations without a link cost nothing more.
    */
-  onFinished(hook: (from: string, correlation: string, outcome: ConversationOutcome) => Promise<void>): void {
+  onFinished(hook: (link: Readonly<Record<string, string>>, outcome: ConversationOutcome) => Promise<void>): void {
     this.#finished = hook;
   }
 
@@ -178,7 +179,7 @@ export class Conversations {
         throw error;
       }
       if (next.status === 'done' && next.output) {
-        await this.#finished?.(from, correlation, next.output);
+        if (next.context.link) await this.#finished?.(next.context.link, next.output);
         this.nc.publish(this.names.conversationDoneSubject(key), JSON.stringify(next.output));
         this.#settle(key, next.output);
         return next.output;

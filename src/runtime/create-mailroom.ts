@@ -2,8 +2,8 @@ import type { AnyStateMachine } from 'xstate';
 import type { MailroomConfig } from '../config/index.ts';
 import { MailroomError } from '../errors.ts';
 import { startMailroom, type Mailroom, type MailroomOptions } from './mailroom.ts';
-import type { RegisteredWorkflow, WorkflowOptions, Workflows } from '../workflows/workflow-types.ts';
-import { machineVersion } from '../workflows/machine-version.ts';
+import type { WorkflowOptions, Workflows } from '../workflows/workflow-types.ts';
+import { registrationOf } from '../workflows/workflow-engine.ts';
 
 /** A method that needs the runtime was called before `start()` or after `stop()`. */
 export class MailroomNotStartedError extends MailroomError {
@@ -52,8 +52,8 @@ export function createMailroom(config: MailroomConfig, options: MailroomOptions 
   const workflows: Workflows = {
     register: (machine, workflowOptions) => {
       if (running) return running.workflows.register(machine, workflowOptions);
+      const registered = registrationOf(machine, workflowOptions);
       early.push({ machine, ...(workflowOptions ? { options: workflowOptions } : {}) });
-      const registered: RegisteredWorkflow = { name: workflowOptions?.name ?? machine.id, version: workflowOptions?.version ?? machineVersion(machine), machine };
       return registered;
     },
     start: (name, input, startOptions) => need('workflows.start').workflows.start(name, input, startOptions),
@@ -64,7 +64,7 @@ export function createMailroom(config: MailroomConfig, options: MailroomOptions 
     resume: (id) => need('workflows.resume').workflows.resume(id),
     waitFor: (id, until, waitOptions) => need('workflows.waitFor').workflows.waitFor(id, until, waitOptions),
     onChange: (listener) => need('workflows.onChange').workflows.onChange(listener),
-    registered: () => (running ? running.workflows.registered() : early.map(({ machine, options: o }) => ({ name: o?.name ?? machine.id, version: o?.version ?? machineVersion(machine), machine }))),
+    registered: () => (running ? running.workflows.registered() : early.map(({ machine, options: o }) => registrationOf(machine, o))),
   };
   return {
     get started() {

@@ -319,7 +319,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
         const startedAt = now();
         const timeoutAt = startedAt + (request.timeoutMs ?? 30_000);
         try {
-          await conversations.start({ from: request.from, to: request.to, subject: request.subject, correlation: request.correlation, startedAt, timeoutAt });
+          await conversations.start({ from: request.from, to: request.to, subject: request.subject, correlation: request.correlation, startedAt, timeoutAt, link: request.link });
         } catch (error) {
           // Started before (a redelivered task): send again; the outbox's dedupe keeps it single.
           if (!isAlreadyExists(error)) throw error;
@@ -339,7 +339,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
     workflows.onChange((change) => events.emit('workflow', change));
     // Workflows have no live actor: their steps become synthetic inspection events (Stately Inspector).
     if (options.inspect) workflows.onChange(inspectWorkflows({ inspect: options.inspect, workflows, onError }).onChange);
-    conversations.onFinished((_from, correlation) => workflows.conversationFinished(_from, correlation));
+    conversations.onFinished((link) => workflows.conversationFinished(link));
     const fromConfig = (await Promise.all(config.workflows.map((path) => loadWorkflowModule(path)))).flat();
     for (const { machine, options: workflowOptions } of [...fromConfig, ...(options.workflows ?? [])]) workflows.register(machine, workflowOptions);
     await scope.acquire(

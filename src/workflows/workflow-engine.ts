@@ -151,7 +151,8 @@ export interface WorkflowEngineDeps {
   readonly tasks: Timers;
   readonly now: () => number;
   /** Starts a conversation (idempotent for one correlation): signs and sends the request. Returns when it times out. */
-  readonly request: (request: WorkflowRequest & { readonly correlation: string }) => Promise<{ readonly timeoutAt: number }>;
+  /** `link` goes with the conversation and comes back to {@link WorkflowEngine.conversationFinished} when it ends. */
+  readonly request: (request: WorkflowRequest & { readonly correlation: string; readonly link: Readonly<Record<string, string>> }) => Promise<{ readonly timeoutAt: number }>;
   readonly conversation: (from: string, correlation: string) => Promise<ConversationRecord | undefined>;
   readonly registerHandler: (domain: string, subject: string, handler: Handler) => void;
   readonly onError: (error: unknown, context: string) => void;
@@ -206,6 +207,13 @@ function decode(entry: KvEntry | null): WorkflowRecord | undefined {
   return entry.json<WorkflowRecord>();
 }
 
+/** The name and version a machine registers as: `options`, else the machine's `id` and a hash of its definition. */
+export function registrationOf(machine: AnyStateMachine, options: WorkflowOptions = {}): RegisteredWorkflow {
+  const name = options.name ?? machine.id;
+  if (!name) throw new InvalidWorkflowInputError('a workflow needs a name: give the machine an id or pass { name }');
+  return { name, version: options.version ?? machineVersion(machine), machine };
+}
+
 /** The engine behind `mailroom.workflows`. */
 export class WorkflowEngine implements Workflows {
   readonly #deps: WorkflowEngineDeps;
@@ -234,9 +242,7 @@ export class WorkflowEngine implements Workflows {
   }
 
   register(machine: AnyStateMachine, options: WorkflowOptions = {}): RegisteredWorkflow {
-    const name = options.name ?? machine.id;
-    if (!name) throw new InvalidWorkflowInputError('a workflow needs a name: give the machine an id or pass { name }');
-    const version = options.version ?? machineVersion(machine);
+    const { name, version } = registrationOf(machine, options);
     const definition: Definition = { name, version, machine, options };
     let versions = this.#versions.get(name);
     if (!versions) this.#versions.set(name, (versions = new Map()));
@@ -432,17 +438,11 @@ export class WorkflowEngine implements Workflows {
     throw new WorkflowWaitTimeoutError(id, timeoutMs, last ? { status: last.status, state: last.state } : undefined);
   }
 
-  /** The conversations hook: a request a workflow made has ended; wake the workflow. */
-  async conversationFinished(from: string, correlation: string): Promise<void> {
-    const link = await this.#linkOf(correlation);
-    if (!link?.child || !link.token) return;
-    await this.#deps.timers.schedule(WORKFLOW_REPLY, `${link.id}/${link.token}/done`, this.#deps.now(), {
-      id: link.id,
-      child: link.child,
-      token: link.token,
-      from,
-      correlation,
-    } satisfies ReplyPayload);
+  /** The conversations hook: a request a workflow made (its `link`, a {@link ReplyPayload}) has ended; wake the workflow. */
+  async conversationFinished(link: Readonly<Record<string, string>>): Promise<void> {
+    const { id, child, token, from, correlation } = link;
+    if (!id || !child || !token || !from || !correlation) return;
+    await this.#deps.timers.schedule(WORKFLOW_REPLY, `${id}/${token}/done`, this.#deps.now(), { id, child, token, from, correlation } satisfies ReplyPayload);
   }
 
   // ——— steps ———
@@ -484,7 +484,12 @@ export class WorkflowEngine implements Workflows {
         try {
           await this.#deps.kv.update(key, JSON.stringify(step.record), entry.revision);
         } catch (error) {
-          if (isAlreadyExists(error)) continue;
+          if (isAlreadyExists(error)) {
+            // Another process stored a step first. Back off a little (random, growing), so two
+            // busy writers do not keep colliding until the tries run out.
+            await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** tries, 50)));
+            continue;
+          }
           throw new TransportError(`could not store workflow ${id}`, { cause: error });
         }
         this.#afterCommit(step, label);
@@ -537,9 +542,9 @@ export class WorkflowEngine implements Workflows {
   }
 
   /** The definition a record runs on: its own version, one compatible with it, or a migration to one. */
-  #resolve(record: WorkflowRecord): { definition: Definition; snapshot: PersistedWorkflowSnapshot; migratedFrom?: string } | { reason: string; unknown?: true } {
+  #resolve(record: WorkflowRecord): { definition: Definition; snapshot: PersistedWorkflowSnapshot; migratedFrom?: string } | { reason: string } {
     const versions = this.#versions.get(record.name);
-    if (!versions) return { reason: `no workflow named ${record.name} is registered in this process`, unknown: true };
+    if (!versions) return { reason: `no workflow named ${record.name} is registered in this process` };
     const exact = versions.get(record.version);
     if (exact) return { definition: exact, snapshot: record.snapshot };
     const candidates = [...versions.values()].reverse();
@@ -828,21 +833,17 @@ export class WorkflowEngine implements Workflows {
       });
     }
     const correlation = payload.token;
+    // For envelopes the asked domain sends later under this correlation (signal triggers).
     await this.#link(correlation, { id: record.id, child: payload.child, token: payload.token });
+    const link: ReplyPayload = { id: record.id, child: payload.child, token: payload.token, from: input.from, correlation };
     let timeoutAt: number;
     try {
-      ({ timeoutAt } = await this.#deps.request({ ...(input as WorkflowRequest), correlation }));
+      ({ timeoutAt } = await this.#deps.request({ ...(input as WorkflowRequest), correlation, link: { ...link } }));
     } catch (error) {
       return this.#finish(record.id, payload.child, payload.token, { type: `xstate.error.actor.${payload.child}`, error: errorInfo(error) });
     }
     // The fallback, should the process that ends the conversation die before it wakes this workflow.
-    await this.#deps.timers.schedule(WORKFLOW_REPLY, `${record.id}/${payload.token}/safety`, timeoutAt + REPLY_SAFETY_MS, {
-      id: record.id,
-      child: payload.child,
-      token: payload.token,
-      from: input.from,
-      correlation,
-    } satisfies ReplyPayload);
+    await this.#deps.timers.schedule(WORKFLOW_REPLY, `${record.id}/${payload.token}/safety`, timeoutAt + REPLY_SAFETY_MS, link);
   }
 
   async #fireReply(payload: ReplyPayload): Promise<void | { retryAt: number }> {
