@@ -65,6 +65,13 @@ function until(read: () => Promise<WorkflowInfo | undefined>, test: (info: Workf
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits until the fixture's timer and task queues are empty: nothing is left that could advance a workflow. */
+async function drained(f: Fixture): Promise<void> {
+  const names = createNames(f.prefix);
+  const jsm = await jetstreamManager(nc);
+  const queued = async () => (await jsm.streams.info(names.streams.timers)).state.messages + (await jsm.streams.info(names.streams.tasks)).state.messages;
+  await waitFor(async () => (await queued()) === 0, { what: 'the timer and task queues to drain', timeoutMs: 15_000, intervalMs: 100 });
+}
 const events = (info: WorkflowInfo) => info.history.map((h) => h.event);
 const states = (info: WorkflowInfo) => info.history.map((h) => h.state);
 const seqs = (info: WorkflowInfo) => info.history.map((h) => h.seq);
@@ -167,7 +174,7 @@ describe('a workflow killed with SIGKILL in each of its states', () => {
     expect(readRuns(log, 'w-ended').map((r) => [r.phase, r.pid])).toEqual([['start', first.pid], ['end', first.pid]]);
 
     // Nothing moves any more: no late timer or task advanced any of them.
-    await sleep(1_000);
+    await drained(f);
     for (const [id, seq] of Object.entries({ 'w-ended': 5, 'w-packed': 5, 'w-event': 5, 'w-activity': 4, 'w-delay': 4 })) expect((await second.get(id))?.seq, id).toBe(seq);
     expect(readRuns(log)).toHaveLength(11);
     await second.kill('SIGTERM');
@@ -196,7 +203,7 @@ describe('a delay across a restart of its process', () => {
     expect(fired.at - second.readyAt).toBeLessThanOrEqual(1_000);
 
     // Once: one step on the delay, the counter at 1, no timer left, and nothing more comes.
-    await sleep(1_500);
+    await drained(f);
     const later = (await second.get('alarm-1'))!;
     expect(later).toMatchObject({ status: 'running', state: 'ringing', seq: 2, context: { rings: 1 }, timers: [] });
     expect(events(later)).toEqual(['xstate.init', RANG]);
@@ -223,7 +230,7 @@ describe('a delay across a restart of nats-server', () => {
 
     const rung = await until(() => mailroom.workflows.get('alarm-nats'), (w) => w.state === 'ringing', 'alarm-nats ringing after the restart', 20_000);
     expect(rung.history.find((h) => h.event === RANG)!.at).toBeGreaterThanOrEqual(restartedAt);
-    await sleep(1_000);
+    await drained(f);
     const later = (await mailroom.workflows.get('alarm-nats'))!;
     expect(later).toMatchObject({ state: 'ringing', seq: 2, context: { rings: 1 }, timers: [] });
     expect(events(later)).toEqual(['xstate.init', RANG]);

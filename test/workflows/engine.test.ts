@@ -5,7 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assign, fromPromise, raise, setup } from 'xstate';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
+import { waitFor } from '../support/wait-for.ts';
+import { connectNats } from '../../src/transport/connect.ts';
 import { makeFixture, type Fixture } from '../support/runtime-fixture.ts';
 import { startMailroom, type Mailroom } from '../../src/runtime/mailroom.ts';
 import { activity, activityContext } from '../../src/workflows/activity.ts';
@@ -14,15 +18,16 @@ import { InvalidWorkflowInputError, UnknownWorkflowError, WorkflowAlreadyExistsE
 let server: NatsServerHandle;
 let f: Fixture;
 let mailroom: Mailroom;
-const errors: string[] = [];
+let nc: NatsConnection;
 
 beforeAll(async () => {
   server = await startNatsServer();
   f = await makeFixture({ natsUrl: server.url, local: ['shop.example', 'warehouse.example'] });
-  mailroom = await startMailroom(f.config, { http: false, onError: (e, c) => errors.push(`${c}: ${e instanceof Error ? e.message : String(e)}`) });
+  mailroom = await startMailroom(f.config, { http: false, onError: () => undefined });
+  nc = await connectNats({ url: server.url });
 });
 afterAll(async () => {
-  if (errors.length) console.log(errors.join("\n"));
+  await nc?.close();
   await mailroom?.stop();
   await server?.stop();
 });
@@ -103,8 +108,10 @@ describe('workflows: durable delays', () => {
     await mailroom.workflows.start('timed', undefined, { id: 'timed-b' });
     const skipped = await mailroom.workflows.send('timed-b', { type: 'skip' });
     expect(skipped.timers.map((t) => t.event)).toEqual(['xstate.after.5000.timed.skipped']);
-    await new Promise((r) => setTimeout(r, 800));
-    // The 300 ms timer of `waiting` fired and was dropped: the state had been left.
+    // The 300 ms timer of `waiting` fires and is dropped (the state was left): it leaves the
+    // timers work queue, where only the 5 s timer of `skipped` stays.
+    const jsm = await jetstreamManager(nc);
+    await waitFor(async () => (await jsm.streams.info(mailroom.names.streams.timers)).state.messages === 1, { what: 'the stale timer to fire', timeoutMs: 10_000 });
     expect(await mailroom.workflows.get('timed-b')).toMatchObject({ state: 'skipped', seq: 2 });
     const ended = await mailroom.workflows.send('timed-b', { type: 'end' });
     expect(ended).toMatchObject({ status: 'done', timers: [] });
