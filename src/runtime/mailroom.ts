@@ -308,6 +308,24 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
       await timers.schedule(DELAYED_SEND, msgId, notBefore, { subject: names.outboxSubject(envelope.Header.To, envelope.Header.From), data, msgId });
       return envelope;
     };
+    /**
+     * Stores a conversation (awaitingReply) with its durable timeout; returns when it times out.
+     * One with a `link` (a workflow's) may exist already, from an earlier try: that one is kept.
+     */
+    const openConversation = async (request: Omit<RequestOptions, 'correlation'>, correlation: string, link?: Readonly<Record<string, string>>): Promise<number> => {
+      identityOf(request.from);
+      const startedAt = now();
+      const timeoutAt = startedAt + (request.timeoutMs ?? 30_000);
+      try {
+        await conversations.start({ from: request.from, to: request.to, subject: request.subject, correlation, startedAt, timeoutAt, ...(link ? { link } : {}) });
+        return timeoutAt;
+      } catch (error) {
+        if (!link || !isAlreadyExists(error)) throw error;
+        return (await conversations.get(request.from, correlation))?.context.timeoutAt ?? timeoutAt;
+      }
+    };
+    const sendRequest = (request: Omit<RequestOptions, 'correlation'>, correlation: string) =>
+      send({ From: request.from, To: request.to, Subject: request.subject, Correlation: correlation, ...(request.body !== undefined ? { Body: request.body } : {}) });
     const workflows = new WorkflowEngine({
       kv: handles.workflows,
       names,
@@ -315,18 +333,9 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
       tasks: new Timers(js, names, names.taskSubject),
       now,
       request: async (request) => {
-        identityOf(request.from);
-        const startedAt = now();
-        const timeoutAt = startedAt + (request.timeoutMs ?? 30_000);
-        try {
-          await conversations.start({ from: request.from, to: request.to, subject: request.subject, correlation: request.correlation, startedAt, timeoutAt, link: request.link });
-        } catch (error) {
-          // Started before (a redelivered task): send again; the outbox's dedupe keeps it single.
-          if (!isAlreadyExists(error)) throw error;
-          const existing = await conversations.get(request.from, request.correlation);
-          if (existing?.context.timeoutAt !== undefined) return { timeoutAt: existing.context.timeoutAt };
-        }
-        await send({ From: request.from, To: request.to, Subject: request.subject, Correlation: request.correlation, ...(request.body !== undefined ? { Body: request.body } : {}) });
+        const timeoutAt = await openConversation(request, request.correlation, request.link);
+        // Also when it was opened before (a redelivered task): the request may not have gone out; the outbox's dedupe keeps it single.
+        await sendRequest(request, request.correlation);
         return { timeoutAt };
       },
       conversation: (from, correlation) => conversations.get(from, correlation),
@@ -488,13 +497,11 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
       }, trace, callback);
     const statusOf = (from: string, correlation: string) => status.get(from, correlation);
     const startConversation = async (request: RequestOptions) => {
-      identityOf(request.from);
       const correlation = request.correlation ?? crypto.randomUUID();
-      const startedAt = now();
-      await conversations.start({ from: request.from, to: request.to, subject: request.subject, correlation, startedAt, timeoutAt: startedAt + (request.timeoutMs ?? 30_000) });
+      await openConversation(request, correlation);
       // Just stored, its request not sent yet: it cannot have finished, so no KV read to check.
       const outcome = conversations.wait(request.from, correlation, false);
-      await send({ From: request.from, To: request.to, Subject: request.subject, Correlation: correlation, ...(request.body !== undefined ? { Body: request.body } : {}) });
+      await sendRequest(request, correlation);
       return { correlation, outcome };
     };
     const stats = async (): Promise<MailroomStats> => {
