@@ -13,7 +13,7 @@ import { createNames, type Names } from '../transport/names.ts';
 import { provision } from '../transport/provision.ts';
 import { startEmbeddedNatsServer } from '../transport/embedded-server.ts';
 import { ConfigError } from '../errors.ts';
-import { startHttpServer, type HttpPlugin, type HttpServer } from '../http/http-server.ts';
+import type { HttpPlugin, HttpServer } from '../http/http-server.ts';
 import type { TraceContext } from './trace-context.ts';
 import { DeadLetters } from './dead-letters.ts';
 import { DeadLetterStore } from './dead-letter-store.ts';
@@ -519,6 +519,8 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
 
     let http: HttpServer | undefined;
     if (options.http !== false) {
+      // Loaded only here: a runtime without HTTP does not carry fastify (~15 MB of resident memory).
+      const { startHttpServer } = await import('../http/http-server.ts');
       http = await scope.acquire(
         () =>
           startHttpServer(

@@ -1,4 +1,8 @@
-import { Effect, Exit, Scope } from 'effect';
+// The modules themselves, not the package's index: the index loads all of Effect (~39 MB of
+// resident memory, 13 MB of heap); these three cost ~14 MB.
+import * as Effect from 'effect/Effect';
+import * as Exit from 'effect/Exit';
+import * as Scope from 'effect/Scope';
 
 /**
  * The runtime's resources (nats-server child, connection, loops, HTTP server) acquired in
