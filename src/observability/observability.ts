@@ -8,7 +8,7 @@ import { createInspectorPagePlugin } from '../http/dashboard/inspector-page.ts';
 import { logEnvelopes } from './envelope-logging.ts';
 import { traceEnvelopes, type EnvelopeTracing, type EnvelopeTracingOptions } from './envelope-tracing.ts';
 import { EnvelopeTracker } from './envelope-tracker.ts';
-import { startInspectorServer, type InspectorServer, type InspectorServerOptions } from './inspector-server.ts';
+import type { InspectorServer, InspectorServerOptions } from './inspector-server.ts';
 import { createMailroomMetrics, type MailroomMetrics, type MailroomMetricsOptions } from './mailroom-metrics.ts';
 import { ConversationCounter } from './conversation-counter.ts';
 
@@ -74,6 +74,8 @@ export async function startObservability(options: ObservabilityOptions = {}): Pr
 
   let inspector: InspectorServer | undefined;
   if (options.inspector) {
+    // Loaded only with an inspector: ws and @statelyai/inspect are ~10 MB of resident memory.
+    const { startInspectorServer } = await import('./inspector-server.ts');
     inspector = await startInspectorServer(options.inspector);
     stops.push(() => inspector!.stop());
     httpPlugins.push(createInspectorPagePlugin({ port: inspector.port, host: inspector.host, ...(options.inspector.inspectorUrl ? { inspectorUrl: options.inspector.inspectorUrl } : {}) }));
