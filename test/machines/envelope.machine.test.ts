@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createActor, fromPromise, toPromise, type InspectionEvent } from 'xstate';
+import { createActor, toPromise, type InspectionEvent } from 'xstate';
 import {
   EnvelopeActorInput,
   envelopeFinalStates,
   envelopeMachine,
   envelopeReasons,
+  envelopeStepActions,
   envelopeStateNames,
   type EnvelopeActorOutput,
   type EnvelopeDeadLetterInput,
@@ -65,13 +66,14 @@ const happySteps: Steps = {
 async function run(overrides: Partial<Steps> = {}, actorInput: EnvelopeActorInput = input()) {
   const steps = { ...happySteps, ...overrides };
   const calls: Call[] = [];
-  const fake = <K extends keyof Steps>(name: K) =>
-    fromPromise<Awaited<ReturnType<Steps[K]>>, Parameters<Steps[K]>[0]>(({ input: stepInput }) => {
+  const fake =
+    <K extends keyof Steps>(name: K) =>
+    (stepInput: Parameters<Steps[K]>[0]): Promise<Awaited<ReturnType<Steps[K]>>> => {
       calls.push({ actor: name, input: stepInput } as Call);
       return (steps[name] as (i: Parameters<Steps[K]>[0]) => Promise<Awaited<ReturnType<Steps[K]>>>)(stepInput);
-    });
+    };
   const machine = envelopeMachine.provide({
-    actors: { validate: fake('validate'), handle: fake('handle'), reply: fake('reply'), sendFeedback: fake('sendFeedback'), deadLetter: fake('deadLetter') },
+    actions: envelopeStepActions({ validate: fake('validate'), handle: fake('handle'), reply: fake('reply'), sendFeedback: fake('sendFeedback'), deadLetter: fake('deadLetter') }),
   });
   const path: string[] = [];
   const record = (event: InspectionEvent) => {
@@ -312,7 +314,7 @@ describe('envelope machine: definition', () => {
     expect(states.filter((s) => s.type === 'final').map((s) => s.key).sort()).toEqual([...envelopeFinalStates].sort());
   });
 
-  it('without .provide() its actors reject, so the message is retried, not lost', async () => {
+  it('without .provide() its steps fail, so the message is retried, not lost', async () => {
     const actor = createActor(envelopeMachine, { input: input() });
     const done = toPromise(actor);
     actor.start();

@@ -39,10 +39,9 @@ describe('machine export', () => {
     expect(transitionsOf(again)).toEqual(transitionsOf(envelopeMachine));
     expect(Object.entries(again.root.states).filter(([, n]) => n.type === 'final').map(([k]) => k)).toEqual(['replied', 'feedbackSent', 'noFeedback', 'retrying', 'deadLettered']);
     // Implementations stay as names; value functions (context, input, params) are gone.
-    const validating = (json.states as Record<string, { invoke: { src: unknown; input?: unknown; onDone: { guard?: unknown }[] } }>).validating!;
-    expect(validating.invoke.src).toBe('validate');
-    expect(validating.invoke.input).toBeUndefined();
-    expect(validating.invoke.onDone[0]!.guard).toEqual({ type: 'validationPassed' });
+    const validating = (json.states as Record<string, { entry: { type: unknown; params?: unknown }; on: Record<string, { guard?: unknown }[]> }>).validating!;
+    expect(validating.entry).toEqual({ type: 'validate' });
+    expect(validating.on['validate.done']![0]!.guard).toEqual({ type: 'validationPassed' });
     expect(json.context).toBeUndefined();
   });
 

@@ -21,7 +21,11 @@ describe('statechart layout', () => {
     expect(layout.states.filter((s) => s.final).map((s) => s.id)).toEqual(['replied', 'feedbackSent', 'noFeedback', 'retrying', 'deadLettered']);
     const edges = layout.transitions.map((t) => `${t.from}>${t.to}:${t.kind}`);
     expect(edges).toEqual(expect.arrayContaining(['received>queued:always', 'validating>handling:done', 'validating>discarded:done', 'handling>retrying:error', 'deadLettering>retrying:error', 'discarded>noFeedback:done']));
-    expect(layout.transitions.find((t) => t.from === 'validating' && t.to === 'handling')!.labels).toEqual(['done [validationPassed]']);
+    expect(layout.transitions.find((t) => t.from === 'validating' && t.to === 'handling')!.labels).toEqual(['validate.done [validationPassed]']);
+    // Each state's step is shown under its name.
+    expect(at.get('validating')!.invokes).toEqual(['validate']);
+    expect(at.get('discarded')!.invokes).toEqual(['sendFeedback']);
+    expect(at.get('replied')!.invokes).toEqual([]);
     for (const s of layout.states) {
       expect(s.x + s.width).toBeLessThanOrEqual(layout.width);
       expect(s.y + s.height).toBeLessThanOrEqual(layout.height);

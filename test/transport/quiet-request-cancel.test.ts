@@ -32,7 +32,11 @@ describe('quietRequestCancel (applied by connectNats)', () => {
   beforeAll(async () => {
     server = await startNatsServer({ jetstream: false });
     nc = await connectNats({ url: server.url });
-    nc.subscribe('echo', { callback: (_err, msg) => msg.respond(msg.data) });
+    nc.subscribe('echo', {
+      callback: (_err, msg) => {
+        msg.respond(msg.data);
+      },
+    });
     await nc.flush();
   });
   afterAll(async () => {

@@ -1,13 +1,17 @@
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
 
-/** How a transition is taken: on an actor's done event, its error event, eventlessly, after a delay, or on an event. */
+/**
+ * How a transition is taken: on a step's or an actor's done event, its error event,
+ * eventlessly, after a delay, or on another event. A step's result events are named
+ * `<step>.done` and `<step>.failed` / `step.failed` (the envelope machine's convention).
+ */
 export type EdgeKind = 'done' | 'error' | 'always' | 'after' | 'event';
 
 export interface LaidOutState {
   readonly id: string;
   readonly final: boolean;
   readonly initial: boolean;
-  /** The invoked actors' sources, shown under the name. */
+  /** The state's work, shown under the name: its entry actions and its invoked actors' sources. */
   readonly invokes: readonly string[];
   readonly x: number;
   readonly y: number;
@@ -50,8 +54,8 @@ interface Edge {
 
 function kindOf(eventType: string): EdgeKind {
   if (eventType === '') return 'always';
-  if (eventType.startsWith('xstate.done.actor.')) return 'done';
-  if (eventType.startsWith('xstate.error.actor.')) return 'error';
+  if (eventType.startsWith('xstate.done.actor.') || eventType.endsWith('.done')) return 'done';
+  if (eventType.startsWith('xstate.error.actor.') || eventType.endsWith('.failed')) return 'error';
   if (eventType.startsWith('xstate.after.')) return 'after';
   return 'event';
 }
@@ -62,6 +66,12 @@ function guardName(guard: unknown): string | undefined {
   if (typeof guard === 'function') return guard.name || 'guard';
   if (typeof guard === 'object' && typeof (guard as { type?: unknown }).type === 'string') return (guard as { type: string }).type;
   return 'guard';
+}
+
+/** A named entry action's type (`assign` and inline functions have no name worth showing). */
+function actionName(action: unknown): string | undefined {
+  const type = typeof action === 'string' ? action : (action as { type?: unknown } | null)?.type;
+  return typeof type === 'string' && !type.startsWith('xstate.') ? type : undefined;
 }
 
 /** The top-level state a (possibly nested) state node belongs to. */
@@ -84,7 +94,8 @@ function edgesOf(machine: AnyStateMachine): Edge[] {
       const definitions = [...[...node.transitions.values()].flat(), ...(node.always ?? [])];
       for (const definition of definitions) {
         const kind = kindOf(definition.eventType);
-        const event = kind === 'event' ? definition.eventType : kind;
+        // XState's own done/error event names carry an actor id: say `done` / `error` instead.
+        const event = kind === 'event' || !definition.eventType.startsWith('xstate.') ? definition.eventType : kind;
         const guard = guardName(definition.guard);
         for (const target of definition.target ?? []) {
           const to = topLevelOf(target, root);
@@ -200,7 +211,7 @@ export function layoutStatechart(machine: AnyStateMachine): StatechartLayout {
         id,
         final: node.type === 'final',
         initial: id === initial,
-        invokes: node.invoke.map((invoke) => (typeof invoke.src === 'string' ? invoke.src : invoke.id)),
+        invokes: [...node.entry.map(actionName).filter((name) => name !== undefined), ...node.invoke.map((invoke) => (typeof invoke.src === 'string' ? invoke.src : invoke.id))],
         x: MARGIN + c * (NODE_WIDTH + GAP_X),
         y: top + i * (NODE_HEIGHT + GAP_Y),
         width: NODE_WIDTH,
