@@ -19,6 +19,8 @@ export const ConversationInput = z.object({
   timeoutAt: z.int().min(0),
   /** Who is to be told when it ends, opaque to the conversation (a workflow's ID, actor and token). */
   link: z.record(z.string(), z.string()).optional(),
+  /** The runtime instance that started it (opaque): it reports the end as a `conversation` event. */
+  origin: z.string().optional(),
 });
 export type ConversationInput = z.infer<typeof ConversationInput>;
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createActor, type Snapshot } from 'xstate';
 import type { KV, KvEntry } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
@@ -41,9 +42,20 @@ export interface ConversationChange {
  * snapshot lives in the KV bucket `mailroom-conversations`; a reply, a feedback or the
  * durable timeout rehydrates it in whichever process receives it, advances it, and writes it
  * back with a revision check, so two processes can never both advance it. When it finishes,
- * a core NATS notice tells the process whose caller waits.
+ * a core NATS notice tells the other processes: the one whose callers wait for it, and the one
+ * that started it (its `origin`, stored with it), which reports the end as a change.
+ *
+ * Nothing is held per conversation in this process unless a caller waits for its outcome
+ * ({@link Conversations.wait}).
  */
 type Resolve = (outcome: ConversationOutcome) => void;
+
+/** The core NATS notice of a finished conversation: who started it, who finished it, how it ended. */
+interface DoneNotice {
+  readonly origin?: string;
+  readonly by: string;
+  readonly outcome: ConversationOutcome;
+}
 
 export class Conversations {
   /**
@@ -53,6 +65,8 @@ export class Conversations {
    * Map entry and its promise.
    */
   readonly #waiters = new Map<string, Map<string, Resolve | Resolve[]>>();
+  /** This runtime's instance, stored as the `origin` of the conversations it starts. */
+  readonly #instance = randomUUID();
   #subscription: Subscription | undefined;
   #finished: ((link: Readonly<Record<string, string>>, outcome: ConversationOutcome) => Promise<void>) | undefined;
 
@@ -80,8 +94,17 @@ export class Conversations {
     this.#subscription = this.nc.subscribe(this.names.conversationDoneWildcard, {
       callback: (error, msg) => {
         if (error) return;
-        const key = msg.subject.slice(this.names.conversationDoneWildcard.length - 1);
-        this.#settle(key, msg.json<ConversationOutcome>());
+        let notice: DoneNotice;
+        let parsed;
+        try {
+          notice = msg.json<DoneNotice>();
+          parsed = this.names.parseKey(msg.subject.slice(this.names.conversationDoneWildcard.length - 1));
+        } catch {
+          return;
+        }
+        // Our own notice: already settled where it was finished, in deliver().
+        if (notice.by === this.#instance) return;
+        this.#ended(parsed.from, parsed.correlation, notice.origin, notice.outcome);
       },
     });
   }
@@ -94,27 +117,25 @@ export class Conversations {
     return this.names.statusKey(from, correlation);
   }
 
-  #settle(key: string, outcome: ConversationOutcome): void {
-    let parsed;
-    try {
-      parsed = this.names.parseKey(key);
-    } catch {
-      return;
-    }
-    const { from, correlation } = parsed;
+  /** A conversation ended: its waiters here get the outcome; if this runtime started it, the end is reported. */
+  #ended(from: string, correlation: string, origin: string | undefined, outcome: ConversationOutcome): void {
+    if (origin === this.#instance) this.onChange?.({ from, correlation: outcome.correlation, state: outcome.state, at: Date.now() });
+    this.#resolve(from, correlation, outcome);
+  }
+
+  #resolve(from: string, correlation: string, outcome: ConversationOutcome): void {
     const byCorrelation = this.#waiters.get(from);
     const waiters = byCorrelation?.get(correlation);
     if (!byCorrelation || !waiters) return;
     byCorrelation.delete(correlation);
     if (byCorrelation.size === 0) this.#waiters.delete(from);
-    this.onChange?.({ from, correlation: outcome.correlation, state: outcome.state, at: Date.now() });
     if (typeof waiters === 'function') waiters(outcome);
     else for (const resolve of waiters) resolve(outcome);
   }
 
   /** Persists a new conversation (awaitingReply) and schedules its durable timeout. */
   async start(input: ConversationInput): Promise<void> {
-    const actor = createActor(conversationMachine, { input }).start();
+    const actor = createActor(conversationMachine, { input: { ...input, origin: this.#instance } }).start();
     const persisted = actor.getPersistedSnapshot();
     actor.stop();
     const key = this.#key(input.from, input.correlation);
@@ -127,6 +148,7 @@ export class Conversations {
    * Resolves when the conversation finishes (at once if it already has). Registered before the
    * check, so nothing slips between. `check: false` skips the check, for a conversation this
    * process has just started and whose request is not sent yet (it cannot have finished).
+   * Until then it holds one promise and its resolve function in this process.
    */
   wait(from: string, correlation: string, check = true): Promise<ConversationOutcome> {
     const promise = new Promise<ConversationOutcome>((resolve) => {
@@ -138,7 +160,7 @@ export class Conversations {
     if (check) {
       void this.get(from, correlation).then(
         (record) => {
-          if (record?.output) this.#settle(this.#key(from, correlation), record.output);
+          if (record?.output) this.#resolve(from, correlation, record.output);
         },
         () => undefined,
       );
@@ -180,8 +202,9 @@ export class Conversations {
       }
       if (next.status === 'done' && next.output) {
         if (next.context.link) await this.#finished?.(next.context.link, next.output);
-        this.nc.publish(this.names.conversationDoneSubject(key), JSON.stringify(next.output));
-        this.#settle(key, next.output);
+        const notice: DoneNotice = { ...(next.context.origin ? { origin: next.context.origin } : {}), by: this.#instance, outcome: next.output };
+        this.nc.publish(this.names.conversationDoneSubject(key), JSON.stringify(notice));
+        this.#ended(from, correlation, next.context.origin, next.output);
         return next.output;
       }
       return undefined;

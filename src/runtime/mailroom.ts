@@ -137,8 +137,13 @@ export interface Mailroom {
    * process lives; afterwards the outcome stays readable with {@link Mailroom.conversation}.
    */
   request(request: RequestOptions): Promise<ConversationOutcome>;
-  /** Starts a conversation without waiting: its correlation, for {@link Mailroom.conversation}. */
-  startConversation(request: RequestOptions): Promise<{ correlation: string; outcome: Promise<ConversationOutcome> }>;
+  /**
+   * Starts a conversation without waiting: resolves once it is stored and its request sent, with
+   * its correlation (for {@link Mailroom.conversation}) and `outcome`, which waits for its end
+   * like {@link Mailroom.request}. The wait starts when `outcome` is first read: a conversation
+   * whose outcome nobody reads holds nothing in this process while it waits.
+   */
+  startConversation(request: RequestOptions): Promise<{ readonly correlation: string; readonly outcome: Promise<ConversationOutcome> }>;
   /**
    * Publishes an event on a topic as a local domain: every subscribed domain gets its own
    * signed, durable copy (Subject = the topic) and its own envelope actor.
@@ -162,6 +167,26 @@ export interface Mailroom {
   readonly workflows: Workflows;
   /** Stops taking work, lets the actors in flight finish, releases everything. Idempotent. */
   stop(): Promise<void>;
+}
+
+/** What {@link Mailroom.startConversation} resolves with: the outcome is waited for only once read. */
+class StartedConversation {
+  readonly #conversations: Conversations;
+  readonly #from: string;
+  #outcome: Promise<ConversationOutcome> | undefined;
+  constructor(
+    conversations: Conversations,
+    from: string,
+    readonly correlation: string,
+  ) {
+    this.#conversations = conversations;
+    this.#from = from;
+  }
+
+  get outcome(): Promise<ConversationOutcome> {
+    // The request is out: it may have been answered already, so the wait checks KV.
+    return (this.#outcome ??= this.#conversations.wait(this.#from, this.correlation));
+  }
 }
 
 /** The timer kind of an envelope sent with a delay. */
@@ -499,10 +524,16 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
     const startConversation = async (request: RequestOptions) => {
       const correlation = request.correlation ?? crypto.randomUUID();
       await openConversation(request, correlation);
+      await sendRequest(request, correlation);
+      return new StartedConversation(conversations, request.from, correlation);
+    };
+    const request = async (request: RequestOptions) => {
+      const correlation = request.correlation ?? crypto.randomUUID();
+      await openConversation(request, correlation);
       // Just stored, its request not sent yet: it cannot have finished, so no KV read to check.
       const outcome = conversations.wait(request.from, correlation, false);
       await sendRequest(request, correlation);
-      return { correlation, outcome };
+      return outcome;
     };
     const stats = async (): Promise<MailroomStats> => {
       const consumer = async (stream: string, name: string) => {
@@ -564,7 +595,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
       accept,
       send,
       startConversation,
-      request: async (request) => (await startConversation(request)).outcome,
+      request,
       conversation: (from, correlation) => conversations.get(from, correlation),
       publish: (event) => topics.publish(identityOf(event.from), event.topic, event.body ?? {}, event.eventId),
       subscribe: async (topic, domain, handler) => {

@@ -99,6 +99,31 @@ describe('conversations', () => {
     expect(done).toMatchObject({ state: 'replied', reply: { body: { answer: 7 } } });
   });
 
+  it('an outcome first read after the conversation ended still resolves (the wait checks KV)', async () => {
+    const started = await mailroom.startConversation({ from: 'orders.example', to: 'shop.example', subject: 'Quote@Shop', body: { item: 'jam' }, timeoutMs: 10_000 });
+    await waitFor(async () => (await mailroom.conversation('orders.example', started.correlation))?.status === 'done', { what: 'the conversation done' });
+    await expect(started.outcome).resolves.toMatchObject({ state: 'replied', correlation: started.correlation, reply: { body: { item: 'jam', price: 42 } } });
+    expect(started.outcome).toBe(started.outcome);
+  });
+
+  it('a conversation whose outcome nobody reads is visible through the status API, and its end is reported', async () => {
+    const changes: { correlation: string; state: string }[] = [];
+    const listener = (change: { correlation: string; state: string }) => changes.push(change);
+    mailroom.events.on('conversation', listener);
+    try {
+      const { correlation } = await mailroom.startConversation({ from: 'orders.example', to: 'shop.example', subject: 'Quote@Shop', body: { item: 'bun' }, timeoutMs: 10_000 });
+      const record = await waitFor(async () => {
+        const r = await mailroom.conversation('orders.example', correlation);
+        return r?.status === 'done' ? r : undefined;
+      });
+      expect(record.output).toMatchObject({ state: 'replied', reply: { body: { item: 'bun', price: 42 } } });
+      await waitFor(() => changes.some((c) => c.correlation === correlation && c.state === 'replied'), { what: 'the end reported' });
+      expect(changes.filter((c) => c.correlation === correlation).map((c) => c.state)).toEqual(['awaitingReply', 'replied']);
+    } finally {
+      mailroom.events.off('conversation', listener);
+    }
+  });
+
   it('is visible over HTTP: POST /conversations, then GET its status', async () => {
     const res = await fetch(`${mailroom.url}/conversations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ from: 'orders.example', to: 'shop.example', subject: 'Quote@Shop', body: { item: 'cake' } }) });
     expect(res.status).toBe(202);
@@ -110,6 +135,31 @@ describe('conversations', () => {
     expect(record.output).toMatchObject({ reply: { body: { item: 'cake', price: 42 } } });
     const bad = await fetch(`${mailroom.url}/conversations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"from":"nobody.example","to":"shop.example","subject":"X@Y"}' });
     expect(bad.status).toBe(400);
+  });
+});
+
+describe('two runtimes', () => {
+  it('a conversation finished by another runtime resolves the waiting caller and is reported once, by the runtime that started it', async () => {
+    const f = await fixture();
+    const first = await startMailroom(f.config, { ...options, http: false });
+    const second = await startMailroom(f.config, { ...options, http: false });
+    const seen: string[] = [];
+    first.events.on('conversation', (c) => seen.push(`first ${c.state}`));
+    second.events.on('conversation', (c) => seen.push(`second ${c.state}`));
+    try {
+      const started = await first.startConversation({ from: 'orders.example', to: 'partner.example', subject: 'Ask@Partner', timeoutMs: 60_000 });
+      const outcome = started.outcome;
+      const reply = f.domains['partner.example']!.sign({ To: 'orders.example', Subject: 'Reply@Ask@Partner', Correlation: started.correlation, Body: { via: 'either' } });
+      // The second runtime takes it in; either runtime's actor may finish the conversation.
+      expect((await second.accept(encodeEnvelope(reply))).kind).toBe('accepted');
+      await expect(outcome).resolves.toMatchObject({ state: 'replied', reply: { body: { via: 'either' } } });
+      await waitFor(() => seen.includes('first replied'), { what: 'the end reported by the first runtime' });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(seen).toEqual(['first awaitingReply', 'first replied']);
+    } finally {
+      await second.stop();
+      await first.stop();
+    }
   });
 });
 
