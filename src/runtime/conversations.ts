@@ -67,6 +67,8 @@ export class Conversations {
   readonly #waiters = new Map<string, Map<string, Resolve | Resolve[]>>();
   /** This runtime's instance, stored as the `origin` of the conversations it starts. */
   readonly #instance = randomUUID();
+  /** How many ended conversations this process has learnt of (finished here, or a notice). */
+  #ends = 0;
   #subscription: Subscription | undefined;
   #finished: ((link: Readonly<Record<string, string>>, outcome: ConversationOutcome) => Promise<void>) | undefined;
 
@@ -119,6 +121,7 @@ export class Conversations {
 
   /** A conversation ended: its waiters here get the outcome; if this runtime started it, the end is reported. */
   #ended(from: string, correlation: string, origin: string | undefined, outcome: ConversationOutcome): void {
+    this.#ends++;
     if (origin === this.#instance) this.onChange?.({ from, correlation: outcome.correlation, state: outcome.state, at: Date.now() });
     this.#resolve(from, correlation, outcome);
   }
@@ -149,15 +152,20 @@ export class Conversations {
    * check, so nothing slips between. `check: false` skips the check, for a conversation this
    * process has just started and whose request is not sent yet (it cannot have finished).
    * Until then it holds one promise and its resolve function in this process.
+   *
+   * `check` may also be a {@link Conversations.mark} taken when the conversation could not have
+   * finished yet: if no conversation has ended since, as far as this process knows, it has not
+   * either (its end would have been seen here: finished here, or its notice is still to come),
+   * so the KV read is skipped.
    */
-  wait(from: string, correlation: string, check = true): Promise<ConversationOutcome> {
+  wait(from: string, correlation: string, check: boolean | number = true): Promise<ConversationOutcome> {
     const promise = new Promise<ConversationOutcome>((resolve) => {
       let byCorrelation = this.#waiters.get(from);
       if (!byCorrelation) this.#waiters.set(from, (byCorrelation = new Map()));
       const existing = byCorrelation.get(correlation);
       byCorrelation.set(correlation, existing === undefined ? resolve : typeof existing === 'function' ? [existing, resolve] : [...existing, resolve]);
     });
-    if (check) {
+    if (check === true || (typeof check === 'number' && check !== this.#ends)) {
       void this.get(from, correlation).then(
         (record) => {
           if (record?.output) this.#resolve(from, correlation, record.output);
@@ -166,6 +174,11 @@ export class Conversations {
       );
     }
     return promise;
+  }
+
+  /** A mark for {@link Conversations.wait}: how many ends this process has seen so far. */
+  mark(): number {
+    return this.#ends;
   }
 
   async get(from: string, correlation: string): Promise<ConversationRecord | undefined> {

@@ -173,19 +173,22 @@ export interface Mailroom {
 class StartedConversation {
   readonly #conversations: Conversations;
   readonly #from: string;
+  readonly #mark: number;
   #outcome: Promise<ConversationOutcome> | undefined;
   constructor(
     conversations: Conversations,
     from: string,
     readonly correlation: string,
+    mark: number,
   ) {
     this.#conversations = conversations;
     this.#from = from;
+    this.#mark = mark;
   }
 
   get outcome(): Promise<ConversationOutcome> {
-    // The request is out: it may have been answered already, so the wait checks KV.
-    return (this.#outcome ??= this.#conversations.wait(this.#from, this.correlation));
+    // The request is out: it may have been answered already, so the wait checks KV unless no conversation ended since the mark.
+    return (this.#outcome ??= this.#conversations.wait(this.#from, this.correlation, this.#mark));
   }
 }
 
@@ -524,8 +527,10 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
     const startConversation = async (request: RequestOptions) => {
       const correlation = request.correlation ?? crypto.randomUUID();
       await openConversation(request, correlation);
+      // Before the request goes out: the conversation cannot have finished yet.
+      const mark = conversations.mark();
       await sendRequest(request, correlation);
-      return new StartedConversation(conversations, request.from, correlation);
+      return new StartedConversation(conversations, request.from, correlation, mark);
     };
     const request = async (request: RequestOptions) => {
       const correlation = request.correlation ?? crypto.randomUUID();
