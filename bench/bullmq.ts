@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { Queue, Worker, createBunRedisClient } from 'bullmq';
 import { makeEnvelopes, verifyAndSign } from './fixtures.ts';
 import { RespClient } from './resp-client.ts';
-import { freePort, isMain, makeTempDir, median, pollUntil, progress, removeTempDir, runAsScript, trackChild, type BenchOptions, type BenchResult } from './support.ts';
+import { freePort, isMain, makeTempDir, median, pollUntil, progress, removeTempDir, runAsScript, trackChild, type BenchOptions, type BenchResult, cpuWindow } from './support.ts';
 
 export const BULLMQ_CONCURRENCY = 50;
 const ADD_CHUNK = 500;
@@ -95,8 +95,10 @@ export async function drainBullmq(port: number, payloads: readonly string[], han
       finish();
     });
     const started = performance.now();
+    const stopCpu = cpuWindow();
     void worker.run();
     await finished;
+    stopCpu();
     const rate = done / ((performance.now() - started) / 1000);
     if (failure) throw new Error(`a BullMQ job failed: ${failure.message}`);
     return rate;

@@ -32,7 +32,7 @@ import type { HandlerMap } from '../src/runtime/handlers.ts';
 import { makeEnvelopes, pooledVerifyAndSign, receiverKeys, RECEIVER, SELECTOR, SENDER, senderKeys, verifyAndSign, type Envelopes } from './fixtures.ts';
 import { BULLMQ_CONCURRENCY, drainBullmq, startRedis, type RedisServer } from './bullmq.ts';
 import { drainRabbit, openRabbit, RABBIT_PREFETCH, type Rabbit } from './rabbitmq.ts';
-import { Cleanup, isMain, makeTempDir, median, progress, removeTempDir, runAsScript, type BenchOptions, type BenchResult, type SummaryRow } from './support.ts';
+import { Cleanup, cpuWindow, isMain, makeTempDir, median, takeCpuWindowUs, progress, removeTempDir, runAsScript, type BenchOptions, type BenchResult, type SummaryRow } from './support.ts';
 
 const WINDOW = 256;
 export const MAILROOM_CONCURRENCY = 256;
@@ -74,6 +74,7 @@ export async function bareLoop(url: string, payloads: readonly string[], name: s
     const consumer = await js.consumers.get(stream, 'worker');
     const messages = await consumer.consume({ max_messages: 512 });
     const started = performance.now();
+    const stopCpu = cpuWindow();
     let done = 0;
     let failure: unknown;
     await new Promise<void>((resolve) => {
@@ -92,6 +93,7 @@ export async function bareLoop(url: string, payloads: readonly string[], name: s
         }
       })();
     });
+    stopCpu();
     const rate = payloads.length / ((performance.now() - started) / 1000);
     await messages.close();
     if (failure) throw new Error(`bare loop ${name}: ${failure instanceof Error ? failure.message : String(failure)}`);
@@ -141,11 +143,15 @@ export async function mailroomRun(url: string, dir: string, envelopes: Envelopes
     const events = new EventEmitter<MailroomEvents>();
     let done = 0;
     let started = 0;
+    let stopCpu = (): void => undefined;
     let failure: string | undefined;
     const finished = new Promise<void>((resolve) => {
       events.on('settled', (status) => {
         if (status.state !== 'replied') failure ??= `${status.state}: ${JSON.stringify(status.discard ?? status.deadLetter)}`;
-        if (done === 0) started = performance.now();
+        if (done === 0) {
+          started = performance.now();
+          stopCpu = cpuWindow();
+        }
         if (++done === envelopes.payloads.length) resolve();
       });
     });
@@ -155,6 +161,7 @@ export async function mailroomRun(url: string, dir: string, envelopes: Envelopes
     const options: MailroomOptions & { cryptoPool?: CryptoPool } = { http: false, outboxWorker: false, events, handlers, onError: () => undefined, ...(pool ? { cryptoPool: pool } : {}) };
     const runtime = await startMailroom(config, options);
     await finished;
+    stopCpu();
     const rate = (envelopes.payloads.length - 1) / ((performance.now() - started) / 1000);
     await runtime.stop();
     if (failure) throw new Error(`an envelope did not reach replied: ${failure}`);
@@ -169,6 +176,8 @@ interface Contender {
   readonly label: string;
   run(envelopes: Envelopes, round: string): Promise<number>;
   readonly rates: number[];
+  /** CPU µs per message of this process (every thread), per round. */
+  readonly cpu: number[];
   skipped?: string;
 }
 
@@ -193,7 +202,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     const rabbit = await openRabbit();
     if (!('skipped' in rabbit)) scope.defer(() => rabbit.close());
 
-    const contender = (key: string, label: string, runOne: Contender['run']): Contender => ({ key, label, run: runOne, rates: [] });
+    const contender = (key: string, label: string, runOne: Contender['run']): Contender => ({ key, label, run: runOne, rates: [], cpu: [] });
     const contenders: Contender[] = [
       contender('baseline', 'baseline: consume → verify → sign → publish → ack', (e, r) => bareLoop(url, e.payloads, `${r}crypto`, verifyAndSign)),
       contender('bare', 'bare loop: consume → publish → ack', (e, r) => bareLoop(url, e.payloads, `${r}plain`)),
@@ -224,7 +233,9 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       for (let k = 0; k < active.length; k++) {
         const c = active[(k + round) % active.length]!;
         progress(options, `pipeline: round ${round + 1}/${rounds}: ${c.key} (${k + 1}/${active.length})`);
+        takeCpuWindowUs();
         c.rates.push(await c.run(envelopes, `${round}${c.key}`));
+        c.cpu.push(takeCpuWindowUs() / count);
       }
     }
 
@@ -233,6 +244,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     const mailroom = rate('mailroom');
     const results: Record<string, number> = {};
     for (const c of contenders) if (!c.skipped) results[`${c.label} (msgs/s)`] = rate(c.key);
+    const cpu = (key: string) => (byKey(key).skipped ? Number.NaN : median(byKey(key).cpu));
+    for (const c of contenders) if (!c.skipped) results[`${c.key}: CPU of this process per message (µs)`] = cpu(c.key);
     const row = (key: string, goal?: { text: string; met: (ratio: number) => boolean }): SummaryRow => {
       const c = byKey(key);
       if (c.skipped) return { figure: c.label, value: `skipped: ${c.skipped}`, unit: '' , ...(goal ? { goal: goal.text } : {}) };
@@ -269,6 +282,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       ratios: {
         'mailroom / baseline with the same crypto': { value: mailroom / baseline, goal: 0.9 },
         'mailroom / bare loop': { value: mailroom / rate('bare'), goal: 0.5 },
+        // CPU per message, inverted so it reads like the rate ratio: the share of mailroom's work that is the baseline's.
+        'baseline CPU ÷ mailroom CPU per message': { value: cpu('baseline') / cpu('mailroom'), goal: 0.9 },
       },
       notes,
       summary,

@@ -10,7 +10,7 @@
  */
 import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { makeEnvelopes, verifyAndSign } from './fixtures.ts';
-import { isMain, median, progress, runAsScript, type BenchOptions, type BenchResult } from './support.ts';
+import { isMain, median, progress, runAsScript, type BenchOptions, type BenchResult, cpuWindow } from './support.ts';
 
 export const RABBIT_PREFETCH = 256;
 const PREFILL_WINDOW = 1_000;
@@ -61,6 +61,7 @@ export async function drainRabbit(rabbit: Rabbit, payloads: readonly string[], h
     let finish: () => void = () => undefined;
     const finished = new Promise<void>((resolve) => (finish = resolve));
     const started = performance.now();
+    const stopCpu = cpuWindow();
     const { consumerTag } = await channel.consume(
       inQueue,
       (msg) => {
@@ -86,6 +87,7 @@ export async function drainRabbit(rabbit: Rabbit, payloads: readonly string[], h
       { noAck: false },
     );
     await finished;
+    stopCpu();
     const rate = done / ((performance.now() - started) / 1000);
     await channel.cancel(consumerTag);
     if (failure) throw new Error(`rabbitmq: ${failure instanceof Error ? failure.message : String(failure)}`);

@@ -46,6 +46,29 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   return { quick: argv.includes('--quick'), json: argv.includes('--json') };
 }
 
+let lastCpuUs = Number.NaN;
+
+/**
+ * Starts measuring the CPU time (user + system, every thread of this process) of one timed
+ * window; call the returned function when the window ends. A contender's CPU per message
+ * is a steadier figure than its rate on a machine that other work shares: it counts the
+ * work, not the waiting. Read it with {@link takeCpuWindowUs}.
+ */
+export function cpuWindow(): () => void {
+  const start = process.cpuUsage();
+  return () => {
+    const used = process.cpuUsage(start);
+    lastCpuUs = used.user + used.system;
+  };
+}
+
+/** The CPU time (µs) of the last window that {@link cpuWindow} closed, once; NaN when none closed since. */
+export function takeCpuWindowUs(): number {
+  const value = lastCpuUs;
+  lastCpuUs = Number.NaN;
+  return value;
+}
+
 export function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
