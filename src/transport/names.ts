@@ -38,10 +38,32 @@ const KEY_ESCAPED = /[^A-Za-z0-9_-]/gu;
 
 const utf8 = new TextEncoder();
 
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).toUpperCase().padStart(2, '0'));
+
 function hexBytes(char: string, escape: string): string {
+  const code = char.charCodeAt(0);
+  // The usual case (`.` in a domain name): one ASCII byte, no encoder.
+  if (char.length === 1 && code < 0x80) return escape + HEX[code]!;
   let out = '';
-  for (const byte of utf8.encode(char)) out += escape + byte.toString(16).toUpperCase().padStart(2, '0');
+  for (const byte of utf8.encode(char)) out += escape + HEX[byte]!;
   return out;
+}
+
+/**
+ * Domain names recur on every envelope (in its subjects and KV keys): their tokens are kept
+ * in a small map, emptied when full. Correlations, unique per envelope, are not cached.
+ */
+function memo(encode: (value: string) => string): (value: string) => string {
+  const cache = new Map<string, string>();
+  return (value) => {
+    let token = cache.get(value);
+    if (token === undefined) {
+      token = encode(value);
+      if (cache.size >= 1024) cache.clear();
+      cache.set(value, token);
+    }
+    return token;
+  };
 }
 
 function checkEncodable(value: string, what: string): void {
@@ -179,9 +201,11 @@ export function createNames(prefix = 'mailroom'): Names {
   }
   const lower = prefix.toLowerCase();
   const upper = prefix.toUpperCase();
+  const domainToken = memo(encodeToken);
+  const domainKeyToken = memo(encodeKeyToken);
   const subject = (kind: StreamKind) => (to: string, from: string) =>
-    `${lower}.${kind}.${encodeToken(to)}.${encodeToken(from)}`;
-  const key = (from: string, correlation: string) => `${encodeKeyToken(from)}.${encodeKeyToken(correlation)}`;
+    `${lower}.${kind}.${domainToken(to)}.${domainToken(from)}`;
+  const key = (from: string, correlation: string) => `${domainKeyToken(from)}.${encodeKeyToken(correlation)}`;
 
   return {
     prefix: lower,
@@ -193,7 +217,7 @@ export function createNames(prefix = 'mailroom'): Names {
     ordered: {
       stream: `${upper}_ORDERED`,
       streamSubject: `${lower}.ordered.>`,
-      subject: (partition, to, from) => `${lower}.ordered.${partition}.${encodeToken(to)}.${encodeToken(from)}`,
+      subject: (partition, to, from) => `${lower}.ordered.${partition}.${domainToken(to)}.${domainToken(from)}`,
       filter: (partition) => `${lower}.ordered.${partition}.>`,
       consumer: (partition) => `${lower}-ordered-${partition}`,
     },
