@@ -37,7 +37,8 @@ export { RetryableError, FinalError, FEEDBACK_SUBJECT, replySubject, isReplySubj
 export type { Handler, HandlerContext, HandlerMap, HandlerResult } from './runtime/handlers.ts';
 export type { EnvelopeStatus, StatusStep, DiscardInfo } from './runtime/status-store.ts';
 export type { AcceptOutcome } from './runtime/inbox.ts';
-export { envelopeMachine, envelopeStateNames, envelopeFinalStates } from '../machines/envelope.machine.ts';
+export { envelopeMachine, envelopeStateNames, envelopeFinalStates, envelopeStepActions } from '../machines/envelope.machine.ts';
+export type { EnvelopeSteps, EnvelopeEvent, EnvelopeStepName } from '../machines/envelope.machine.ts';
 export { conversationMachine, conversationStateNames } from '../machines/conversation.machine.ts';
 export type { ConversationOutcome, ConversationReply, ConversationInput } from '../machines/conversation.machine.ts';
 export type { RequestOptions, MailroomStats } from './runtime/mailroom.ts';
