@@ -3,6 +3,7 @@
  * runtime itself and not a wrapper) and follows its stdout lines. The child runs as plain
  * JavaScript, bundled with esbuild (`bundle.ts`), as a deployed runtime would; with
  * `BENCH_TSX=1` it runs through the tsx loader instead (~65 MB more RSS, slower start).
+ * It runs with the Node flags of `mailroom start` ({@link runtimeNodeFlags}).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { ChildSpec } from './runtime-child.ts';
 import { pollUntil, trackChild } from './support.ts';
 import { bundleScript } from './bundle.ts';
+import { runtimeNodeFlags } from '../src/cli/node-flags.ts';
 
 const script = fileURLToPath(new URL('./runtime-child.ts', import.meta.url));
 const tsxLoader = new URL('../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
@@ -38,7 +40,9 @@ export async function startRuntimeChild(spec: ChildSpec, name: string, options: 
   // BENCH_CPU_PROF=<dir>: the child writes a V8 CPU profile there when it exits (see bench/profile-summary.ts).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
   const entry = process.env.BENCH_TSX === '1' ? ['--import', tsxLoader, script] : [await bundleScript(script)];
-  const args = [...(options.exposeGc ? ['--expose-gc'] : []), ...profile, ...entry, specPath];
+  // The flags `mailroom start` runs the runtime with (the shebang of bin/mailroom.js), so the figures are what users get; BENCH_NODE_FLAGS=0 leaves them out.
+  const flags = process.env.BENCH_NODE_FLAGS === '0' ? [] : runtimeNodeFlags();
+  const args = [...flags, ...(options.exposeGc ? ['--expose-gc'] : []), ...profile, ...entry, specPath];
   const child = trackChild(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   const lines: string[] = [];
   let rest = '';
