@@ -17,6 +17,7 @@ import { startRuntimeChild } from './child.ts';
 import { mailroomInput } from './pipeline.ts';
 import { Cleanup, isMain, makeTempDir, progress, removeTempDir, runAsScript, type BenchOptions, type BenchResult } from './support.ts';
 import { RECEIVER } from './fixtures.ts';
+import { runtimeNodeFlags } from '../src/cli/node-flags.ts';
 
 const GOAL_MB = 150;
 const MB = 1024 * 1024;
@@ -65,6 +66,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       results: {
         'RSS idle, before (MB)': idleRss / MB,
         'RSS with the conversations waiting (MB)': rss / MB,
+        'of it right after the forced GCs, before freed pages went back (MB)': Number(child.latest(/^rss-at-gc (\d+)/)?.[1] ?? NaN) / MB,
         'JS heap used (MB)': heap / MB,
         'JS heap committed (MB)': Number(done[5]) / MB,
         'external memory (MB)': Number(done[3]) / MB,
@@ -73,7 +75,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         'bytes of RSS per conversation': (rss - idleRss) / count,
         'conversations started per second': count / seconds,
       },
-      notes: [`conversations to a remote domain with the outbox worker off (no reply comes), timeout 1 h, started 64 at a time; after a forced GC; nats-server ${server.version}`],
+      notes: [`conversations to a remote domain with the outbox worker off (no reply comes), timeout 1 h, started 64 at a time; after three forced GCs, RSS settled (it stops dropping within 3 s); the runtime runs with the Node flags of \`mailroom start\` (${process.env.BENCH_NODE_FLAGS === '0' ? 'left out: BENCH_NODE_FLAGS=0' : runtimeNodeFlags().join(' ')}); nats-server ${server.version}`],
       summary: [{ figure, value: rss / MB, unit: 'MB', goal, ...(count === 100_000 ? { met: rss / MB < GOAL_MB } : {}) }],
     };
   } finally {

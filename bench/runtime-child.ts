@@ -7,7 +7,8 @@
  *   ready <url | ->                  started (the HTTP URL, or - without HTTP)
  *   settled <n>                      envelopes settled by this process so far (≤ 10 lines/s)
  *   idle-rss <bytes> heap <bytes> …  before the conversations start
- *   rss <bytes> heap <bytes> …       once they all wait (after a forced GC); also external, arrayBuffers, heapTotal
+ *   rss <bytes> heap <bytes> …       once they all wait (after a forced GC, RSS settled); also external, arrayBuffers, heapTotal
+ *   idle-rss-at-gc / rss-at-gc <bytes>  the RSS right after the forced GCs, before it settled
  *   conversations <n>                conversations started so far (every second)
  *   unavailable <text>               what the spec asked for does not exist in this runtime
  *   failed <text>                    a fatal error (then exit 1)
@@ -58,7 +59,18 @@ async function measure(label: string): Promise<void> {
     gc?.();
     await new Promise((resolve) => setImmediate(resolve));
   }
-  const usage = process.memoryUsage();
+  // Freed heap pages go back to the system a little after the GC (V8 releases them on a
+  // background thread): the figure is the settled RSS, once it stops dropping (at most 3 s).
+  const atGc = process.memoryUsage.rss();
+  let usage = process.memoryUsage();
+  for (let waited = 0; waited < 3000; waited += 250) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const next = process.memoryUsage();
+    const settled = usage.rss - next.rss < 512 * 1024;
+    usage = next;
+    if (settled) break;
+  }
+  say(`${label}-at-gc ${atGc}`);
   // BENCH_HEAP_SPACES=1 (with BENCH_CHILD_STDERR=1 to see it): the V8 heap spaces, committed and used, on stderr.
   if (process.env.BENCH_HEAP_SPACES) for (const s of getHeapSpaceStatistics()) process.stderr.write(`${label} ${s.space_name} size ${(s.space_size / 1048576).toFixed(1)} used ${(s.space_used_size / 1048576).toFixed(1)} available ${(s.space_available_size / 1048576).toFixed(1)} physical ${(s.physical_space_size / 1048576).toFixed(1)}\n`);
   say(`${label} ${usage.rss} heap ${usage.heapUsed} external ${usage.external} arrayBuffers ${usage.arrayBuffers} heapTotal ${usage.heapTotal}`);
