@@ -9,7 +9,7 @@ const bin = fileURLToPath(new URL('../../bin/mailroom.js', import.meta.url));
 describe('runtimeNodeFlags', () => {
   it('reads the flags from the shebang of bin/mailroom.js', () => {
     const flags = runtimeNodeFlags();
-    expect(flags).toContain('--max-semi-space-size=2');
+    expect(flags.some((flag) => /^--max-semi-space-size=\d+$/.test(flag))).toBe(true);
     for (const flag of flags) expect(flag).toMatch(/^--[\w-]+(=\S+)?$/);
   });
 
