@@ -197,13 +197,26 @@ async function ensureConsumer(jsm: JetStreamManager, stream: string, want: Parti
   }
 }
 
-async function ensureBucket(js: JetStreamClient, jsm: JetStreamManager, bucket: string, want: { history: number; ttlMs: number; replicas: number; description: string }, version: string): Promise<KV> {
+async function ensureBucket(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  bucket: string,
+  want: { history: number; ttlMs: number; replicas: number; description: string },
+  version: string,
+  retry = true,
+): Promise<KV> {
   const kvm = new Kvm(js);
   const stream = `KV_${bucket}`;
   const current = await streamInfo(jsm, stream);
   try {
     if (!current) {
-      return await kvm.create(bucket, { history: want.history, ttl: want.ttlMs, replicas: want.replicas, storage: StorageType.File, description: want.description });
+      try {
+        return await kvm.create(bucket, { history: want.history, ttl: want.ttlMs, replicas: want.replicas, storage: StorageType.File, description: want.description });
+      } catch (e) {
+        // Another process created it first (with its own settings): reconcile with what it made.
+        if (retry && (await streamInfo(jsm, stream))) return await ensureBucket(js, jsm, bucket, want, version, false);
+        throw e;
+      }
     }
     const maxAge = nanos(want.ttlMs);
     const wanted: Partial<StreamConfig> & { name: string } = {
