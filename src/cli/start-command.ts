@@ -11,6 +11,7 @@ interface StartFlags extends ConfigFlags {
   inspectPort?: string;
   inspectHost?: string;
   inspectFilter?: string;
+  cryptoPool?: boolean;
 }
 
 function portOf(raw: string): number {
@@ -33,6 +34,7 @@ export function registerStartCommand(program: Command): void {
     .option('--inspect-port <port>', 'the inspector WebSocket port (default 8081; 0 = any free port)')
     .option('--inspect-host <host>', 'the address the inspector listens on (default 127.0.0.1)')
     .option('--inspect-filter <filter>', 'inspect only matching envelopes: domain=D,subject=S,correlation=C (repeat a key for either; * is a wildcard)')
+    .option('--crypto-pool', 'verify and sign on worker threads, one per core (more envelopes/s where cores are spare)')
     .addHelpText(
       'after',
       '\nExamples:\n  mailroom start --config examples/quickstart/mailroom.yaml\n  NATS_URL=nats://127.0.0.1:4222 mailroom start --log-format json\n  mailroom start --inspect --inspect-filter subject=Hello@Host   # then open http://127.0.0.1:8080/inspect\n',
@@ -69,7 +71,7 @@ export function registerStartCommand(program: Command): void {
       });
       let mailroom;
       try {
-        mailroom = await startMailroom(config, observability.mailroomOptions);
+        mailroom = await startMailroom(config, { ...observability.mailroomOptions, ...(flags.cryptoPool ? { cryptoPool: true } : {}) });
       } catch (error) {
         await observability.stop();
         throw error;
@@ -81,6 +83,7 @@ export function registerStartCommand(program: Command): void {
       say(`workflows: GET  ${mailroom.url}/workflows (?status=&name=&state=), ${mailroom.url}/workflows/{id}`);
       say(`dashboard: ${mailroom.url}/`);
       say(`metrics:   GET  ${mailroom.url}/metrics`);
+      if (flags.cryptoPool) say('crypto:    verify and sign on a worker pool (--crypto-pool)');
       if (observability.inspector) {
         const scope = filter ? ` (only ${flags.inspectFilter})` : '';
         say(`inspect:   ${observability.inspector.url}${scope}; open ${mailroom.url}/inspect to see it in Stately Inspector`);

@@ -16,8 +16,8 @@ const bin = fileURLToPath(new URL('../../bin/mailroom.js', import.meta.url));
 
 
 
-function start(config: string): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [bin, 'start', '-c', config], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NATS_URL: '', MAILROOM_NATS_URL: '' } });
+function start(config: string, flags: readonly string[] = []): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [bin, 'start', '-c', config, ...flags], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NATS_URL: '', MAILROOM_NATS_URL: '' } });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
@@ -63,9 +63,11 @@ describe('mailroom start', () => {
     expect(first.output()).toContain('stopped;');
     expect(alive(natsPid)).toBe(false);
 
-    const second = start(config);
+    // The second start verifies and signs on the worker pool: the same outcomes.
+    const second = start(config, ['--crypto-pool']);
     try {
       await waitFor(() => second.output().includes('ready; Ctrl-C to stop'), { what: 'the second start', timeoutMs: 30_000 });
+      expect(second.output()).toContain('crypto:    verify and sign on a worker pool');
       for (const envelope of envelopes) {
         const status = await waitFor(async () => {
           const res = await fetch(`http://127.0.0.1:${port}/envelopes/orders.example/${envelope.Header.Correlation}`);
