@@ -28,6 +28,9 @@ import { parseConfig } from '../src/config/index.ts';
 import { startMailroom, type MailroomEvents, type MailroomOptions } from '../src/runtime/mailroom.ts';
 import { createNames } from '../src/transport/names.ts';
 import { createCryptoPool, type CryptoPool } from '../src/runtime/crypto-pool.ts';
+import { startObservability } from '../src/observability/observability.ts';
+import { createLogger } from '../src/observability/logger.ts';
+import { pino } from 'pino';
 import type { HandlerMap } from '../src/runtime/handlers.ts';
 import { makeEnvelopes, pooledVerifyAndSign, receiverKeys, RECEIVER, SELECTOR, SENDER, senderKeys, verifyAndSign, type Envelopes } from './fixtures.ts';
 import { BULLMQ_CONCURRENCY, drainBullmq, startRedis, type RedisServer } from './bullmq.ts';
@@ -133,14 +136,19 @@ export async function mailroomInput(url: string, dir: string, prefix: string, ex
 }
 
 /** Envelopes per second through the real runtime, from a pre-filled inbox to `replied`. */
-export async function mailroomRun(url: string, dir: string, envelopes: Envelopes, prefix: string, pool?: CryptoPool): Promise<number> {
+export async function mailroomRun(url: string, dir: string, envelopes: Envelopes, prefix: string, pool?: CryptoPool, observed = false): Promise<number> {
   const config = parseConfig(await mailroomInput(url, dir, prefix), { baseDir: dir, env: {} });
   const names = createNames(prefix);
   try {
     // Provision the streams with a first start, fill the inbox while nothing consumes, then measure the drain.
     await (await startMailroom(config, { http: false, outboxWorker: false })).stop();
     await prefill(url, () => names.inboxSubject(RECEIVER, SENDER), envelopes.payloads, (i) => names.inboxMsgId(SENDER, envelopes.correlations[i]!));
-    const events = new EventEmitter<MailroomEvents>();
+    // Observed: what `mailroom start` attaches (metrics, the dashboard's tracker, OpenTelemetry
+    // spans, a JSON log line per settled envelope), logs going to /dev/null.
+    const observability = observed
+      ? await startObservability({ logger: createLogger({ format: 'json', destination: pino.destination({ dest: '/dev/null', sync: true }) }) })
+      : undefined;
+    const events = observability?.mailroomOptions.events ?? new EventEmitter<MailroomEvents>();
     let done = 0;
     let started = 0;
     let stopCpu = (): void => undefined;
@@ -160,10 +168,12 @@ export async function mailroomRun(url: string, dir: string, envelopes: Envelopes
     // the runtime reads it, the pool stays idle and the caller reports "not wired".
     const options: MailroomOptions & { cryptoPool?: CryptoPool } = { http: false, outboxWorker: false, events, handlers, onError: () => undefined, ...(pool ? { cryptoPool: pool } : {}) };
     const runtime = await startMailroom(config, options);
+    observability?.attach(runtime);
     await finished;
     stopCpu();
     const rate = (envelopes.payloads.length - 1) / ((performance.now() - started) / 1000);
     await runtime.stop();
+    await observability?.stop();
     if (failure) throw new Error(`an envelope did not reach replied: ${failure}`);
     return rate;
   } finally {
@@ -207,6 +217,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       contender('baseline', 'baseline: consume → verify → sign → publish → ack', (e, r) => bareLoop(url, e.payloads, `${r}crypto`, verifyAndSign)),
       contender('bare', 'bare loop: consume → publish → ack', (e, r) => bareLoop(url, e.payloads, `${r}plain`)),
       contender('mailroom', 'mailroom: inbox → replied', (e, r) => mailroomRun(url, dir, e, `bench${r}`)),
+      contender('mailroomObserved', 'mailroom as `mailroom start` runs it: + metrics, dashboard, spans, JSON logs', (e, r) => mailroomRun(url, dir, e, `benchobs${r}`, undefined, true)),
       contender('baselinePool', `baseline, verify + sign on the crypto pool (${pool.size} workers)`, (e, r) => bareLoop(url, e.payloads, `${r}pool`, pooled)),
       contender('mailroomPool', `mailroom, crypto on the pool (${pool.size} workers)`, async (e, r) => {
         const before = pool.stats().operations;
@@ -262,6 +273,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       row('baseline'),
       row('bare'),
       row('mailroom', { text: '≥ 0.9 × baseline', met: (r) => r >= 0.9 }),
+      row('mailroomObserved'),
       row('baselinePool'),
       row('mailroomPool', { text: '≥ 1.5 × baseline', met: (r) => r >= 1.5 }),
       row('bullmq'),
