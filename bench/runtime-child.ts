@@ -20,6 +20,7 @@
  *   node --expose-gc --import tsx bench/runtime-child.ts <spec.json>
  */
 import { readFile } from 'node:fs/promises';
+import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -163,6 +164,34 @@ try {
   process.once('SIGTERM', () => {
     void mailroom.stop().then(() => process.exit(0));
   });
+  // BENCH_LOOP_DELAY=1 (with BENCH_CHILD_STDERR=1 to see it): the event loop's delay each second, on stderr.
+  if (process.env.BENCH_LOOP_DELAY === '1') {
+    const delay = monitorEventLoopDelay({ resolution: 1 });
+    delay.enable();
+    // And the garbage collector's pauses in the same second: the longest, its kind, and the total.
+    let gcMax = 0;
+    let gcMaxKind = 0;
+    let gcTotal = 0;
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        gcTotal += entry.duration;
+        if (entry.duration > gcMax) {
+          gcMax = entry.duration;
+          gcMaxKind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0;
+        }
+      }
+    }).observe({ entryTypes: ['gc'] });
+    const gcKinds: Record<number, string> = { [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major', [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor', [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental', [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb' };
+    setInterval(() => {
+      const ms = (ns: number) => (ns / 1e6).toFixed(1);
+      process.stderr.write(
+        `loop delay p50 ${ms(delay.percentile(50))} p99 ${ms(delay.percentile(99))} max ${ms(delay.max)} ms; gc max ${gcMax.toFixed(1)} ms (${gcKinds[gcMaxKind] ?? gcMaxKind}) total ${gcTotal.toFixed(0)} ms; settled ${settled}\n`,
+      );
+      delay.reset();
+      gcMax = 0;
+      gcTotal = 0;
+    }, 1000).unref();
+  }
   say(`ready ${mailroom.url ?? '-'}`);
   if (spec.conversations) await startConversations(mailroom as Requester, spec.conversations);
 } catch (error) {
