@@ -1,6 +1,6 @@
 /**
  * The contract between the envelope machine and the runtime that runs it: the input
- * (a zod schema), the context, the output, and the input/output of each named actor.
+ * (a zod schema), the context, the output, and the input/output of each named step.
  */
 import { z } from 'zod';
 import type { EnvelopeReason } from './envelope-reason.ts';
@@ -53,7 +53,7 @@ export interface EnvelopeFault {
   readonly state: EnvelopeFaultState;
 }
 
-/** The states whose actor can fail. */
+/** The states whose step can fail. */
 export type EnvelopeFaultState = 'validating' | 'handling' | 'replying' | 'discarded' | 'deadLettering';
 
 /**
