@@ -58,7 +58,8 @@ type InspectedActor = AnyActorRef & { readonly _parent?: InspectedActor; readonl
 
 /**
  * The actor an inspection event is about, as seen from the root: the envelope actor for
- * its own events and for those of the actors it invokes (validate, handle, ...).
+ * its own events and for those of any actor below it (the envelope machine's steps are
+ * entry actions, not child actors, but a machine that invokes some is filtered the same).
  * Undefined for the root actor itself.
  */
 function topActorOf(actor: InspectedActor | undefined): InspectedActor | undefined {
