@@ -88,14 +88,11 @@ const doneEvent = {
 /** Runs one step and sends its outcome to `self`: `<step>.done` with the output, or `step.failed` with the rejection. */
 function runStep<K extends EnvelopeStepName>(name: K, step: EnvelopeSteps[K], self: StepSelf, input: Parameters<EnvelopeSteps[K]>[0]): void {
   const done = doneEvent[name] as (output: unknown) => EnvelopeEvent;
-  const failed = (error: unknown) => self.send({ type: 'step.failed', step: name, error });
-  let pending: Promise<unknown>;
-  try {
-    pending = (step as (input: unknown) => Promise<unknown>)(input);
-  } catch (error) {
-    pending = Promise.reject(error);
-  }
-  Promise.resolve(pending).then((output) => self.send(done(output)), failed);
+  // A step that throws before its first await fails the same way as one that rejects.
+  new Promise<unknown>((resolve) => resolve((step as (input: unknown) => Promise<unknown>)(input))).then(
+    (output) => self.send(done(output)),
+    (error: unknown) => self.send({ type: 'step.failed', step: name, error }),
+  );
 }
 
 /**

@@ -95,7 +95,7 @@ function edgesOf(machine: AnyStateMachine): Edge[] {
       for (const definition of definitions) {
         const kind = kindOf(definition.eventType);
         // XState's own done/error event names carry an actor id: say `done` / `error` instead.
-        const event = kind === 'event' || !definition.eventType.startsWith('xstate.') ? definition.eventType : kind;
+        const event = definition.eventType.startsWith('xstate.') && kind !== 'event' ? kind : definition.eventType;
         const guard = guardName(definition.guard);
         for (const target of definition.target ?? []) {
           const to = topLevelOf(target, root);
