@@ -136,7 +136,7 @@ export async function mailroomInput(url: string, dir: string, prefix: string, ex
 }
 
 /** Envelopes per second through the real runtime, from a pre-filled inbox to `replied`. */
-export async function mailroomRun(url: string, dir: string, envelopes: Envelopes, prefix: string, pool?: CryptoPool, observed = false): Promise<number> {
+export async function mailroomRun(url: string, dir: string, envelopes: Envelopes, prefix: string, { pool, observed = false }: { pool?: CryptoPool; observed?: boolean } = {}): Promise<number> {
   const config = parseConfig(await mailroomInput(url, dir, prefix), { baseDir: dir, env: {} });
   const names = createNames(prefix);
   try {
@@ -217,11 +217,11 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       contender('baseline', 'baseline: consume → verify → sign → publish → ack', (e, r) => bareLoop(url, e.payloads, `${r}crypto`, verifyAndSign)),
       contender('bare', 'bare loop: consume → publish → ack', (e, r) => bareLoop(url, e.payloads, `${r}plain`)),
       contender('mailroom', 'mailroom: inbox → replied', (e, r) => mailroomRun(url, dir, e, `bench${r}`)),
-      contender('mailroomObserved', 'mailroom as `mailroom start` runs it: + metrics, dashboard, spans, JSON logs', (e, r) => mailroomRun(url, dir, e, `benchobs${r}`, undefined, true)),
+      contender('mailroomObserved', 'mailroom as `mailroom start` runs it: + metrics, dashboard, spans, JSON logs', (e, r) => mailroomRun(url, dir, e, `benchobs${r}`, { observed: true })),
       contender('baselinePool', `baseline, verify + sign on the crypto pool (${pool.size} workers)`, (e, r) => bareLoop(url, e.payloads, `${r}pool`, pooled)),
       contender('mailroomPool', `mailroom, crypto on the pool (${pool.size} workers)`, async (e, r) => {
         const before = pool.stats().operations;
-        const rate = await mailroomRun(url, dir, e, `benchpool${r}`, pool);
+        const rate = await mailroomRun(url, dir, e, `benchpool${r}`, { pool });
         return pool.stats().operations > before ? rate : Number.NaN;
       }),
       contender('bullmq', `bullmq: worker (concurrency ${BULLMQ_CONCURRENCY}), Redis AOF everysec`, (e, r) => drainBullmq((redis as RedisServer).port, e.payloads, verifyAndSign, r)),
