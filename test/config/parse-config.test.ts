@@ -21,6 +21,10 @@ describe('parseConfig: the full example', () => {
         publicUrl: 'http://127.0.0.1:8080',
         maxBodyBytes: 262_144,
         tls: { cert: '/srv/mailroom/tls/cert.pem', key: '/srv/mailroom/tls/key.pem' },
+        adminTokens: [],
+        metrics: 'admin',
+        sendAs: [],
+        readTimeoutMs: 10_000,
       },
       domains: [
         {
