@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { PassThrough } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { installAdminAuth, noteAudit, type AuditEntry } from './admin-auth.ts';
 import { statusPath, verifyStatusToken } from './status-capability.ts';
+import { addReadTimeout } from './read-timeout.ts';
 import type { AcceptOutcome } from '../runtime/inbox.ts';
 import type { EnvelopeStatus } from '../runtime/status-store.ts';
 import type { DeadLetterStore } from '../runtime/dead-letter-store.ts';
@@ -95,26 +95,6 @@ function workflowSummary(info: WorkflowInfo): WorkflowSummary {
 
 function problem(reply: FastifyReply, status: number, error: string, detail: string, extra?: Record<string, unknown>) {
   return reply.code(status).type('application/json').send({ error, detail, ...extra });
-}
-
-/** Fails a request body that has not fully arrived within `ms`: the parser sees an error with status 408. */
-function addReadTimeout(app: FastifyInstance, ms: number): void {
-  app.addHook('preParsing', async (request, _reply, payload) => {
-    const hasBody = request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0;
-    if (!hasBody) return payload;
-    const timed = new PassThrough();
-    timed.on('error', () => undefined); // the parser listens too; this one keeps a late error from being unhandled
-    const timer = setTimeout(() => {
-      payload.unpipe(timed);
-      timed.destroy(Object.assign(new Error(`the request body did not arrive within ${ms} ms`), { statusCode: 408, code: 'MAILROOM_READ_TIMEOUT' }));
-    }, ms);
-    const clear = () => clearTimeout(timer);
-    payload.once('end', clear);
-    payload.once('error', clear);
-    request.raw.once('close', clear);
-    payload.pipe(timed);
-    return timed;
-  });
 }
 
 /**
