@@ -49,6 +49,7 @@ export type { EnvelopeTransition } from './runtime/envelope-runner.ts';
 export type { TraceContext } from './runtime/trace-context.ts';
 export type { OrderingKey } from './runtime/ordering.ts';
 export type { HttpPlugin } from './http/http-server.ts';
+export type { AuditEntry } from './http/admin-auth.ts';
 
 // Workflows: users' own XState machines, run durably.
 export { activity, activityContext, fromRequest, defaultActivityPolicy } from './workflows/activity.ts';

@@ -31,3 +31,11 @@ export function runtimeUrl(config: MailroomConfig): string {
   const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
   return `${config.http.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${config.http.port}`;
 }
+
+/** Where a local client reaches the runtime's admin routes: the `http.admin` listener, else {@link runtimeUrl}. */
+export function runtimeAdminUrl(config: MailroomConfig): string {
+  const admin = config.http.admin;
+  if (!admin) return runtimeUrl(config);
+  const host = admin.host === '0.0.0.0' || admin.host === '::' ? '127.0.0.1' : admin.host;
+  return `${config.http.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${admin.port}`;
+}

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { DeadLetter } from '../runtime/dead-letter-store.ts';
 import { CliUsageError } from './io.ts';
-import { addRuntimeOptions, baseUrlOf, callRuntime, printAnswer, type RuntimeFlags } from './runtime-client.ts';
+import { addRuntimeOptions, callRuntime, connectionOf, printAnswer, type RuntimeFlags } from './runtime-client.ts';
 
 function idOf(raw: string): number {
   const id = Number(raw);
@@ -16,7 +16,7 @@ export function registerDlqCommand(program: Command): void {
     .option('--limit <n>', 'how many', '50')
     .option('--json', 'print JSON')
     .action(async (flags: RuntimeFlags & { limit: string; json?: boolean }) => {
-      const answer = await callRuntime(await baseUrlOf(flags), 'GET', `/dead-letters?limit=${encodeURIComponent(flags.limit)}`);
+      const answer = await callRuntime(await connectionOf(flags), 'GET', `/dead-letters?limit=${encodeURIComponent(flags.limit)}`);
       if (flags.json || answer.status !== 200) return printAnswer(answer);
       const letters = (answer.body as { deadLetters: DeadLetter[] }).deadLetters;
       if (letters.length === 0) process.stdout.write('no dead letters\n');
@@ -27,19 +27,19 @@ export function registerDlqCommand(program: Command): void {
     });
   addRuntimeOptions(dlq.command('show').description('one dead letter: reason, last state, attempts, history, the envelope').argument('<id>'))
     .action(async (id: string, flags: RuntimeFlags) => {
-      const answer = await callRuntime(await baseUrlOf(flags), 'GET', `/dead-letters/${idOf(id)}`);
+      const answer = await callRuntime(await connectionOf(flags), 'GET', `/dead-letters/${idOf(id)}`);
       if (answer.status === 200) {
         const letter = answer.body as DeadLetter;
         printAnswer({ status: 200, body: { ...letter, data: undefined, envelopeText: Buffer.from(letter.data, 'base64').toString('utf8') } });
       } else printAnswer(answer);
     });
   addRuntimeOptions(dlq.command('replay').description('put a dead letter back through a fresh actor, keeping its correlation').argument('<id>'))
-    .action(async (id: string, flags: RuntimeFlags) => printAnswer(await callRuntime(await baseUrlOf(flags), 'POST', `/dead-letters/${idOf(id)}/replay`)));
+    .action(async (id: string, flags: RuntimeFlags) => printAnswer(await callRuntime(await connectionOf(flags), 'POST', `/dead-letters/${idOf(id)}/replay`)));
   addRuntimeOptions(dlq.command('purge').description('delete one dead letter, or with --all every one').argument('[id]'))
     .option('--all', 'delete every dead letter')
     .action(async (id: string | undefined, flags: RuntimeFlags & { all?: boolean }) => {
       if ((id === undefined) === !flags.all) throw new CliUsageError('give a dead letter id, or --all');
       const path = id === undefined ? '/dead-letters' : `/dead-letters/${idOf(id)}`;
-      printAnswer(await callRuntime(await baseUrlOf(flags), 'DELETE', path));
+      printAnswer(await callRuntime(await connectionOf(flags), 'DELETE', path));
     });
 }

@@ -10,6 +10,15 @@ export class CliUsageError extends MailroomError {
   }
 }
 
+/** The runtime answered 401: it wants an admin token. Printed as `error: ...`, exit code 1. */
+export class AdminTokenError extends MailroomError {
+  readonly _tag = 'AdminTokenError';
+  readonly exitCode = 1;
+  constructor(detail: string | undefined) {
+    super(`the runtime wants an admin token: --token or MAILROOM_ADMIN_TOKEN${detail ? ` (${detail})` : ''}`);
+  }
+}
+
 /**
  * Reads at most `maxBytes + 1` bytes from stdin, so an oversized input is detected
  * without being read whole.

@@ -40,7 +40,8 @@ function report(error: unknown): number {
     if (typeof hint === 'string') process.stderr.write(`hint: ${hint}\n`);
     const issues = (error as { issues?: unknown }).issues;
     if (Array.isArray(issues)) for (const issue of issues as { path: string; message: string }[]) process.stderr.write(`  ${issue.path}: ${issue.message}\n`);
-    return 2;
+    const exitCode = (error as { exitCode?: unknown }).exitCode;
+    return typeof exitCode === 'number' ? exitCode : 2;
   }
   process.stderr.write(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   return 2;

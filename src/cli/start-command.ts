@@ -71,18 +71,31 @@ export function registerStartCommand(program: Command): void {
       });
       let mailroom;
       try {
-        mailroom = await startMailroom(config, { ...observability.mailroomOptions, ...(flags.cryptoPool ? { cryptoPool: true } : {}) });
+        mailroom = await startMailroom(config, {
+          ...observability.mailroomOptions,
+          ...(flags.cryptoPool ? { cryptoPool: true } : {}),
+          // One line per admin action, kept whatever --quiet says (at warn when refused).
+          onAudit: (entry) => {
+            const line = `audit: ${entry.action} by ${entry.who} from ${entry.peer}: ${entry.outcome} (${entry.status})`;
+            if (entry.outcome === 'denied') logger.warn({ audit: true, ...entry }, line);
+            else logger.info({ audit: true, ...entry }, line);
+          },
+        });
       } catch (error) {
         await observability.stop();
         throw error;
       }
       observability.attach(mailroom);
       say(`NATS:      ${mailroom.natsUrl}`);
-      say(`inbox:     POST ${mailroom.url}/inbox`);
-      say(`status:    GET  ${mailroom.url}/envelopes/{from}/{correlation}`);
-      say(`workflows: GET  ${mailroom.url}/workflows (?status=&name=&state=), ${mailroom.url}/workflows/{id}`);
-      say(`dashboard: ${mailroom.url}/`);
-      say(`metrics:   GET  ${mailroom.url}/metrics`);
+      const admin = mailroom.adminUrl ?? mailroom.url;
+      const guard = config.http.adminTokens.length > 0 ? `${config.http.adminTokens.length} admin token(s)` : 'no admin token: loopback peers only';
+      say(`inbox:     POST ${mailroom.url}/inbox (public; the 202 carries a capability status URL)`);
+      say(`admin:     ${admin} (${guard})`);
+      say(`status:    GET  ${admin}/envelopes/{from}/{correlation}`);
+      say(`workflows: GET  ${admin}/workflows (?status=&name=&state=), ${admin}/workflows/{id}`);
+      say(`dashboard: ${admin}/`);
+      say(`metrics:   GET  ${config.http.metrics === 'public' ? mailroom.url : admin}/metrics${config.http.metrics === 'public' ? ' (public)' : ''}`);
+      if (config.http.sendAs.length) say(`sendAs:    POST ${admin}/conversations may sign as ${config.http.sendAs.join(', ')}`);
       if (flags.cryptoPool) say('crypto:    verify and sign on a worker pool (--crypto-pool)');
       if (observability.inspector) {
         const scope = filter ? ` (only ${flags.inspectFilter})` : '';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { addRuntimeOptions, baseUrlOf, callRuntime, printAnswer, type RuntimeFlags } from './runtime-client.ts';
+import { addRuntimeOptions, callRuntime, connectionOf, printAnswer, type RuntimeFlags } from './runtime-client.ts';
 
 /** `mailroom status FROM CORRELATION`: the state and history of one envelope. */
 export function registerStatusCommand(program: Command): void {
@@ -7,6 +7,6 @@ export function registerStatusCommand(program: Command): void {
     .argument('<from>', 'the sender of the envelope')
     .argument('<correlation>', 'its correlation ID')
     .action(async (from: string, correlation: string, flags: RuntimeFlags) => {
-      printAnswer(await callRuntime(await baseUrlOf(flags), 'GET', `/envelopes/${encodeURIComponent(from)}/${encodeURIComponent(correlation)}`));
+      printAnswer(await callRuntime(await connectionOf(flags), 'GET', `/envelopes/${encodeURIComponent(from)}/${encodeURIComponent(correlation)}`));
     });
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { WorkflowInfo } from '../workflows/workflow-types.ts';
 import { CliUsageError } from './io.ts';
-import { addRuntimeOptions, baseUrlOf, callRuntime, printAnswer, type RuntimeFlags } from './runtime-client.ts';
+import { addRuntimeOptions, callRuntime, connectionOf, printAnswer, type RuntimeFlags } from './runtime-client.ts';
 
 function parseJson(raw: string, what: string): unknown {
   try {
@@ -28,7 +28,7 @@ export function registerWorkflowsCommand(program: Command): void {
     .action(async (flags: RuntimeFlags & { status?: string; name?: string; state?: string; json?: boolean }) => {
       const query = new URLSearchParams();
       for (const key of ['status', 'name', 'state'] as const) if (flags[key]) query.set(key, flags[key]);
-      const answer = await callRuntime(await baseUrlOf(flags), 'GET', `/workflows${query.size ? `?${query}` : ''}`);
+      const answer = await callRuntime(await connectionOf(flags), 'GET', `/workflows${query.size ? `?${query}` : ''}`);
       if (flags.json || answer.status !== 200) return printAnswer(answer);
       const list = (answer.body as { workflows: (Pick<WorkflowInfo, 'id' | 'name' | 'status' | 'state' | 'seq' | 'updatedAt'> & { lastEvent?: string })[] }).workflows;
       if (list.length === 0) process.stdout.write('no workflows\n');
@@ -37,24 +37,24 @@ export function registerWorkflowsCommand(program: Command): void {
       }
     });
   addRuntimeOptions(workflows.command('show').description('one workflow: status, state, context, history, activities, timers').argument('<id>'))
-    .action(async (id: string, flags: RuntimeFlags) => printAnswer(await callRuntime(await baseUrlOf(flags), 'GET', path(id))));
+    .action(async (id: string, flags: RuntimeFlags) => printAnswer(await callRuntime(await connectionOf(flags), 'GET', path(id))));
   addRuntimeOptions(workflows.command('start').description('start a workflow of a registered kind').argument('<name>', 'the workflow kind'))
     .option('--input <json>', 'its input, as JSON')
     .option('--id <id>', 'its ID (default: a random UUID)')
     .action(async (name: string, flags: RuntimeFlags & { input?: string; id?: string }) => {
       const body = { name, ...(flags.input !== undefined ? { input: parseJson(flags.input, '--input') } : {}), ...(flags.id ? { id: flags.id } : {}) };
-      printAnswer(await callRuntime(await baseUrlOf(flags), 'POST', '/workflows', body));
+      printAnswer(await callRuntime(await connectionOf(flags), 'POST', '/workflows', body));
     });
   addRuntimeOptions(workflows.command('send').description('send an event to a workflow').argument('<id>').argument('<event>', 'the event as JSON ({"type":"..."}), or just its type'))
     .action(async (id: string, event: string, flags: RuntimeFlags) => {
       const parsed = event.trimStart().startsWith('{') ? parseJson(event, 'the event') : { type: event };
-      printAnswer(await callRuntime(await baseUrlOf(flags), 'POST', `${path(id)}/events`, parsed));
+      printAnswer(await callRuntime(await connectionOf(flags), 'POST', `${path(id)}/events`, parsed));
     });
   addRuntimeOptions(workflows.command('cancel').description('end a running or parked workflow as cancelled').argument('<id>'))
     .option('--reason <text>', 'why (kept in the workflow)')
     .action(async (id: string, flags: RuntimeFlags & { reason?: string }) =>
-      printAnswer(await callRuntime(await baseUrlOf(flags), 'POST', `${path(id)}/cancel`, flags.reason ? { reason: flags.reason } : {})),
+      printAnswer(await callRuntime(await connectionOf(flags), 'POST', `${path(id)}/cancel`, flags.reason ? { reason: flags.reason } : {})),
     );
   addRuntimeOptions(workflows.command('resume').description('run a parked workflow again with the definitions registered now').argument('<id>'))
-    .action(async (id: string, flags: RuntimeFlags) => printAnswer(await callRuntime(await baseUrlOf(flags), 'POST', `${path(id)}/resume`, {})));
+    .action(async (id: string, flags: RuntimeFlags) => printAnswer(await callRuntime(await connectionOf(flags), 'POST', `${path(id)}/resume`, {})));
 }

@@ -54,6 +54,12 @@ const publicKeyText = z.string().superRefine((text, ctx) => {
   }
 });
 
+/** An admin bearer token: long enough not to be guessed, no spaces or commas (the env variable lists them with commas). */
+const AdminToken = z
+  .string()
+  .min(16, { error: 'an admin token must be at least 16 characters (e.g. openssl rand -hex 32)' })
+  .regex(/^[\x21-\x2b\x2d-\x7e]+$/, { error: 'an admin token is printable ASCII without spaces or commas' });
+
 function sections(baseDir: string) {
   const nats = strictObject({
     url: NatsUrl.optional(),
@@ -76,10 +82,27 @@ function sections(baseDir: string) {
       .max(64 * 1024 * 1024, { error: 'must be ≤ 64 MiB (and should fit the NATS max_payload, 1 MiB by default)' })
       .default(256 * 1024),
     tls: strictObject({ cert: filePath(baseDir), key: filePath(baseDir) }).optional(),
-  }).transform((h) => ({
-    ...h,
-    publicUrl: h.publicUrl !== undefined ? trimTrailingSlash(h.publicUrl) : h.port === 0 ? undefined : derivePublicUrl(h),
-  }));
+    /** Bearer tokens for the admin routes (several, for rotation); none: admin routes answer only to loopback peers. */
+    adminTokens: z.array(AdminToken).default([]),
+    /** A separate listener for the admin routes; the main one then serves only the public routes. */
+    admin: strictObject({ host: ListenHost.default('127.0.0.1'), port: Port }).optional(),
+    /** `/metrics`: an admin route (default) or a public one. */
+    metrics: z.enum(['admin', 'public']).default('admin'),
+    /** The secret of the capability status URLs; default derived from the hosted domains' private keys. */
+    statusSecret: z.string().min(16, { error: 'must be at least 16 characters (e.g. openssl rand -hex 32)' }).optional(),
+    /** Hosted domains that `POST /conversations` may use as `from` (default none). */
+    sendAs: z.array(DomainName).default([]),
+    /** A request body must arrive within this time, else 408. */
+    readTimeout: duration(1).default(10 * SECOND),
+  })
+    .superRefine((h, ctx) => {
+      if (h.admin && h.admin.port !== 0 && h.admin.port === h.port) ctx.addIssue({ code: 'custom', message: `the admin listener needs its own port, not http.port (${h.port})`, path: ['admin', 'port'] });
+    })
+    .transform(({ readTimeout, ...h }) => ({
+      ...h,
+      readTimeoutMs: readTimeout,
+      publicUrl: h.publicUrl !== undefined ? trimTrailingSlash(h.publicUrl) : h.port === 0 ? undefined : derivePublicUrl(h),
+    }));
 
   const domain = strictObject({
     name: DomainName,
@@ -187,6 +210,11 @@ export function createConfigSchema(baseDir = '') {
     validation: s.validation.prefault({}),
     delivery: s.delivery.prefault({}),
     outbox: s.outbox.prefault({}),
+  }).superRefine((config, ctx) => {
+    const hosted = new Set(config.domains.map((d) => d.name));
+    config.http.sendAs.forEach((domain, index) => {
+      if (!hosted.has(domain)) ctx.addIssue({ code: 'custom', message: `${domain} is not a domain of this config (domains: ${[...hosted].join(', ') || 'none'})`, path: ['http', 'sendAs', index] });
+    });
   });
 }
 

@@ -13,6 +13,8 @@ export interface EnvOverride {
   readonly section: 'nats' | 'http';
   readonly key: string;
   readonly value: unknown;
+  /** A list value adds to the file's list instead of replacing it. */
+  readonly append?: boolean;
 }
 
 /** The variables read, most specific first: the first one set wins. @internal */
@@ -21,6 +23,8 @@ const SOURCES = [
   { variables: ['MAILROOM_HTTP_HOST'], section: 'http', key: 'host', kind: 'text' },
   { variables: ['MAILROOM_HTTP_PORT', 'PORT'], section: 'http', key: 'port', kind: 'port' },
   { variables: ['MAILROOM_PUBLIC_URL'], section: 'http', key: 'publicUrl', kind: 'text' },
+  { variables: ['MAILROOM_ADMIN_TOKEN'], section: 'http', key: 'adminTokens', kind: 'list' },
+  { variables: ['MAILROOM_STATUS_SECRET'], section: 'http', key: 'statusSecret', kind: 'text' },
 ] as const;
 
 /** The variable that names the config file for `loadConfig` when no path is given. */
@@ -44,6 +48,8 @@ export function envValue(env: Env, name: string): string | undefined {
  * | `MAILROOM_HTTP_PORT`  | `http.port`      | wins over `PORT`; `0` = any free port   |
  * | `PORT`                | `http.port`      | as platforms such as Heroku set it      |
  * | `MAILROOM_PUBLIC_URL` | `http.publicUrl` |                                         |
+ * | `MAILROOM_ADMIN_TOKEN` | `http.adminTokens` | comma-separated; added to the file's tokens |
+ * | `MAILROOM_STATUS_SECRET` | `http.statusSecret` |                                      |
  * | `MAILROOM_CONFIG`     | (the file path)  | read by `loadConfig` when no path given |
  *
  * An empty value counts as unset. Overrides apply over the file, before validation.
@@ -63,6 +69,9 @@ export function readEnvOverrides(env: Env): { overrides: EnvOverride[]; issues: 
         continue;
       }
       overrides.push({ variable, section: source.section, key: source.key, value: port });
+    } else if (source.kind === 'list') {
+      const items = text.split(',').map((item) => item.trim()).filter((item) => item !== '');
+      overrides.push({ variable, section: source.section, key: source.key, value: items, append: true });
     } else {
       overrides.push({ variable, section: source.section, key: source.key, value: text });
     }
@@ -82,10 +91,13 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 export function applyEnvOverrides(input: unknown, overrides: readonly EnvOverride[]): unknown {
   if (overrides.length === 0 || !isPlainObject(input)) return input;
   const result: Record<string, unknown> = { ...input };
-  for (const { section, key, value } of overrides) {
+  for (const { section, key, value, append } of overrides) {
     const current = result[section];
     if (current === undefined) result[section] = { [key]: value };
-    else if (isPlainObject(current)) result[section] = { ...current, [key]: value };
+    else if (isPlainObject(current)) {
+      const before = current[key];
+      result[section] = { ...current, [key]: append && Array.isArray(before) && Array.isArray(value) ? [...(before as unknown[]), ...value] : value };
+    }
   }
   return result;
 }

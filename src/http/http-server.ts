@@ -1,5 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { installAdminAuth, noteAudit, type AuditEntry } from './admin-auth.ts';
+import { statusPath, verifyStatusToken } from './status-capability.ts';
+import { addReadTimeout } from './read-timeout.ts';
 import type { AcceptOutcome } from '../runtime/inbox.ts';
 import type { EnvelopeStatus } from '../runtime/status-store.ts';
 import type { DeadLetterStore } from '../runtime/dead-letter-store.ts';
@@ -31,8 +37,22 @@ export interface HttpServerOptions {
   /** Base of the status URLs in 202 answers; default: the address the server listens on. */
   readonly publicUrl?: string;
   readonly tls?: { readonly cert: string; readonly key: string };
-  /** Registered before the server listens: more routes (metrics, dashboard, ...). */
+  /** Registered before the server listens: more routes (metrics, dashboard, ...). Their routes are admin routes. */
   readonly plugins?: readonly HttpPlugin[];
+  /** Admin bearer tokens (several, for rotation). None: admin routes answer only to loopback peers. */
+  readonly adminTokens?: readonly string[];
+  /** A separate listener for the admin routes; the main one then serves only the public routes. */
+  readonly admin?: { readonly host: string; readonly port: number };
+  /** `/metrics`: an admin route (default) or a public one. */
+  readonly metrics?: 'admin' | 'public';
+  /** The secret status capability URLs are made with (see `statusSecret` in status-capability.ts); default random. */
+  readonly statusSecret?: Buffer;
+  /** Hosted domains that `POST /conversations` may use as `from` (default none). */
+  readonly sendAs?: readonly string[];
+  /** A request body must arrive within this time, else 408 (default 10 s). */
+  readonly readTimeoutMs?: number;
+  /** Receives one entry per admin action (replay, purge, workflow start/send/cancel/resume, conversation start). */
+  readonly onAudit?: (entry: AuditEntry) => void;
 }
 
 /** Adds routes to the runtime's HTTP server before it listens. */
@@ -40,6 +60,8 @@ export type HttpPlugin = (app: FastifyInstance) => void | Promise<void>;
 
 export interface HttpServer {
   readonly url: string;
+  /** Where the admin routes are served: the admin listener's URL, or `url` without one. */
+  readonly adminUrl: string;
   readonly app: FastifyInstance;
   stop(): Promise<void>;
 }
@@ -76,18 +98,51 @@ function problem(reply: FastifyReply, status: number, error: string, detail: str
 }
 
 /**
- * The HTTP face of a runtime: `POST /inbox`, `GET /envelopes/{from}/{correlation}`,
- * `GET /workflows` (`?status=&name=&state=&limit=`), `GET /workflows/{id}`,
- * `GET /healthz`, `GET /readyz`. Answers 202 only after JetStream stored the envelope.
+ * The HTTP face of a runtime. Public (no token): `POST /inbox`, `GET /healthz`, `GET /readyz`,
+ * and the capability status URLs `GET /status/{from}/{correlation}/{hash}/{token}` handed out in
+ * the 202 of `POST /inbox`. Admin (a bearer token, or a loopback peer when no token is configured;
+ * see admin-auth.ts): `GET /envelopes/{from}/{correlation}`, dead letters, conversations,
+ * workflows (`?status=&name=&state=&limit=`), stats, and every plugin route (dashboard, metrics).
+ * Answers 202 only after JetStream stored the envelope.
  */
 export async function startHttpServer(runtime: HttpRuntime, options: HttpServerOptions): Promise<HttpServer> {
   const https = options.tls ? { key: await readFile(options.tls.key), cert: await readFile(options.tls.cert) } : null;
-  const app = Fastify({ bodyLimit: options.maxBodyBytes, logger: false, ...(https ? { https } : {}) }) as unknown as FastifyInstance;
+  const readTimeoutMs = options.readTimeoutMs ?? 10_000;
+  // Node's own request timeout is the backstop (headers, and a body the hook below missed): it answers a bare 408.
+  const nodeTimeouts = { headersTimeout: readTimeoutMs, requestTimeout: readTimeoutMs + Math.max(1_000, readTimeoutMs), connectionsCheckingInterval: Math.min(30_000, Math.max(100, readTimeoutMs / 2)) };
+  const adminRequests = new WeakSet<IncomingMessage>();
+  let adminServer: Server | undefined;
+  const makeServer = (handler: RequestListener): Server => (https ? createHttpsServer({ ...https, ...nodeTimeouts }, handler) : createServer(nodeTimeouts, handler));
+  const app = Fastify({
+    bodyLimit: options.maxBodyBytes,
+    logger: false,
+    ...(https ? { https } : {}),
+    serverFactory: (handler) => {
+      if (options.admin) {
+        adminServer = makeServer((req, res) => {
+          adminRequests.add(req);
+          handler(req, res);
+        });
+      }
+      return makeServer(handler);
+    },
+  }) as unknown as FastifyInstance;
+  const secret = options.statusSecret ?? randomBytes(32);
+  const sendAs = new Set(options.sendAs ?? []);
+  installAdminAuth(app, {
+    tokens: options.adminTokens ?? [],
+    metrics: options.metrics ?? 'admin',
+    ...(options.admin ? { isAdminListener: (raw: IncomingMessage) => adminRequests.has(raw) } : {}),
+    ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
+    ...(options.onAudit ? { onAudit: options.onAudit } : {}),
+  });
+  addReadTimeout(app, readTimeoutMs);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(['application/json', 'text/plain', ...YAML_TYPES], { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
   app.setErrorHandler((error: { statusCode?: number; code?: string; message: string }, _request, reply) => {
     const status = error.statusCode ?? 500;
+    if (status === 408) return problem(reply.header('connection', 'close'), 408, 'request-timeout', error.message);
     if (status === 413) return problem(reply, 413, 'too-large', `the body is larger than ${options.maxBodyBytes} bytes`);
     if (status === 415) return problem(reply, 415, 'unsupported-media-type', `send application/json or application/yaml (${error.message})`);
     if (status >= 400 && status < 500) return problem(reply, status, 'bad-request', error.message);
@@ -103,7 +158,8 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
     const outcome = await runtime.accept(request.body as Buffer, format, traceContextOf(request.headers.traceparent, request.headers.tracestate), callback);
     switch (outcome.kind) {
       case 'accepted': {
-        const path = `/envelopes/${encodeURIComponent(outcome.from)}/${encodeURIComponent(outcome.correlation)}`;
+        // A capability: readable without the admin token by whoever holds this URL (the sender).
+        const path = statusPath(secret, { from: outcome.from, correlation: outcome.correlation, hash: outcome.hash });
         return reply
           .code(202)
           .header('location', path)
@@ -120,6 +176,16 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
         throw new Error(`unknown outcome ${JSON.stringify(never)}`);
       }
     }
+  });
+
+  app.get<{ Params: { from: string; correlation: string; hash: string; token: string } }>('/status/:from/:correlation/:hash/:token', async (request, reply) => {
+    const { from, correlation, hash, token } = request.params;
+    // One answer for a bad token, an unknown envelope and another envelope's hash: nothing about existence leaks.
+    const notFound = () => problem(reply, 404, 'not-found', 'no status at this URL');
+    if (!verifyStatusToken(secret, { from, correlation, hash }, token)) return notFound();
+    const status = await runtime.status(from, correlation);
+    if (!status || (status.hash !== undefined && status.hash !== hash)) return notFound();
+    return reply.header('cache-control', 'no-store').send(status);
   });
 
   app.get<{ Params: { from: string; correlation: string } }>('/envelopes/:from/:correlation', async (request, reply) => {
@@ -173,8 +239,14 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
     const missing = (['from', 'to', 'subject'] as const).filter((k) => typeof body[k] !== 'string' || body[k] === '');
     if (missing.length) return problem(reply, 400, 'malformed', `missing ${missing.join(', ')}`);
     if (body.timeoutMs !== undefined && !(Number.isSafeInteger(body.timeoutMs) && body.timeoutMs > 0)) return problem(reply, 400, 'malformed', 'timeoutMs must be a positive integer');
+    noteAudit(request, { from: body.from!, to: body.to!, subject: body.subject! });
+    if (!sendAs.has(body.from!)) {
+      const allowed = sendAs.size ? `it lists ${[...sendAs].join(', ')}` : 'it is empty';
+      return problem(reply, 403, 'send-as-not-allowed', `${body.from} may not be used as from over HTTP: add it to http.sendAs (${allowed})`);
+    }
     try {
       const { correlation } = await runtime.startConversation(body as RequestOptions);
+      noteAudit(request, { correlation });
       const path = `/conversations/${encodeURIComponent(body.from!)}/${encodeURIComponent(correlation)}`;
       return reply.code(202).header('location', path).send({ correlation, state: 'awaitingReply', status: `${baseUrl}${path}` });
     } catch (error) {
@@ -239,6 +311,7 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
     const body = jsonBody(request.body) as { name?: unknown; input?: unknown; id?: unknown } | null | undefined;
     if (typeof body !== 'object' || body === null || typeof body.name !== 'string') return problem(reply, 400, 'bad-request', 'send JSON {"name": "<workflow kind>", "input": …, "id": "<optional id>"}');
     if (body.id !== undefined && typeof body.id !== 'string') return problem(reply, 400, 'bad-request', 'id must be a string');
+    noteAudit(request, { name: body.name, ...(typeof body.id === 'string' ? { workflow: body.id } : {}) });
     try {
       return reply.code(201).send(await workflows.start(body.name, body.input, body.id !== undefined ? { id: body.id } : {}));
     } catch (error) {
@@ -271,12 +344,36 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
   });
 
   for (const plugin of options.plugins ?? []) await plugin(app);
+  const admin = adminServer;
+  if (admin) {
+    app.addHook('onClose', async () => {
+      const closed = new Promise<void>((resolve) => admin.close(() => resolve()));
+      admin.closeIdleConnections();
+      await closed;
+    });
+  }
   await app.listen({ host: options.host, port: options.port });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : options.port;
-  const host = options.host.includes(':') ? `[${options.host}]` : options.host === '0.0.0.0' ? '127.0.0.1' : options.host;
-  const url = `${https ? 'https' : 'http'}://${host}:${port}`;
+  const urlOf = (server: Server, listenHost: string, fallbackPort: number) => {
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : fallbackPort;
+    const host = listenHost.includes(':') ? `[${listenHost}]` : listenHost === '0.0.0.0' ? '127.0.0.1' : listenHost;
+    return `${https ? 'https' : 'http'}://${host}:${port}`;
+  };
+  const url = urlOf(app.server, options.host, options.port);
+  let adminUrl = url;
+  if (admin && options.admin) {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        admin.once('error', reject);
+        admin.listen({ host: options.admin!.host, port: options.admin!.port }, () => resolve());
+      });
+    } catch (error) {
+      await app.close();
+      throw error;
+    }
+    adminUrl = urlOf(admin, options.admin.host, options.admin.port);
+  }
   if (!baseUrl) baseUrl = url;
   let stopped: Promise<void> | undefined;
-  return { url, app, stop: () => (stopped ??= app.close()) };
+  return { url, adminUrl, app, stop: () => (stopped ??= app.close()) };
 }

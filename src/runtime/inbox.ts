@@ -9,7 +9,7 @@ import { setTraceHeaders, type TraceContext } from './trace-context.ts';
 
 /** The outcome of offering an envelope to the inbox. */
 export type AcceptOutcome =
-  | { readonly kind: 'accepted'; readonly from: string; readonly to: string; readonly correlation: string; readonly duplicate: boolean; readonly sequence: number }
+  | { readonly kind: 'accepted'; readonly from: string; readonly to: string; readonly correlation: string; readonly hash: string; readonly duplicate: boolean; readonly sequence: number }
   | { readonly kind: 'rejected'; readonly error: Rejection }
   | { readonly kind: 'unavailable'; readonly detail: string };
 
@@ -69,5 +69,5 @@ export async function acceptEnvelope(input: Uint8Array, format: 'json' | 'yaml' 
       })
       .catch((error: unknown) => deps.onError?.(error, 'recording queued status'));
   }
-  return { kind: 'accepted', from: From, to: To, correlation: Correlation, duplicate: ack.duplicate, sequence: ack.seq };
+  return { kind: 'accepted', from: From, to: To, correlation: Correlation, hash: decoded.value.envelope.Hash, duplicate: ack.duplicate, sequence: ack.seq };
 }

@@ -14,6 +14,8 @@ import { provision } from '../transport/provision.ts';
 import { startEmbeddedNatsServer } from '../transport/embedded-server.ts';
 import { ConfigError } from '../errors.ts';
 import type { HttpPlugin, HttpServer } from '../http/http-server.ts';
+import type { AuditEntry } from '../http/admin-auth.ts';
+import { statusSecret } from '../http/status-capability.ts';
 import type { TraceContext } from './trace-context.ts';
 import { DeadLetters } from './dead-letters.ts';
 import { DeadLetterStore } from './dead-letter-store.ts';
@@ -63,6 +65,8 @@ export interface MailroomOptions {
   readonly events?: EventEmitter<MailroomEvents>;
   /** Where runtime errors go (default: stderr). */
   readonly onError?: (error: unknown, context: string) => void;
+  /** Receives one entry per admin action over HTTP (replay, purge, workflow start/send/cancel/resume, conversation start). */
+  readonly onAudit?: (entry: AuditEntry) => void;
   /**
    * Signature work (verify on the inbox, sign on the outbox) on worker threads: `true` starts a
    * pool with one worker per core, closed at stop; a pool passed in is used and left open.
@@ -117,6 +121,8 @@ export interface MailroomStats {
 export interface Mailroom {
   /** The HTTP base URL (`undefined` with `http: false`). */
   readonly url: string | undefined;
+  /** Where the admin routes are served: the `http.admin` listener's URL, else {@link Mailroom.url}. */
+  readonly adminUrl: string | undefined;
   /** The NATS server URL in use (the embedded server's when none was configured). */
   readonly natsUrl: string;
   readonly names: Names;
@@ -568,13 +574,14 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
               conversation: (from, correlation) => conversations.get(from, correlation),
               startConversation,
               workflows,
+              // Ready = the inbox can store: connected, and its stream answers.
               ready: async () => {
                 if (!connected || nc.isClosed()) return { ready: false, detail: 'NATS is disconnected' };
                 try {
-                  await handles.jsm.getAccountInfo();
-                  return { ready: true, detail: 'NATS and JetStream answer' };
+                  await handles.jsm.streams.info(names.streams.inbox);
+                  return { ready: true, detail: 'NATS and the inbox stream answer' };
                 } catch (error) {
-                  return { ready: false, detail: `JetStream does not answer: ${error instanceof Error ? error.message : String(error)}` };
+                  return { ready: false, detail: `the inbox stream does not answer: ${error instanceof Error ? error.message : String(error)}` };
                 }
               },
             },
@@ -585,6 +592,13 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
               ...(config.http.publicUrl ? { publicUrl: config.http.publicUrl } : {}),
               ...(config.http.tls ? { tls: config.http.tls } : {}),
               ...(options.httpPlugins ? { plugins: options.httpPlugins } : {}),
+              adminTokens: config.http.adminTokens,
+              ...(config.http.admin ? { admin: config.http.admin } : {}),
+              metrics: config.http.metrics,
+              statusSecret: statusSecret(config.http.statusSecret, [...identities.values()].map((i) => ({ name: i.name, key: i.key.key }))),
+              sendAs: config.http.sendAs,
+              readTimeoutMs: config.http.readTimeoutMs,
+              ...(options.onAudit ? { onAudit: options.onAudit } : {}),
             },
           ),
         (h) => h.stop(),
@@ -593,6 +607,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
 
     return {
       url: http?.url,
+      adminUrl: http?.adminUrl,
       natsUrl,
       names,
       events,

@@ -20,6 +20,7 @@ export interface EnvelopeStatus {
   readonly to: string;
   readonly subject: string;
   readonly correlation: string;
+  readonly hash?: string;
   readonly state: string;
   readonly final: boolean;
   readonly attempt: number;

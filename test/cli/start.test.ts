@@ -36,7 +36,7 @@ describe('mailroom start', () => {
     await writeFile(
       config,
       [
-        `http: { port: ${port} }`,
+        `http: { port: ${port}, sendAs: [orders.example] }`,
         'domains:',
         `  - { name: shop.example, selector: pw1, privateKey: ${shop.privateKeyPath}, handlers: ./handlers.mjs }`,
         `  - { name: orders.example, selector: pw1, privateKey: ${orders.privateKeyPath} }`,

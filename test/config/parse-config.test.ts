@@ -21,6 +21,10 @@ describe('parseConfig: the full example', () => {
         publicUrl: 'http://127.0.0.1:8080',
         maxBodyBytes: 262_144,
         tls: { cert: '/srv/mailroom/tls/cert.pem', key: '/srv/mailroom/tls/key.pem' },
+        adminTokens: [],
+        metrics: 'admin',
+        sendAs: [],
+        readTimeoutMs: 10_000,
       },
       domains: [
         {
@@ -53,7 +57,7 @@ describe('parseConfig: the full example', () => {
     const defaults = parseConfig(null, { baseDir: BASE });
     expect(defaults).toEqual({
       nats: { embedded: { storeDir: '/srv/mailroom/.mailroom/nats', port: 0 }, prefix: 'mailroom' },
-      http: { host: '127.0.0.1', port: 8080, publicUrl: 'http://127.0.0.1:8080', maxBodyBytes: 262_144 },
+      http: { host: '127.0.0.1', port: 8080, publicUrl: 'http://127.0.0.1:8080', maxBodyBytes: 262_144, adminTokens: [], metrics: 'admin', sendAs: [], readTimeoutMs: 10_000 },
       domains: [],
       keys: { trusted: [], dns: { enabled: false, servers: [], requireDnssec: true, timeoutMs: 2_000, cacheTtlMs: 300_000 } },
       directory: {},
@@ -64,6 +68,15 @@ describe('parseConfig: the full example', () => {
       delivery: { maxAttempts: 5, ackWaitMs: 30_000, retry: { initialDelayMs: 1_000, maxDelayMs: 60_000, multiplier: 2 }, concurrency: 64, subjects: {} },
       outbox: { maxAttempts: 8, retry: { initialDelayMs: 1_000, maxDelayMs: 300_000, multiplier: 2 }, allowPrivateNetworks: false },
     });
+  });
+
+  it('reads the HTTP security fields: admin tokens (the env adds more), admin listener, sendAs of hosted domains only', () => {
+    const token = 'file-token-0123456789';
+    const input = { http: { adminTokens: [token], admin: { port: 8081 }, sendAs: ['orders.example'], readTimeout: '2s', metrics: 'public' }, domains: [{ name: 'orders.example', selector: 'pw1', privateKey: 'k.pem' }] };
+    const config = parseConfig(input, { baseDir: BASE, env: { MAILROOM_ADMIN_TOKEN: 'env-token-0123456789a, env-token-0123456789b', MAILROOM_STATUS_SECRET: 'a-status-secret-0123456789' } });
+    expect(config.http).toMatchObject({ adminTokens: [token, 'env-token-0123456789a', 'env-token-0123456789b'], admin: { host: '127.0.0.1', port: 8081 }, sendAs: ['orders.example'], readTimeoutMs: 2_000, metrics: 'public', statusSecret: 'a-status-secret-0123456789' });
+    const error = catchConfigError(() => parseConfig({ ...input, http: { adminTokens: ['short'], sendAs: ['shop.example'], admin: { port: 8080 } } }, { baseDir: BASE, env: {} }));
+    expect(error.issues.map((i) => i.path).sort()).toEqual(['http.admin.port', 'http.adminTokens.0', 'http.sendAs.0']);
   });
 
   it('treats empty YAML values as absent', () => {

@@ -43,6 +43,8 @@ async function fixture(): Promise<Fixture> {
       directory: { 'partner.example': `http://127.0.0.1:${(partner.address() as { port: number }).port}/inbox` },
       // A short ack wait: a message in transit to a stopping runtime is redelivered after it.
       delivery: { ackWait: '2s' },
+      // POST /conversations may sign only as a domain of http.sendAs.
+      http: { port: 0, sendAs: ['orders.example'] },
     },
   });
 }
@@ -134,7 +136,8 @@ describe('conversations', () => {
     });
     expect(record.output).toMatchObject({ reply: { body: { item: 'cake', price: 42 } } });
     const bad = await fetch(`${mailroom.url}/conversations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"from":"nobody.example","to":"shop.example","subject":"X@Y"}' });
-    expect(bad.status).toBe(400);
+    expect(bad.status).toBe(403);
+    expect(await bad.json()).toMatchObject({ error: 'send-as-not-allowed' });
   });
 });
 

@@ -73,7 +73,8 @@ describe('a valid envelope', () => {
     expect(res.status).toBe(202);
     const answer = (await res.json()) as { correlation: string; state: string; status: string };
     expect(answer).toMatchObject({ correlation: envelope.Header.Correlation, state: 'queued' });
-    expect(answer.status).toBe(`${mailroom.url}/envelopes/orders.example/${envelope.Header.Correlation}`);
+    // A capability status URL: readable without the admin token (test/http/security.test.ts).
+    expect(answer.status).toBe(`${mailroom.url}/status/orders.example/${envelope.Header.Correlation}/${encodeURIComponent(envelope.Hash)}/${answer.status.split('/').pop()}`);
 
     const request = await finalOf('orders.example', envelope.Header.Correlation);
     expect(request.state).toBe('replied');

@@ -1,7 +1,11 @@
-/* global document, window, EventSource, URLSearchParams */
+/* global document, window, URLSearchParams, sessionStorage, TextDecoderStream, Blob */
 // The Mailroom dashboard: plain browser JavaScript, served by the runtime (no CDN, no build).
 // Data from the runtime is always written with textContent, never as HTML: subjects,
 // domains and reasons come from senders.
+//
+// The admin token: asked for once when the runtime answers 401, kept in this tab's
+// sessionStorage, sent as an Authorization header on every fetch (the live stream too: it is
+// read with fetch, since EventSource cannot send headers). Never in a URL, so never in a log.
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, props = {}, ...children) => {
@@ -17,8 +21,44 @@ const el = (tag, props = {}, ...children) => {
 };
 const time = (iso) => (iso ? new Date(iso).toLocaleTimeString([], { hour12: false }) : '');
 
+const TOKEN_KEY = 'mailroom.adminToken';
+const token = () => sessionStorage.getItem(TOKEN_KEY);
+const withToken = (init = {}) => (token() ? { ...init, headers: { ...init.headers, authorization: `Bearer ${token()}` } } : init);
+
+let tokenWanted;
+/** Shows the token form (once, however many fetches were refused); resolves when a token was entered. */
+function askToken(detail) {
+  if (tokenWanted) return tokenWanted;
+  const form = $('token-form');
+  $('token-note').textContent = detail ? `The runtime says: ${detail}` : '';
+  form.hidden = false;
+  $('token-input').focus();
+  tokenWanted = new Promise((resolve) => {
+    form.addEventListener(
+      'submit',
+      (event) => {
+        event.preventDefault();
+        sessionStorage.setItem(TOKEN_KEY, $('token-input').value.trim());
+        $('token-input').value = '';
+        form.hidden = true;
+        tokenWanted = undefined;
+        resolve();
+      },
+      { once: true },
+    );
+  });
+  return tokenWanted;
+}
+
 async function getJson(url, init) {
-  const res = await fetch(url, init);
+  const res = await fetch(url, withToken(init));
+  if (res.status === 401) {
+    const detail = (await res.json().catch(() => undefined))?.detail;
+    void askToken(detail);
+    const error = new Error(detail ?? 'the runtime wants an admin token');
+    error.status = 401;
+    throw error;
+  }
   let body;
   try {
     body = await res.json();
@@ -316,7 +356,7 @@ function live() {
     badge.textContent = on ? 'live' : 'reconnecting…';
     badge.className = `live ${on ? 'on' : 'off'}`;
   };
-  if (typeof EventSource === 'undefined') {
+  if (typeof TextDecoderStream === 'undefined') {
     const poll = async () => {
       try {
         onState(await getJson('/dashboard/api/state'));
@@ -329,14 +369,63 @@ function live() {
     setInterval(poll, 2000);
     return;
   }
-  const source = new EventSource('/dashboard/api/stream');
-  source.addEventListener('state', (event) => onState(JSON.parse(event.data)));
-  source.onopen = () => mark(true);
-  source.onerror = () => mark(false);
+  void stream(mark);
+}
+
+/** The Server-Sent Events of /dashboard/api/stream, read with fetch (headers allowed), reconnecting. */
+async function stream(mark) {
+  for (;;) {
+    try {
+      const res = await fetch('/dashboard/api/stream', withToken());
+      if (res.status === 401) await askToken((await res.json().catch(() => undefined))?.detail);
+      else if (res.ok && res.body) {
+        mark(true);
+        const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value;
+          let cut;
+          while ((cut = buffer.indexOf('\n\n')) >= 0) {
+            const lines = buffer.slice(0, cut).split('\n');
+            buffer = buffer.slice(cut + 2);
+            const event = lines.find((line) => line.startsWith('event:'))?.slice(6).trim();
+            const data = lines.filter((line) => line.startsWith('data:')).map((line) => line.slice(5).replace(/^ /, '')).join('\n');
+            if (event === 'state' && data) onState(JSON.parse(data));
+          }
+        }
+      }
+    } catch {
+      // The connection dropped: try again below.
+    }
+    mark(false);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  }
+}
+
+/** /metrics needs the token too: fetched here, shown as text in a new tab. */
+function wireMetricsLink() {
+  $('metrics-link').addEventListener('click', async (event) => {
+    event.preventDefault();
+    const res = await fetch('/metrics', withToken());
+    if (res.status === 401) return void askToken((await res.json().catch(() => undefined))?.detail);
+    const url = URL.createObjectURL(new Blob([await res.text()], { type: 'text/plain' }));
+    window.open(url, '_blank', 'noopener');
+  });
 }
 
 async function main() {
-  view.config = await getJson('/dashboard/api/config');
+  for (;;) {
+    try {
+      view.config = await getJson('/dashboard/api/config');
+      break;
+    } catch (error) {
+      if (error.status !== 401) throw error;
+      await askToken(error.message);
+    }
+  }
+  wireMetricsLink();
   if (view.config.inspect) {
     $('inspect-link').href = view.config.inspect;
     $('inspect-link').hidden = false;
