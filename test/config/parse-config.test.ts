@@ -43,7 +43,7 @@ describe('parseConfig: the full example', () => {
       topics: {},
       workflows: [],
       validation: { maxSkewMs: 300_000, maxAgeMs: 900_000, replayWindowMs: 86_400_000, strict: false },
-      delivery: { maxAttempts: 5, ackWaitMs: 30_000, retry: { initialDelayMs: 1_000, maxDelayMs: 60_000, multiplier: 2 }, concurrency: 64, subjects: {} },
+      delivery: { maxAttempts: 5, ackWaitMs: 30_000, retry: { initialDelayMs: 1_000, maxDelayMs: 60_000, multiplier: 2 }, concurrency: 64, handlerTimeoutMs: 30_000, stopGraceMs: 10_000, subjects: {} },
       outbox: { maxAttempts: 8, retry: { initialDelayMs: 1_000, maxDelayMs: 300_000, multiplier: 2 }, allowPrivateNetworks: false },
     };
     expect(config).toEqual(expected);
@@ -61,7 +61,7 @@ describe('parseConfig: the full example', () => {
       topics: {},
       workflows: [],
       validation: { maxSkewMs: 300_000, maxAgeMs: 900_000, replayWindowMs: 86_400_000, strict: false },
-      delivery: { maxAttempts: 5, ackWaitMs: 30_000, retry: { initialDelayMs: 1_000, maxDelayMs: 60_000, multiplier: 2 }, concurrency: 64, subjects: {} },
+      delivery: { maxAttempts: 5, ackWaitMs: 30_000, retry: { initialDelayMs: 1_000, maxDelayMs: 60_000, multiplier: 2 }, concurrency: 64, handlerTimeoutMs: 30_000, stopGraceMs: 10_000, subjects: {} },
       outbox: { maxAttempts: 8, retry: { initialDelayMs: 1_000, maxDelayMs: 300_000, multiplier: 2 }, allowPrivateNetworks: false },
     });
   });
