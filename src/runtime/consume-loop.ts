@@ -11,12 +11,6 @@ const STOP_QUIET_MS = 30;
 const STOP_GRACE_MS = 300;
 /** A message handed back on stop waits this long, so it goes to another process, not back to this stopping one. */
 const STOP_NAK_DELAY_MS = STOP_GRACE_MS;
-/**
- * A message given up on after the stop grace (its pull already closed) is naked with this short
- * delay rather than none: on nats-server 2.9.10 a nak without delay of the last delivered message
- * rolled the consumer back, and the next delivery came as attempt 1 again; with a delay it counts.
- */
-const ABANDON_NAK_DELAY_MS = 100;
 
 /** A running consume loop. `stop()` stops pulling, waits for the work in flight (at most its grace), and is idempotent. */
 export interface ConsumeLoop {
@@ -102,9 +96,12 @@ export async function startConsumeLoop(
         await messages.close();
         wake?.();
         await settled(options.stopGraceMs);
-        // Past the grace: the pull is closed, so a message naked now goes to another process, not back here.
+        // Past the grace. The pull is closed (unsubscribed before this nak goes out), so the
+        // message goes to another process at once, not back here. Seen on nats-server 2.9.10:
+        // its next delivery may come as attempt 1 again (the server rolls back a delivery
+        // it finds without interest), so a stop does not always use up an attempt.
         for (const [msg, controller] of running) {
-          settle(msg, nak(ABANDON_NAK_DELAY_MS));
+          settle(msg, nak());
           controller.abort();
         }
         running.clear();

@@ -66,6 +66,14 @@ describe('parseConfig: the full example', () => {
     });
   });
 
+  it('reads the handler timeout and the stop grace, in ms, also per subject', () => {
+    const { delivery } = parseConfig({ delivery: { handlerTimeout: '5s', stopGrace: '2s', subjects: { 'Report@Shop': { handlerTimeout: '5m' }, 'Pay@Shop': { maxInFlight: 4 } } } });
+    expect(delivery).toMatchObject({ handlerTimeoutMs: 5_000, stopGraceMs: 2_000 });
+    expect(delivery.subjects).toEqual({ 'Report@Shop': { handlerTimeoutMs: 300_000 }, 'Pay@Shop': { maxInFlight: 4 } });
+    const error = catchConfigError(() => parseConfig({ delivery: { handlerTimeout: 0, subjects: { 'Report@Shop': { handlerTimeout: 'soon' } } } }));
+    expect(error.issues.map((issue) => issue.path)).toEqual(['delivery.handlerTimeout', 'delivery.subjects["Report@Shop"].handlerTimeout']);
+  });
+
   it('treats empty YAML values as absent', () => {
     const config = parseConfig(parseConfigYaml('nats:\n  url:\nhttp:\ndomains:\nvalidation:\n  maxAge:\n'));
     expect(config.nats.url).toBeUndefined();

