@@ -224,13 +224,17 @@ export const envelopeMachine = setup({
       return { error: { message: failure.message, state: params.state }, discard: dropUndefined({ source: 'handler' as const, reason, detail, field }) };
     }),
     recordReply: assign((_, params: EnvelopeHandleOutput) => ({ replyCorrelation: params.replyCorrelation })),
-    recordFault: assign((_, params: FaultParams) => ({ error: { message: readStepFailure(params.error).message, state: params.state } })),
+    recordFault: assign((_, params: FaultParams) => {
+      const { message, reason } = readStepFailure(params.error);
+      return { error: dropUndefined({ message, state: params.state, reason }) };
+    }),
     scheduleRetry: assign(({ context }, params: FaultParams) => ({
       retryDelayMs: readStepFailure(params.error).retryAfterMs ?? backoffDelayMs(context.retry, context.attempt),
     })),
-    prepareDeadLetter: assign((_, params: FaultParams & { reason: EnvelopeDeadLetter['reason'] }) => ({
-      deadLetter: { reason: params.reason, lastState: params.state, detail: readStepFailure(params.error).message },
-    })),
+    prepareDeadLetter: assign((_, params: FaultParams & { reason: EnvelopeDeadLetter['reason'] }) => {
+      const failure = readStepFailure(params.error);
+      return { deadLetter: dropUndefined({ reason: params.reason, lastState: params.state, lastReason: failure.reason, detail: failure.message }) };
+    }),
   },
   guards: {
     validationPassed: (_, params: { result: EnvelopeValidateOutput }) => params.result.ok,

@@ -47,10 +47,12 @@ export type EnvelopeDiscard =
   | { readonly source: 'validation'; readonly reason: EnvelopeReason; readonly detail: string; readonly field?: string }
   | { readonly source: 'handler'; readonly reason: string; readonly detail: string; readonly field?: string };
 
-/** The last step that failed: its error message and the state it failed in. */
+/** The last step that failed: its error message, the state it failed in, and its named reason if it had one. */
 export interface EnvelopeFault {
   readonly message: string;
   readonly state: EnvelopeFaultState;
+  /** The failure's `reason` (see {@link EnvelopeStepFailure}), e.g. `handler-timeout`. */
+  readonly reason?: string;
 }
 
 /** The states whose step can fail. */
@@ -63,6 +65,8 @@ export type EnvelopeFaultState = 'validating' | 'handling' | 'replying' | 'disca
 export interface EnvelopeDeadLetter {
   readonly reason: 'max-attempts' | 'final-error';
   readonly lastState: EnvelopeFaultState;
+  /** The named reason of the last failure, if it had one (e.g. `handler-timeout`). */
+  readonly lastReason?: string;
   readonly detail: string;
 }
 
@@ -131,6 +135,8 @@ export interface EnvelopeDeadLetterInput extends EnvelopeStepInput {
  *   `reason` or `'handler-failed'`, `detail` or the message, `field`).
  * - `retryable: false` from any other step: dead-lettered at once with `final-error`.
  * - `retryAfterMs`: the nak delay to use instead of the backoff (transient faults only).
+ * - `reason` of a transient fault (e.g. `handler-timeout`): kept in the context's `error`
+ *   and, when the attempts run out, in the dead letter's `lastReason`.
  */
 export interface EnvelopeStepFailure {
   readonly message?: string;

@@ -140,7 +140,11 @@ function sections(baseDir: string) {
     ackWait: duration(1).default(30 * SECOND),
     retry: retryPolicy({ initialDelayMs: SECOND, maxDelayMs: MINUTE }).prefault({}),
     concurrency: count(1).default(64),
-    /** Per subject: at most `maxInFlight` in flight in this process; its own attempts and backoff. */
+    /** The longest a handler may run; then the attempt fails as retryable (`handler-timeout`) and its signal is aborted. */
+    handlerTimeout: duration(1).default(30 * SECOND),
+    /** The longest `stop()` waits for the handlers still running; then they are aborted and their messages handed back. */
+    stopGrace: duration(0).default(10 * SECOND),
+    /** Per subject: at most `maxInFlight` in flight in this process; its own attempts, backoff and handler timeout. */
     subjects: z
       .record(
         z.string().min(1),
@@ -148,7 +152,8 @@ function sections(baseDir: string) {
           maxInFlight: count(1).optional(),
           maxAttempts: count(1).optional(),
           retry: retryPolicy({ initialDelayMs: SECOND, maxDelayMs: MINUTE }).optional(),
-        }),
+          handlerTimeout: duration(1).optional(),
+        }).transform(({ handlerTimeout, ...subject }) => ({ ...subject, ...(handlerTimeout !== undefined ? { handlerTimeoutMs: handlerTimeout } : {}) })),
       )
       .default({}),
     /** Per sender: at most `rate` envelopes a second (and `burst` at once), in this process. */
@@ -160,6 +165,8 @@ function sections(baseDir: string) {
     ackWaitMs: d.ackWait,
     retry: d.retry,
     concurrency: d.concurrency,
+    handlerTimeoutMs: d.handlerTimeout,
+    stopGraceMs: d.stopGrace,
     subjects: d.subjects,
     ...(d.senderRate ? { senderRate: { rate: d.senderRate.rate, burst: d.senderRate.burst ?? Math.max(1, Math.ceil(d.senderRate.rate)) } } : {}),
     ...(d.ordering ? { ordering: d.ordering } : {}),

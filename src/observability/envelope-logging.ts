@@ -16,7 +16,7 @@ export function settledLine(status: EnvelopeStatus): string {
     : status.deadLetter
       ? ` (${status.deadLetter.reason}: ${status.deadLetter.detail})`
       : status.retryDelayMs !== undefined
-        ? ` (attempt ${status.attempt}, again in ${status.retryDelayMs} ms)`
+        ? ` (attempt ${status.attempt}${status.error?.reason ? `, ${status.error.reason}` : ''}, again in ${status.retryDelayMs} ms)`
         : '';
   return `${status.state.padEnd(12)} ${status.from} → ${status.to} ${status.subject} ${status.correlation}${why}`;
 }

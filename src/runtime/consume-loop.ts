@@ -12,23 +12,36 @@ const STOP_GRACE_MS = 300;
 /** A message handed back on stop waits this long, so it goes to another process, not back to this stopping one. */
 const STOP_NAK_DELAY_MS = STOP_GRACE_MS;
 
-/** A running consume loop. `stop()` stops pulling, waits for the work in flight, and is idempotent. */
+/** A running consume loop. `stop()` stops pulling, waits for the work in flight (at most its grace), and is idempotent. */
 export interface ConsumeLoop {
   readonly active: () => number;
   stop(): Promise<void>;
 }
 
+export interface ConsumeLoopOptions {
+  /**
+   * The longest `stop()` waits for the work in flight (default: until it is done). Past it,
+   * each message still at work has its signal aborted and is naked at once, so another
+   * process gets it now rather than after the ack wait; `stop()` then returns.
+   */
+  readonly stopGraceMs?: number;
+}
+
 /**
  * Pulls from a durable consumer and runs `handle` on each message, at most `concurrency`
  * at once; messages over the limit wait in the stream. A rejected `handle` naks its message.
+ * `handle` gets a signal that is aborted when `stop()` gives up on the message (its grace ran
+ * out and the message was naked): whatever `handle` does with the message afterwards is ignored
+ * by nats.js (a message is settled once), but any other side effect is its own to stop.
  */
 export async function startConsumeLoop(
   consumer: Consumer,
   concurrency: number,
-  handle: (msg: JsMsg) => Promise<void>,
+  handle: (msg: JsMsg, signal: AbortSignal) => Promise<void>,
   onError: (error: unknown, context: string) => void,
+  options: ConsumeLoopOptions = {},
 ): Promise<ConsumeLoop> {
-  let active = 0;
+  const running = new Map<JsMsg, AbortController>();
   let wake: (() => void) | undefined;
   let idle: (() => void) | undefined;
   let stopping = false;
@@ -37,29 +50,42 @@ export async function startConsumeLoop(
   const loop = (async () => {
     for await (const msg of messages) {
       lastArrival = Date.now();
-      while (active >= concurrency && !stopping) await new Promise<void>((resolve) => (wake = resolve));
+      while (running.size >= concurrency && !stopping) await new Promise<void>((resolve) => (wake = resolve));
       if (stopping) {
         // Pulled but not started: hand it back now, not after the ack wait.
         settle(msg, nak(STOP_NAK_DELAY_MS));
         continue;
       }
-      active++;
-      handle(msg)
+      const controller = new AbortController();
+      running.set(msg, controller);
+      handle(msg, controller.signal)
         .catch((error: unknown) => {
           onError(error, `message ${msg.subject} #${msg.seq}`);
           settle(msg, nak(1_000));
         })
         .finally(() => {
-          active--;
+          running.delete(msg);
           wake?.();
-          if (active === 0) idle?.();
+          if (running.size === 0) idle?.();
         });
     }
   })().catch((error: unknown) => onError(error, 'consume loop'));
 
+  /** Resolves when the work in flight is done, or when `graceMs` has passed (undefined: no bound). */
+  const settled = (graceMs: number | undefined): Promise<void> => {
+    if (running.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = graceMs === undefined ? undefined : setTimeout(resolve, graceMs);
+      idle = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  };
+
   let closing: Promise<void> | undefined;
   return {
-    active: () => active,
+    active: () => running.size,
     stop: () =>
       (closing ??= (async () => {
         stopping = true;
@@ -69,7 +95,16 @@ export async function startConsumeLoop(
         while (Date.now() - lastArrival < STOP_QUIET_MS && Date.now() - since < STOP_GRACE_MS) await new Promise((resolve) => setTimeout(resolve, STOP_QUIET_MS / 2));
         await messages.close();
         wake?.();
-        if (active > 0) await new Promise<void>((resolve) => (idle = resolve));
+        await settled(options.stopGraceMs);
+        // Past the grace. The pull is closed (unsubscribed before this nak goes out), so the
+        // message goes to another process at once, not back here. Seen on nats-server 2.9.10:
+        // its next delivery may come as attempt 1 again (the server rolls back a delivery
+        // it finds without interest), so a stop does not always use up an attempt.
+        for (const [msg, controller] of running) {
+          settle(msg, nak());
+          controller.abort();
+        }
+        running.clear();
         await loop;
       })()),
   };

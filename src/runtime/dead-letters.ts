@@ -7,6 +7,8 @@ import type { StatusStep } from './status-store.ts';
 export interface DeadLetterRecord {
   readonly reason: string;
   readonly lastState: string;
+  /** The named reason of the last failure, when it had one (e.g. `handler-timeout`). */
+  readonly lastReason?: string;
   readonly detail: string;
   readonly attempts: number;
   readonly history: readonly StatusStep[];
@@ -22,6 +24,7 @@ export interface DeadLetterRecord {
 export interface DeadLetterReason {
   readonly reason: string;
   readonly lastState: string;
+  readonly lastReason?: string;
   readonly detail: string;
 }
 
@@ -46,6 +49,7 @@ export class DeadLetters {
     const record: DeadLetterRecord = {
       reason: deadLetter.reason,
       lastState: deadLetter.lastState,
+      ...(deadLetter.lastReason ? { lastReason: deadLetter.lastReason } : {}),
       detail: deadLetter.detail,
       attempts: stored.attempts,
       history,
@@ -58,6 +62,7 @@ export class DeadLetters {
     const h = headers();
     h.set('Mailroom-Reason', deadLetter.reason);
     h.set('Mailroom-Last-State', deadLetter.lastState);
+    if (deadLetter.lastReason) h.set('Mailroom-Last-Reason', deadLetter.lastReason);
     h.set('Mailroom-Attempts', String(record.attempts));
     try {
       await this.js.publish(this.dlqSubjectFor(msg), JSON.stringify(record), { msgID: `dlq/${stored.stream}/${stored.seq}`, headers: h });

@@ -19,6 +19,7 @@ import type { Envelope, Result } from '../envelope/types.ts';
 import { extend, nak, settle, withJitter } from './disposition.ts';
 import { startConsumeLoop } from './consume-loop.ts';
 import { FEEDBACK_SUBJECT, isReplySubject, replyOf, type HandlerRegistry } from './handlers.ts';
+import { callHandler, handlerTimeoutFor } from './handler-timeout.ts';
 import { humanReason, type DomainIdentity, type Outbound } from './outbound.ts';
 import type { EnvelopeStatus, StatusStep, StatusStore } from './status-store.ts';
 import { validateEnvelope, type ValidatorDeps } from './validator.ts';
@@ -34,6 +35,8 @@ interface Flight {
   readonly decoded: Result<DecodedEnvelope>;
   readonly history: StatusStep[];
   readonly trace?: TraceContext;
+  /** Aborted when the runner gives up on the message at stop (its grace ran out; the message was handed back). */
+  readonly stop: AbortSignal;
   reply?: { subject: string; body: DecodedEnvelope['envelope']['Body'] };
 }
 
@@ -55,8 +58,12 @@ export interface EnvelopeRunnerDeps {
     concurrency: number;
     ackWaitMs: number;
     retry: EnvelopeActorInput['retry'];
-    /** Per-subject overrides of the attempts and the backoff. */
-    subjects?: Readonly<Record<string, { readonly maxAttempts?: number; readonly retry?: EnvelopeActorInput['retry'] }>>;
+    /** The longest a handler may run (default 30 s): then the attempt fails as retryable, `handler-timeout`. */
+    handlerTimeoutMs?: number;
+    /** The longest `stop()` waits for the envelopes in flight (default: until they are done); then their handlers are aborted and their messages naked. */
+    stopGraceMs?: number;
+    /** Per-subject overrides of the attempts, the backoff and the handler timeout. */
+    subjects?: Readonly<Record<string, { readonly maxAttempts?: number; readonly retry?: EnvelopeActorInput['retry']; readonly handlerTimeoutMs?: number }>>;
   };
   /** Per-subject and per-sender limits; envelopes over them wait here, unacked and kept alive. */
   readonly throttle?: Throttle;
@@ -85,7 +92,10 @@ export interface EnvelopeTransition {
   readonly trace?: TraceContext;
 }
 
-/** A running consume loop. `stop()` stops pulling, waits for the actors in flight, and is idempotent. */
+/**
+ * A running consume loop. `stop()` stops pulling, waits for the actors in flight (at most
+ * `delivery.stopGraceMs`; then aborts their handlers and naks their messages), and is idempotent.
+ */
 export interface EnvelopeRunner {
   readonly inFlight: () => number;
   stop(): Promise<void>;
@@ -142,15 +152,8 @@ function provideEnvelopeMachine(flights: Map<string, Flight>, deps: EnvelopeRunn
       else {
         const handler = deps.handlers.get(Header.To, Header.Subject);
         if (!handler) throw Object.assign(new Error(`no handler for ${Header.Subject}`), { retryable: false, reason: 'unknown-subject' });
-        const result = await handler({
-          envelope,
-          from: Header.From,
-          to: Header.To,
-          subject: Header.Subject,
-          correlation: Header.Correlation,
-          body: envelope.Body,
-          attempt: input.attempt,
-        });
+        const context = { envelope, from: Header.From, to: Header.To, subject: Header.Subject, correlation: Header.Correlation, body: envelope.Body, attempt: input.attempt };
+        const result = await callHandler(handler, context, { timeoutMs: handlerTimeoutFor(deps.delivery, Header.Subject), stop: f.stop });
         const reply = replyOf(result, Header.Subject);
         if (reply) f.reply = reply;
       }
@@ -200,6 +203,7 @@ function statusOf(input: EnvelopeActorInput, output: EnvelopeActorOutput, histor
     ...(output.replyCorrelation && replySubject ? { replyCorrelation: output.replyCorrelation, replySubject } : {}),
     ...(output.deadLetter ? { deadLetter: output.deadLetter } : {}),
     ...(output.disposition.kind === 'nak' ? { retryDelayMs: output.disposition.delayMs } : {}),
+    ...(output.final === 'retrying' && output.error ? { error: output.error } : {}),
     updatedAt: new Date().toISOString(),
   };
 }
@@ -307,7 +311,7 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
 
   // Messages waiting for the throttle: kept alive like the ones in flight.
   const throttled = new Map<JsMsg, number>();
-  const run = async (msg: JsMsg): Promise<void> => {
+  const run = async (msg: JsMsg, stop: AbortSignal): Promise<void> => {
     // Decoded once, here: the throttle needs the header, the actor the whole envelope.
     const decoded = decodeEnvelope(msg.data, { limits: deps.limits });
     let release = (): void => undefined;
@@ -321,13 +325,15 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
       }
     }
     try {
-      await runActor(msg, decoded);
+      // Given up on while it waited (the loop stopped and naked it): another process has it now.
+      if (stop.aborted) return;
+      await runActor(msg, decoded, stop);
     } finally {
       release();
     }
   };
   const owner: ActorOwner = { deps, flights, finish };
-  const runActor = (msg: JsMsg, decoded: Result<DecodedEnvelope>): Promise<void> =>
+  const runActor = (msg: JsMsg, decoded: Result<DecodedEnvelope>, stop: AbortSignal): Promise<void> =>
     new Promise<void>((resolve) => {
       const queuedAt = new Date(Math.floor(msg.info.timestampNanos / 1e6)).toISOString();
       const receivedAt = msg.headers?.get(RECEIVED_AT_HEADER) || queuedAt;
@@ -336,7 +342,7 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
         { state: 'queued', at: queuedAt },
       ];
       const trace = traceFromHeaders(msg.headers);
-      const flight: Flight = { msg, startedAt: Date.now(), decoded, history, ...(trace ? { trace } : {}) };
+      const flight: Flight = { msg, startedAt: Date.now(), decoded, history, stop, ...(trace ? { trace } : {}) };
       const messageId = String(msg.seq);
       flights.set(messageId, flight);
       const input = actorInput(flight, deps);
@@ -349,9 +355,11 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
       if (snapshot.status === 'active') observer.record(snapshot.value);
     });
 
-  const loop = await startConsumeLoop(deps.consumer, deps.delivery.concurrency, run, (error, context) => deps.onError?.(error, `inbox: ${context}`));
+  // Past the stop grace, the loops nak what is still running and abort `stop`: a handler's signal aborts with it.
+  const loopOptions = deps.delivery.stopGraceMs !== undefined ? { stopGraceMs: deps.delivery.stopGraceMs } : {};
+  const loop = await startConsumeLoop(deps.consumer, deps.delivery.concurrency, run, (error, context) => deps.onError?.(error, `inbox: ${context}`), loopOptions);
   const orderedLoops = await Promise.all(
-    (deps.orderedConsumers ?? []).map((consumer, p) => startConsumeLoop(consumer, 1, run, (error, context) => deps.onError?.(error, `ordered ${p}: ${context}`))),
+    (deps.orderedConsumers ?? []).map((consumer, p) => startConsumeLoop(consumer, 1, run, (error, context) => deps.onError?.(error, `ordered ${p}: ${context}`), loopOptions)),
   );
   // One timer for all messages in flight: a message worked on for a third of the ack wait is
   // marked in progress, so a slow handler is not redelivered to another actor meanwhile.

@@ -11,6 +11,23 @@ export interface HandlerContext {
   readonly body: Envelope['Body'];
   /** 1-based delivery attempt; > 1 after a retry or a redelivery. */
   readonly attempt: number;
+  /**
+   * Aborted when the handler has run past its subject's `delivery.handlerTimeout` (reason: a
+   * `HandlerTimeoutError`; the attempt has failed and will be retried) or when the runtime stops
+   * and the grace period (`delivery.stopGrace`) has passed (reason: a `HandlerStoppedError`; the
+   * envelope was handed back to the queue). Pass it to `fetch` and friends, or check
+   * `signal.aborted`, to stop work nobody waits for: whatever the handler returns after the
+   * abort is ignored (no reply is sent for it).
+   *
+   * @example
+   * ```ts
+   * const handler: Handler = async ({ body, signal }) => {
+   *   const res = await fetch('https://stock.internal/reserve', { method: 'POST', body: JSON.stringify(body), signal });
+   *   return { reserved: res.ok };
+   * };
+   * ```
+   */
+  readonly signal: AbortSignal;
 }
 
 /**

@@ -171,7 +171,11 @@ export interface Mailroom {
   stats(): Promise<MailroomStats>;
   /** Durable workflows: register machines, start them, send them events, read them. */
   readonly workflows: Workflows;
-  /** Stops taking work, lets the actors in flight finish, releases everything. Idempotent. */
+  /**
+   * Stops taking work, lets the actors in flight finish (at most `delivery.stopGrace`; then their
+   * handlers' signals are aborted and their envelopes handed back to the queue), releases everything.
+   * Idempotent.
+   */
   stop(): Promise<void>;
 }
 
@@ -391,6 +395,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
           consumer: await js.consumers.get(names.streams.timers, names.consumers.timers),
           now,
           ...(options.timerMaxWaitMs !== undefined ? { maxWaitMs: options.timerMaxWaitMs } : {}),
+          stopGraceMs: delivery.stopGraceMs,
           handlers: {
             ...workflows.timerHandlers(),
             [CONVERSATION_TIMEOUT]: async (payload) => {
@@ -413,6 +418,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
           now,
           concurrency: delivery.concurrency,
           ...(options.timerMaxWaitMs !== undefined ? { maxWaitMs: options.timerMaxWaitMs } : {}),
+          stopGraceMs: delivery.stopGraceMs,
           handlers: workflows.taskHandlers(),
           onError,
         }),
@@ -475,7 +481,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
           outbound,
           status,
           deadLetters,
-          delivery: { maxAttempts: delivery.maxAttempts, concurrency: delivery.concurrency, ackWaitMs: delivery.ackWaitMs, retry: delivery.retry, subjects: delivery.subjects },
+          delivery: { maxAttempts: delivery.maxAttempts, concurrency: delivery.concurrency, ackWaitMs: delivery.ackWaitMs, retry: delivery.retry, subjects: delivery.subjects, handlerTimeoutMs: delivery.handlerTimeoutMs, stopGraceMs: delivery.stopGraceMs },
           throttle: new Throttle({ subjects: delivery.subjects, ...(delivery.senderRate ? { senderRate: delivery.senderRate } : {}), now }),
           onSettled: (s, decoded: DecodedEnvelope | undefined) => events.emit('settled', s, decoded?.envelope),
           onTransition: (t) => events.emit('transition', t),
@@ -511,6 +517,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
           retry: config.outbox.retry,
           deadLetters,
           concurrency: delivery.concurrency,
+          stopGraceMs: delivery.stopGraceMs,
           onDelivered: (info) => events.emit('delivered', info),
           onError,
         }),

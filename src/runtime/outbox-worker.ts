@@ -21,6 +21,8 @@ export interface OutboxWorkerDeps {
   readonly deadLetters: DeadLetters;
   readonly concurrency: number;
   readonly timeoutMs?: number;
+  /** The longest `stop()` waits for the deliveries running (default: until they are done); then their messages are naked. */
+  readonly stopGraceMs?: number;
   readonly onDelivered?: (info: { to: string; from: string; local: boolean; status?: number }) => void;
   readonly onError?: (error: unknown, context: string) => void;
 }
@@ -80,5 +82,6 @@ export function startOutboxWorker(deps: OutboxWorkerDeps): Promise<OutboxWorker>
     settle(msg, ACK);
   };
 
-  return startConsumeLoop(deps.consumer, deps.concurrency, handle, (error, context) => deps.onError?.(error, `outbox: ${context}`));
+  const loopOptions = deps.stopGraceMs !== undefined ? { stopGraceMs: deps.stopGraceMs } : {};
+  return startConsumeLoop(deps.consumer, deps.concurrency, handle, (error, context) => deps.onError?.(error, `outbox: ${context}`), loopOptions);
 }

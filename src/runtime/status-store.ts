@@ -28,8 +28,11 @@ export interface EnvelopeStatus {
   readonly discard?: DiscardInfo;
   readonly replyCorrelation?: string;
   readonly replySubject?: string;
-  readonly deadLetter?: { readonly reason: string; readonly lastState: string; readonly detail: string };
+  /** Why it was dead-lettered; `lastReason` names the last failure when it had a name (e.g. `handler-timeout`). */
+  readonly deadLetter?: { readonly reason: string; readonly lastState: string; readonly lastReason?: string; readonly detail: string };
   readonly retryDelayMs?: number;
+  /** While `retrying`: the failure that made this attempt retry (`reason` e.g. `handler-timeout`). */
+  readonly error?: { readonly message: string; readonly state: string; readonly reason?: string };
   /** The Body, kept for answers only (replies and feedback), so a requester can read them. */
   readonly body?: unknown;
   readonly updatedAt: string;

@@ -56,6 +56,8 @@ export function startTimerWorker(options: {
    * clock that jumps forward needs a short one: the wait is real time, the due time is the clock's.
    */
   maxWaitMs?: number;
+  /** The longest `stop()` waits for the handlers running (default: until they are done); then their timers are naked. */
+  stopGraceMs?: number;
   onError: (error: unknown, context: string) => void;
 }): Promise<ConsumeLoop> {
   const now = options.now ?? Date.now;
@@ -85,5 +87,6 @@ export function startTimerWorker(options: {
     if (result && typeof result.retryAt === 'number') settle(msg, nak(Math.min(Math.max(result.retryAt - now(), 1), maxWait)));
     else settle(msg, ACK);
   };
-  return startConsumeLoop(options.consumer, options.concurrency ?? 256, handle, (error, context) => options.onError(error, `timers: ${context}`));
+  const loopOptions = options.stopGraceMs !== undefined ? { stopGraceMs: options.stopGraceMs } : {};
+  return startConsumeLoop(options.consumer, options.concurrency ?? 256, handle, (error, context) => options.onError(error, `timers: ${context}`), loopOptions);
 }

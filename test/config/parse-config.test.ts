@@ -47,7 +47,7 @@ describe('parseConfig: the full example', () => {
       topics: {},
       workflows: [],
       validation: { maxSkewMs: 300_000, maxAgeMs: 900_000, replayWindowMs: 86_400_000, strict: false },
-      delivery: { maxAttempts: 5, ackWaitMs: 30_000, retry: { initialDelayMs: 1_000, maxDelayMs: 60_000, multiplier: 2 }, concurrency: 64, subjects: {} },
+      delivery: { maxAttempts: 5, ackWaitMs: 30_000, retry: { initialDelayMs: 1_000, maxDelayMs: 60_000, multiplier: 2 }, concurrency: 64, handlerTimeoutMs: 30_000, stopGraceMs: 10_000, subjects: {} },
       outbox: { maxAttempts: 8, retry: { initialDelayMs: 1_000, maxDelayMs: 300_000, multiplier: 2 }, allowPrivateNetworks: false },
     };
     expect(config).toEqual(expected);
@@ -65,7 +65,7 @@ describe('parseConfig: the full example', () => {
       topics: {},
       workflows: [],
       validation: { maxSkewMs: 300_000, maxAgeMs: 900_000, replayWindowMs: 86_400_000, strict: false },
-      delivery: { maxAttempts: 5, ackWaitMs: 30_000, retry: { initialDelayMs: 1_000, maxDelayMs: 60_000, multiplier: 2 }, concurrency: 64, subjects: {} },
+      delivery: { maxAttempts: 5, ackWaitMs: 30_000, retry: { initialDelayMs: 1_000, maxDelayMs: 60_000, multiplier: 2 }, concurrency: 64, handlerTimeoutMs: 30_000, stopGraceMs: 10_000, subjects: {} },
       outbox: { maxAttempts: 8, retry: { initialDelayMs: 1_000, maxDelayMs: 300_000, multiplier: 2 }, allowPrivateNetworks: false },
     });
   });
@@ -77,6 +77,14 @@ describe('parseConfig: the full example', () => {
     expect(config.http).toMatchObject({ adminTokens: [token, 'env-token-0123456789a', 'env-token-0123456789b'], admin: { host: '127.0.0.1', port: 8081 }, sendAs: ['orders.example'], readTimeoutMs: 2_000, metrics: 'public', statusSecret: 'a-status-secret-0123456789' });
     const error = catchConfigError(() => parseConfig({ ...input, http: { adminTokens: ['short'], sendAs: ['shop.example'], admin: { port: 8080 } } }, { baseDir: BASE, env: {} }));
     expect(error.issues.map((i) => i.path).sort()).toEqual(['http.admin.port', 'http.adminTokens.0', 'http.sendAs.0']);
+  });
+
+  it('reads the handler timeout and the stop grace, in ms, also per subject', () => {
+    const { delivery } = parseConfig({ delivery: { handlerTimeout: '5s', stopGrace: '2s', subjects: { 'Report@Shop': { handlerTimeout: '5m' }, 'Pay@Shop': { maxInFlight: 4 } } } });
+    expect(delivery).toMatchObject({ handlerTimeoutMs: 5_000, stopGraceMs: 2_000 });
+    expect(delivery.subjects).toEqual({ 'Report@Shop': { handlerTimeoutMs: 300_000 }, 'Pay@Shop': { maxInFlight: 4 } });
+    const error = catchConfigError(() => parseConfig({ delivery: { handlerTimeout: 0, subjects: { 'Report@Shop': { handlerTimeout: 'soon' } } } }));
+    expect(error.issues.map((issue) => issue.path)).toEqual(['delivery.handlerTimeout', 'delivery.subjects["Report@Shop"].handlerTimeout']);
   });
 
   it('treats empty YAML values as absent', () => {

@@ -232,6 +232,19 @@ describe('envelope machine: dead letters', () => {
     expect(called('deadLetter')).toHaveLength(1);
   });
 
+  it("keeps a transient fault's named reason: in the error while retrying, as lastReason in the dead letter", async () => {
+    const timedOut = () => Promise.reject(new StepError('the handler for Order@Shop did not finish within 200 ms', { retryable: true, reason: 'handler-timeout' }));
+    const retrying = await run({ handle: timedOut });
+    expect(retrying.output).toMatchObject({ final: 'retrying', error: { state: 'handling', reason: 'handler-timeout' } });
+    const last = await run({ handle: timedOut }, input({ attempt: 5 }));
+    expect(last.output.deadLetter).toStrictEqual({
+      reason: 'max-attempts',
+      lastState: 'handling',
+      lastReason: 'handler-timeout',
+      detail: 'the handler for Order@Shop did not finish within 200 ms',
+    });
+  });
+
   it('a deadLetter failure → retrying (the message is redelivered and dead-lettered later)', async () => {
     const { output, path } = await run({ validate: transient, deadLetter: () => Promise.reject(new Error('DLQ stream unavailable')) }, input({ attempt: 5 }));
     expect(path.slice(-3)).toEqual(['validating', 'deadLettering', 'retrying']);
