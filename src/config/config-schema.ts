@@ -178,7 +178,14 @@ function sections(baseDir: string) {
     allowPrivateNetworks: z.boolean().default(false),
   });
 
-  return { nats, http, domain, trustedKey, dns, validation, delivery, outbox };
+  const inbox = strictObject({
+    /** Refuse new envelopes (503 + Retry-After) while this many inbox messages wait unprocessed in JetStream; absent: never. */
+    maxPending: count(1).optional(),
+    /** The Retry-After of those 503 answers (whole seconds, at least 1). */
+    retryAfter: duration(1).default(2 * SECOND),
+  }).transform(({ retryAfter, ...i }) => ({ ...i, retryAfterMs: retryAfter }));
+
+  return { nats, http, domain, trustedKey, dns, validation, delivery, outbox, inbox };
 }
 
 /**
@@ -192,6 +199,7 @@ export function createConfigSchema(baseDir = '') {
   return strictObject({
     nats: s.nats.prefault({}),
     http: s.http.prefault({}),
+    inbox: s.inbox.prefault({}),
     domains: z
       .array(s.domain)
       .superRefine(unique((d) => d.name, 'domain', (i) => [i, 'name']))

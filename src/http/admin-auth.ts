@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { socketPeer, type Peer } from './peer-forwarding.ts';
 
 /**
  * How a route is reached: `public` by anyone (the inbox, health, capability status URLs);
@@ -49,6 +50,12 @@ export interface AdminAuthOptions {
   /** The server's public base URL: its origin counts as the server's own (besides the Host header's). */
   readonly publicUrl?: string;
   readonly onAudit?: (entry: AuditEntry) => void;
+  /**
+   * Who sent a request (default: its socket's peer). Behind the ingress worker, the peer the
+   * worker saw, passed on over the private channel (see peer-forwarding.ts): never a header a
+   * client can set.
+   */
+  readonly peerOf?: (raw: IncomingMessage) => Peer;
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest();
@@ -100,6 +107,7 @@ export function installAdminAuth(app: FastifyInstance, options: AdminAuthOptions
   const hashes = options.tokens.map((token) => ({ hash: sha256(token), id: tokenId(token) }));
   const publicRoutes = new Set([...PUBLIC_ROUTES, ...(options.metrics === 'public' ? ['GET /metrics'] : [])]);
   const pageRoutes = new Set(PAGE_ROUTES);
+  const peerOf = options.peerOf ?? socketPeer;
   const publicOrigin = options.publicUrl ? new URL(options.publicUrl).origin.toLowerCase() : undefined;
 
   const routeOf = (request: FastifyRequest): string | undefined => {
@@ -114,7 +122,7 @@ export function installAdminAuth(app: FastifyInstance, options: AdminAuthOptions
     if (site === 'cross-site' || site === 'same-site') return `Sec-Fetch-Site: ${site}`;
     const origin = request.headers.origin;
     if (origin === undefined) return undefined;
-    const own = `${(request.raw.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'}://${request.headers.host ?? ''}`.toLowerCase();
+    const own = `${peerOf(request.raw).encrypted ? 'https' : 'http'}://${request.headers.host ?? ''}`.toLowerCase();
     const given = origin.toLowerCase();
     return given === own || given === publicOrigin ? undefined : `Origin: ${origin.slice(0, 200)}`;
   };
@@ -132,7 +140,7 @@ export function installAdminAuth(app: FastifyInstance, options: AdminAuthOptions
       if (who === undefined) return { status: 401, error: 'unauthorized', detail: 'the admin token is not one of http.adminTokens / MAILROOM_ADMIN_TOKEN', challenge: 'Bearer realm="mailroom", error="invalid_token"' };
       return { who };
     }
-    const peer = request.raw.socket.remoteAddress;
+    const peer = peerOf(request.raw).address;
     const proxied = PROXY_HEADERS.find((name) => request.headers[name] !== undefined);
     if (!isLoopbackAddress(peer) || proxied) {
       const from = proxied ? `through a proxy (${proxied} header)` : `from ${peer ?? 'an unknown address'}`;
@@ -185,7 +193,7 @@ export function installAdminAuth(app: FastifyInstance, options: AdminAuthOptions
     const who = whoOf.get(request);
     const status = reply.statusCode;
     try {
-      onAudit({ action, route, who: who ?? 'anonymous', peer: request.raw.socket.remoteAddress ?? 'unknown', ids, status, outcome: who === undefined ? 'denied' : status < 400 ? 'ok' : 'failed' });
+      onAudit({ action, route, who: who ?? 'anonymous', peer: peerOf(request.raw).address ?? 'unknown', ids, status, outcome: who === undefined ? 'denied' : status < 400 ? 'ok' : 'failed' });
     } catch (_) {
       // An audit sink that throws must not break the answer, which is sent already.
     }

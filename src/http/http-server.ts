@@ -4,24 +4,20 @@ import { createServer, type IncomingMessage, type RequestListener, type Server }
 import { createServer as createHttpsServer } from 'node:https';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { installAdminAuth, noteAudit, type AuditEntry } from './admin-auth.ts';
-import { statusPath, verifyStatusToken } from './status-capability.ts';
-import { addReadTimeout } from './read-timeout.ts';
-import type { AcceptOutcome } from '../runtime/inbox.ts';
-import type { EnvelopeStatus } from '../runtime/status-store.ts';
+import { statusPath } from './status-capability.ts';
+import { problem, registerPublicRoutes, type PublicRuntime } from './public-routes.ts';
+import { InboxRecorder } from './inbox-recorder.ts';
+import { socketPeer, takeForwardedPeer, type Peer } from './peer-forwarding.ts';
+import type { BacklogGate } from '../runtime/backlog-gate.ts';
 import type { DeadLetterStore } from '../runtime/dead-letter-store.ts';
 import type { MailroomStats, RequestOptions } from '../runtime/mailroom.ts';
 import type { ConversationRecord } from '../runtime/conversations.ts';
 import { ConfigError } from '../errors.ts';
-import { traceContextOf, type TraceContext } from '../runtime/trace-context.ts';
 import type { StateValue } from 'xstate';
 import type { WorkflowFilter, WorkflowInfo, WorkflowStatus, Workflows } from '../workflows/workflow-types.ts';
 
 /** What the HTTP layer needs from the runtime: its public API, not the transport. */
-export interface HttpRuntime {
-  accept(input: Uint8Array, format: 'json' | 'yaml' | 'auto', trace?: TraceContext, callback?: string): Promise<AcceptOutcome>;
-  status(from: string, correlation: string): Promise<EnvelopeStatus | undefined>;
-  /** Ready = connected to NATS with JetStream answering. */
-  ready(): Promise<{ ready: boolean; detail: string }>;
+export interface HttpRuntime extends PublicRuntime {
   readonly deadLetters: Pick<DeadLetterStore, 'list' | 'get' | 'replay' | 'purge'>;
   conversation(from: string, correlation: string): Promise<ConversationRecord | undefined>;
   startConversation(request: RequestOptions): Promise<{ correlation: string }>;
@@ -53,6 +49,15 @@ export interface HttpServerOptions {
   readonly readTimeoutMs?: number;
   /** Receives one entry per admin action (replay, purge, workflow start/send/cancel/resume, conversation start). */
   readonly onAudit?: (entry: AuditEntry) => void;
+  /** `inbox.maxPending`: `POST /inbox` answers 503 + Retry-After while the backlog is at the limit. */
+  readonly backlog?: BacklogGate;
+  /**
+   * Behind the ingress worker thread: listen on this Unix socket (in a 0700 directory) instead
+   * of host/port; the worker owns the public port, answers the public routes itself and passes
+   * every other request on here with its real peer under `secret` (see peer-forwarding.ts).
+   * `url` is the worker's public URL.
+   */
+  readonly forwarded?: { readonly path: string; readonly secret: string; readonly url: string };
 }
 
 /** Adds routes to the runtime's HTTP server before it listens. */
@@ -63,23 +68,9 @@ export interface HttpServer {
   /** Where the admin routes are served: the admin listener's URL, or `url` without one. */
   readonly adminUrl: string;
   readonly app: FastifyInstance;
+  /** What `POST /inbox` answered on this server, and how fast (the ingress worker keeps its own). */
+  readonly inbox: InboxRecorder;
   stop(): Promise<void>;
-}
-
-const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
-
-/** The completion callback URL a sender asked for (`?callback=` or a `Mailroom-Callback` header), if any. */
-function callbackOf(query: Record<string, unknown>, header: unknown): string | Error | undefined {
-  const raw = typeof query.callback === 'string' ? query.callback : typeof header === 'string' ? header : undefined;
-  if (raw === undefined) return undefined;
-  try {
-    const url = new URL(raw);
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') return new Error('the callback must be an http(s) URL');
-    if (raw.length > 2048) return new Error('the callback URL is longer than 2048 characters');
-    return url.href;
-  } catch (_) {
-    return new Error(`the callback is not a URL: ${raw.slice(0, 100)}`);
-  }
 }
 
 const WORKFLOW_STATUSES: readonly WorkflowStatus[] = ['running', 'done', 'failed', 'cancelled', 'parked'];
@@ -91,10 +82,6 @@ function workflowSummary(info: WorkflowInfo): WorkflowSummary {
   const { context: _context, history, output: _output, ...rest } = info;
   const last = history[history.length - 1];
   return { ...rest, ...(last ? { lastEvent: last.event } : {}) };
-}
-
-function problem(reply: FastifyReply, status: number, error: string, detail: string, extra?: Record<string, unknown>) {
-  return reply.code(status).type('application/json').send({ error, detail, ...extra });
 }
 
 /**
@@ -111,6 +98,8 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
   // Node's own request timeout is the backstop (headers, and a body the hook below missed): it answers a bare 408.
   const nodeTimeouts = { headersTimeout: readTimeoutMs, requestTimeout: readTimeoutMs + Math.max(1_000, readTimeoutMs), connectionsCheckingInterval: Math.min(30_000, Math.max(100, readTimeoutMs / 2)) };
   const adminRequests = new WeakSet<IncomingMessage>();
+  const forwarded = options.forwarded;
+  const peers = new WeakMap<IncomingMessage, Peer>();
   let adminServer: Server | undefined;
   const makeServer = (handler: RequestListener): Server => (https ? createHttpsServer({ ...https, ...nodeTimeouts }, handler) : createServer(nodeTimeouts, handler));
   const app = Fastify({
@@ -124,7 +113,13 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
           handler(req, res);
         });
       }
-      return makeServer(handler);
+      if (!forwarded) return makeServer(handler);
+      // Only the ingress worker reaches this socket; the peer it passes on counts only with the secret.
+      return createServer(nodeTimeouts, (req, res) => {
+        const peer = takeForwardedPeer(req, forwarded.secret);
+        if (peer) peers.set(req, peer);
+        handler(req, res);
+      });
     },
   }) as unknown as FastifyInstance;
   const secret = options.statusSecret ?? randomBytes(32);
@@ -135,57 +130,18 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
     ...(options.admin ? { isAdminListener: (raw: IncomingMessage) => adminRequests.has(raw) } : {}),
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     ...(options.onAudit ? { onAudit: options.onAudit } : {}),
+    // Behind the worker: the peer it saw; a request here without the secret has no address (never loopback).
+    ...(forwarded ? { peerOf: (raw: IncomingMessage) => peers.get(raw) ?? (adminRequests.has(raw) ? socketPeer(raw) : { address: undefined, encrypted: false }) } : {}),
   });
-  addReadTimeout(app, readTimeoutMs);
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser(['application/json', 'text/plain', ...YAML_TYPES], { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-
-  app.setErrorHandler((error: { statusCode?: number; code?: string; message: string }, _request, reply) => {
-    const status = error.statusCode ?? 500;
-    if (status === 408) return problem(reply.header('connection', 'close'), 408, 'request-timeout', error.message);
-    if (status === 413) return problem(reply, 413, 'too-large', `the body is larger than ${options.maxBodyBytes} bytes`);
-    if (status === 415) return problem(reply, 415, 'unsupported-media-type', `send application/json or application/yaml (${error.message})`);
-    if (status >= 400 && status < 500) return problem(reply, status, 'bad-request', error.message);
-    return problem(reply, 500, 'internal', error.message);
-  });
-
+  const recorder = new InboxRecorder();
   let baseUrl = options.publicUrl ?? '';
-  app.post('/inbox', async (request, reply) => {
-    const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    const format = type === 'application/json' ? 'json' : YAML_TYPES.includes(type) ? 'yaml' : 'auto';
-    const callback = callbackOf(request.query as Record<string, unknown>, request.headers['mailroom-callback']);
-    if (callback instanceof Error) return problem(reply, 400, 'bad-callback', callback.message);
-    const outcome = await runtime.accept(request.body as Buffer, format, traceContextOf(request.headers.traceparent, request.headers.tracestate), callback);
-    switch (outcome.kind) {
-      case 'accepted': {
-        // A capability: readable without the admin token by whoever holds this URL (the sender).
-        const path = statusPath(secret, { from: outcome.from, correlation: outcome.correlation, hash: outcome.hash });
-        return reply
-          .code(202)
-          .header('location', path)
-          .send({ correlation: outcome.correlation, from: outcome.from, state: 'queued', duplicate: outcome.duplicate, status: `${baseUrl}${path}` });
-      }
-      case 'rejected': {
-        const { reason, detail, field, code } = outcome.error;
-        return problem(reply, reason === 'too-large' ? 413 : 400, reason, detail, { ...(field ? { field } : {}), ...(code ? { code } : {}) });
-      }
-      case 'unavailable':
-        return problem(reply.header('retry-after', '1'), 503, 'unavailable', outcome.detail);
-      default: {
-        const never: never = outcome;
-        throw new Error(`unknown outcome ${JSON.stringify(never)}`);
-      }
-    }
-  });
-
-  app.get<{ Params: { from: string; correlation: string; hash: string; token: string } }>('/status/:from/:correlation/:hash/:token', async (request, reply) => {
-    const { from, correlation, hash, token } = request.params;
-    // One answer for a bad token, an unknown envelope and another envelope's hash: nothing about existence leaks.
-    const notFound = () => problem(reply, 404, 'not-found', 'no status at this URL');
-    if (!verifyStatusToken(secret, { from, correlation, hash }, token)) return notFound();
-    const status = await runtime.status(from, correlation);
-    if (!status || (status.hash !== undefined && status.hash !== hash)) return notFound();
-    return reply.header('cache-control', 'no-store').send(status);
+  registerPublicRoutes(app, runtime, {
+    maxBodyBytes: options.maxBodyBytes,
+    readTimeoutMs,
+    secret,
+    baseUrl: () => baseUrl,
+    ...(options.backlog ? { backlog: options.backlog } : {}),
+    recorder,
   });
 
   app.get<{ Params: { from: string; correlation: string } }>('/envelopes/:from/:correlation', async (request, reply) => {
@@ -337,12 +293,6 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
     return problem(reply, 404, 'not-found', 'POST /workflows/{id}/events (an event as JSON), /workflows/{id}/cancel ({"reason"}) or /workflows/{id}/resume');
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
-    const { ready, detail } = await runtime.ready();
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not-ready', detail });
-  });
-
   for (const plugin of options.plugins ?? []) await plugin(app);
   const admin = adminServer;
   if (admin) {
@@ -352,14 +302,15 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
       await closed;
     });
   }
-  await app.listen({ host: options.host, port: options.port });
+  if (forwarded) await app.listen({ path: forwarded.path });
+  else await app.listen({ host: options.host, port: options.port });
   const urlOf = (server: Server, listenHost: string, fallbackPort: number) => {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : fallbackPort;
     const host = listenHost.includes(':') ? `[${listenHost}]` : listenHost === '0.0.0.0' ? '127.0.0.1' : listenHost;
     return `${https ? 'https' : 'http'}://${host}:${port}`;
   };
-  const url = urlOf(app.server, options.host, options.port);
+  const url = forwarded ? forwarded.url : urlOf(app.server, options.host, options.port);
   let adminUrl = url;
   if (admin && options.admin) {
     try {
@@ -375,5 +326,5 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
   }
   if (!baseUrl) baseUrl = url;
   let stopped: Promise<void> | undefined;
-  return { url, adminUrl, app, stop: () => (stopped ??= app.close()) };
+  return { url, adminUrl, app, inbox: recorder, stop: () => (stopped ??= app.close()) };
 }

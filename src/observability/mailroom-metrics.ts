@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { MailroomEvents, MailroomStats } from '../runtime/mailroom.ts';
 import type { EnvelopeTransition } from '../runtime/envelope-runner.ts';
 import type { EnvelopeStatus } from '../runtime/status-store.ts';
+import { INBOX_DURATION_BUCKETS, type InboxSnapshot } from '../http/inbox-recorder.ts';
 import { envelopeFinalStates } from '../../machines/envelope.machine.ts';
 import { ActorStates, actorKey } from './actor-states.ts';
 
@@ -21,7 +22,9 @@ export interface MailroomMetrics {
   attach(events: EventEmitter<MailroomEvents>): () => void;
   /** Where the JetStream depths come from at scrape time: the runtime's `stats()`. */
   useStats(stats: () => Promise<MailroomStats>): void;
-  /** Adds `GET /metrics`, and counts `POST /inbox` answers. */
+  /** Where the inbox's counts and latencies come from at scrape time: the runtime's `inboxMetrics()` (the ingress may run on a worker thread). */
+  useInbox(inbox: () => Promise<InboxSnapshot | undefined>): void;
+  /** Adds `GET /metrics`. */
   readonly plugin: (app: FastifyInstance) => void;
   /** The exposition text, as `GET /metrics` answers. */
   text(): Promise<string>;
@@ -51,9 +54,46 @@ export function createMailroomMetrics(options: MailroomMetricsOptions = {}): Mai
   const registers = [registry];
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'mailroom_' });
 
-  const inboxRequests = new Counter({ name: 'mailroom_inbox_requests_total', help: 'POST /inbox answers, by HTTP status code', labelNames: ['code'], registers });
-  const accepted = new Counter({ name: 'mailroom_envelopes_accepted_total', help: 'Envelopes accepted at the HTTP inbox (202, stored in JetStream), duplicates excluded', registers });
-  const duplicates = new Counter({ name: 'mailroom_inbox_duplicates_total', help: 'Envelopes posted again inside the dedupe window (202, stored once)', registers });
+  let inbox: (() => Promise<InboxSnapshot | undefined>) | undefined;
+  let pendingInbox: Promise<InboxSnapshot | undefined> | undefined;
+  /** One snapshot per scrape, shared by every collect() of it (like {@link currentStats}). */
+  const currentInbox = (): Promise<InboxSnapshot | undefined> => {
+    if (!inbox) return Promise.resolve(undefined);
+    if (!pendingInbox) {
+      const call = inbox().catch(() => undefined);
+      pendingInbox = call;
+      void call.finally(() => {
+        if (pendingInbox === call) pendingInbox = undefined;
+      });
+    }
+    return pendingInbox;
+  };
+  const inboxCounter = (name: string, help: string, read: (s: InboxSnapshot) => number) =>
+    new Counter({
+      name,
+      help,
+      registers,
+      async collect() {
+        const s = await currentInbox();
+        this.reset();
+        if (s) this.inc(read(s));
+      },
+    });
+  new Counter({
+    name: 'mailroom_inbox_requests_total',
+    help: 'POST /inbox answers, by HTTP status code',
+    labelNames: ['code'],
+    registers,
+    async collect() {
+      const s = await currentInbox();
+      this.reset();
+      for (const [code, n] of Object.entries(s?.codes ?? {})) this.inc({ code }, n);
+    },
+  });
+  inboxCounter('mailroom_envelopes_accepted_total', 'Envelopes accepted at the HTTP inbox (202, stored in JetStream), duplicates excluded', (s) => s.accepted);
+  inboxCounter('mailroom_inbox_duplicates_total', 'Envelopes posted again inside the dedupe window (202, stored once)', (s) => s.duplicates);
+  inboxCounter('mailroom_inbox_shed_total', 'POST /inbox refused with 503 overloaded because the backlog reached inbox.maxPending', (s) => s.shed);
+  registry.registerMetric(inboxDurationHistogram(currentInbox) as never);
   const settled = new Counter({ name: 'mailroom_envelopes_settled_total', help: 'Envelope actors that reached a final state, by state', labelNames: ['state'], registers });
   const replied = new Counter({ name: 'mailroom_envelopes_replied_total', help: 'Envelopes handled and replied to (or answered with no reply)', registers });
   const discarded = new Counter({ name: 'mailroom_envelopes_discarded_total', help: 'Envelopes discarded, by reason', labelNames: ['reason'], registers });
@@ -109,6 +149,16 @@ export function createMailroomMetrics(options: MailroomMetricsOptions = {}): Mai
         this.set({ queue: 'outbox' }, read(s.outbox));
       },
     });
+  new Gauge({
+    name: 'mailroom_inbox_backlog',
+    help: 'Inbox messages not yet processed (waiting plus being worked on), from JetStream: where the backlog lives when processing cannot keep up',
+    registers,
+    async collect() {
+      const s = await currentStats();
+      this.reset();
+      if (s) this.set(s.inbox.waiting + s.inbox.inFlight);
+    },
+  });
   queueGauge('mailroom_jetstream_consumer_pending', 'Messages waiting for the durable consumer (consumer lag), from JetStream', (q) => q.waiting);
   queueGauge('mailroom_jetstream_consumer_ack_pending', 'Messages delivered and not yet acknowledged (being worked on by any process)', (q) => q.inFlight);
   queueGauge('mailroom_jetstream_consumer_redelivered', 'Messages delivered more than once and not yet acknowledged', (q) => q.redelivered);
@@ -162,19 +212,47 @@ export function createMailroomMetrics(options: MailroomMetricsOptions = {}): Mai
       stats = fn;
       pending = undefined;
     },
+    useInbox(fn) {
+      inbox = fn;
+      pendingInbox = undefined;
+    },
     plugin(app) {
-      app.addHook('onSend', async (request, reply, payload) => {
-        if (request.method === 'POST' && request.routeOptions.url === '/inbox') {
-          inboxRequests.inc({ code: String(reply.statusCode) });
-          if (reply.statusCode === 202) {
-            if (typeof payload === 'string' && payload.includes('"duplicate":true')) duplicates.inc();
-            else accepted.inc();
-          }
-        }
-        return payload;
-      });
       app.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
     },
     text: () => registry.metrics(),
+  };
+}
+
+/**
+ * `mailroom_inbox_request_duration_seconds`: a histogram whose counts live where the inbox runs
+ * (possibly the ingress worker thread), read from its snapshot at scrape time. A registry
+ * metric of its own (prom-client's Histogram only counts observations made in this thread).
+ */
+function inboxDurationHistogram(current: () => Promise<InboxSnapshot | undefined>) {
+  const name = 'mailroom_inbox_request_duration_seconds';
+  return {
+    name,
+    help: 'POST /inbox, from the request to the answer sent (202 only after JetStream stored the envelope)',
+    type: 'histogram',
+    aggregator: 'sum',
+    collect: () => undefined,
+    reset: () => undefined,
+    async get() {
+      const s = await current();
+      const buckets = s && s.buckets.length === INBOX_DURATION_BUCKETS.length ? s.buckets : INBOX_DURATION_BUCKETS.map(() => 0);
+      const count = s?.count ?? 0;
+      return {
+        name,
+        help: this.help,
+        type: 'histogram',
+        aggregator: 'sum',
+        values: [
+          ...INBOX_DURATION_BUCKETS.map((le, i) => ({ metricName: `${name}_bucket`, labels: { le }, value: buckets[i]! })),
+          { metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: count },
+          { metricName: `${name}_sum`, labels: {}, value: s?.sum ?? 0 },
+          { metricName: `${name}_count`, labels: {}, value: count },
+        ],
+      };
+    },
   };
 }

@@ -39,7 +39,7 @@ export interface Observability {
   readonly tracker?: EnvelopeTracker;
   readonly inspector?: InspectorServer;
   /** Gives the metrics the runtime's `stats()` (JetStream depths at scrape time). */
-  attach(mailroom: Pick<Mailroom, 'stats'>): void;
+  attach(mailroom: Pick<Mailroom, 'stats' | 'inboxMetrics'>): void;
   /** Stops listening and closes the inspector. Idempotent. */
   stop(): Promise<void>;
 }
@@ -106,6 +106,7 @@ export async function startObservability(options: ObservabilityOptions = {}): Pr
     ...(inspector ? { inspector } : {}),
     attach(mailroom) {
       metrics?.useStats(() => mailroom.stats());
+      metrics?.useInbox(() => mailroom.inboxMetrics());
     },
     stop: () =>
       (stopping ??= (async () => {

@@ -104,5 +104,6 @@ export function createMailroom(config: MailroomConfig, options: MailroomOptions 
     conversation: (...args) => need('conversation').conversation(...args),
     status: (...args) => need('status').status(...args),
     stats: () => need('stats').stats(),
+    inboxMetrics: () => need('inboxMetrics').inboxMetrics(),
   };
 }

@@ -14,6 +14,9 @@ import { provision } from '../transport/provision.ts';
 import { startEmbeddedNatsServer } from '../transport/embedded-server.ts';
 import { ConfigError } from '../errors.ts';
 import type { HttpPlugin, HttpServer } from '../http/http-server.ts';
+import type { InboxSnapshot } from '../http/inbox-recorder.ts';
+import { startIngressWorker, type IngressWorker } from './ingress.ts';
+import { inboxBacklogReader, startBacklogGate } from './backlog-gate.ts';
 import type { AuditEntry } from '../http/admin-auth.ts';
 import { statusSecret } from '../http/status-capability.ts';
 import type { TraceContext } from './trace-context.ts';
@@ -59,6 +62,15 @@ export interface MailroomOptions {
   readonly orderingKey?: OrderingKey;
   /** The clock used for timestamp checks (default `Date.now`). */
   readonly now?: () => number;
+  /**
+   * Where `POST /inbox` (and the other public routes) run. `inline` (the default): on this
+   * thread, beside envelope processing. `worker`: on a worker thread of their own, with their
+   * own NATS connection, so processing never delays the inbox's answer; the worker owns the
+   * public port and passes every other request to this thread's server over a private Unix
+   * socket. `mailroom start` uses `worker`. Needs `delivery.ordering` from the config rather than
+   * an `orderingKey` function (a function cannot cross to the worker).
+   */
+  readonly ingress?: 'inline' | 'worker';
   /** More HTTP routes (metrics, dashboard), registered before the server listens. */
   readonly httpPlugins?: readonly HttpPlugin[];
   /** An emitter to use for {@link Mailroom.events}, so listeners can be attached before start. */
@@ -169,6 +181,8 @@ export interface Mailroom {
   readonly deadLetters: DeadLetterStore;
   /** Queue depths: what waits in the inbox and outbox, what is being worked on, the dead letters. */
   stats(): Promise<MailroomStats>;
+  /** What `POST /inbox` answered and how fast, wherever it runs (`undefined` without HTTP). For `/metrics`. */
+  inboxMetrics(): Promise<InboxSnapshot | undefined>;
   /** Durable workflows: register machines, start them, send them events, read them. */
   readonly workflows: Workflows;
   /**
@@ -566,7 +580,43 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
       };
     };
 
+    const secret = statusSecret(config.http.statusSecret, [...identities.values()].map((i) => ({ name: i.name, key: i.key.key })));
     let http: HttpServer | undefined;
+    let ingress: IngressWorker | undefined;
+    const inboxConfig = config.inbox;
+    if (options.http !== false && options.ingress === 'worker') {
+      if (options.orderingKey) throw new ConfigError('ingress: worker needs the ordering from the config (delivery.ordering), not an orderingKey function: a function cannot cross to the worker thread');
+      ingress = await scope.acquire(
+        () =>
+          startIngressWorker(
+            {
+              natsUrl,
+              prefix: config.nats.prefix,
+              ...(ordering && partitions > 0 ? { ordering: { by: ordering.by, partitions } } : {}),
+              http: {
+                host: config.http.host,
+                port: config.http.port,
+                maxBodyBytes: config.http.maxBodyBytes,
+                readTimeoutMs: config.http.readTimeoutMs,
+                ...(config.http.publicUrl ? { publicUrl: config.http.publicUrl } : {}),
+                ...(config.http.tls ? { tls: config.http.tls } : {}),
+              },
+              statusSecret: secret,
+              inbox: { ...(inboxConfig.maxPending !== undefined ? { maxPending: inboxConfig.maxPending } : {}), retryAfterMs: inboxConfig.retryAfterMs },
+              publishTimeoutMs: 2_000,
+            },
+            onError,
+          ),
+        (w) => w.stop(),
+      );
+    }
+    const backlog =
+      options.http !== false && !ingress && inboxConfig.maxPending !== undefined
+        ? await scope.acquire(
+            async () => startBacklogGate({ read: inboxBacklogReader(handles.jsm, names, partitions), maxPending: inboxConfig.maxPending, retryAfterMs: inboxConfig.retryAfterMs, onError }),
+            (g) => g.stop(),
+          )
+        : undefined;
     if (options.http !== false) {
       // Loaded only here: a runtime without HTTP does not carry fastify (~15 MB of resident memory).
       const { startHttpServer } = await import('../http/http-server.ts');
@@ -602,7 +652,9 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
               adminTokens: config.http.adminTokens,
               ...(config.http.admin ? { admin: config.http.admin } : {}),
               metrics: config.http.metrics,
-              statusSecret: statusSecret(config.http.statusSecret, [...identities.values()].map((i) => ({ name: i.name, key: i.key.key }))),
+              statusSecret: secret,
+              ...(backlog ? { backlog } : {}),
+              ...(ingress ? { forwarded: { ...ingress.forward, url: ingress.url } } : {}),
               sendAs: config.http.sendAs,
               readTimeoutMs: config.http.readTimeoutMs,
               ...(options.onAudit ? { onAudit: options.onAudit } : {}),
@@ -636,6 +688,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
       status: statusOf,
       deadLetters: deadLetterStore,
       stats,
+      inboxMetrics: async () => (ingress ? ingress.snapshot() : http?.inbox.snapshot(backlog?.backlog())),
       workflows,
       stop: () => scope.close(),
     };

@@ -26,6 +26,7 @@ describe('parseConfig: the full example', () => {
         sendAs: [],
         readTimeoutMs: 10_000,
       },
+      inbox: { retryAfterMs: 2_000 },
       domains: [
         {
           name: 'orders.example',
@@ -58,6 +59,7 @@ describe('parseConfig: the full example', () => {
     expect(defaults).toEqual({
       nats: { embedded: { storeDir: '/srv/mailroom/.mailroom/nats', port: 0 }, prefix: 'mailroom' },
       http: { host: '127.0.0.1', port: 8080, publicUrl: 'http://127.0.0.1:8080', maxBodyBytes: 262_144, adminTokens: [], metrics: 'admin', sendAs: [], readTimeoutMs: 10_000 },
+      inbox: { retryAfterMs: 2_000 },
       domains: [],
       keys: { trusted: [], dns: { enabled: false, servers: [], requireDnssec: true, timeoutMs: 2_000, cacheTtlMs: 300_000 } },
       directory: {},

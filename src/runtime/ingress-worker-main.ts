@@ -1,0 +1,122 @@
+/**
+ * The body of the ingress worker thread: `POST /inbox` and the other public routes on the
+ * public port, with its own NATS connection, on an event loop that envelope processing never
+ * runs on. Every other request goes to the runtime's server over the private channel
+ * (peer-forwarding.ts). Talks to the runtime's thread by messages (see ingress.ts).
+ * @internal
+ */
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type RequestListener } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { parentPort, workerData } from 'node:worker_threads';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { defaultParseLimits } from '../envelope/index.ts';
+import { connectNats } from '../transport/connect.ts';
+import { createNames } from '../transport/names.ts';
+import { registerPublicRoutes } from '../http/public-routes.ts';
+import { InboxRecorder } from '../http/inbox-recorder.ts';
+import { createForwarder } from '../http/peer-forwarding.ts';
+import { acceptEnvelope } from './inbox.ts';
+import { createInboxRouter } from './ordering.ts';
+import { StatusStore } from './status-store.ts';
+import { inboxBacklogReader, startBacklogGate } from './backlog-gate.ts';
+import type { IngressSpec, IngressToRuntime, RuntimeToIngress } from './ingress.ts';
+
+const spec = workerData as IngressSpec;
+const port = parentPort!;
+const say = (message: IngressToRuntime) => port.postMessage(message);
+const onError = (error: unknown, context: string) => say({ type: 'error', context, message: error instanceof Error ? error.message : String(error) });
+
+/** The public routes, exactly (anything else, even a near miss, goes to the runtime's server, which decides). */
+const STATUS_PATH = /^\/status\/[^/]+\/[^/]+\/[^/]+\/[^/]+$/;
+function isPublic(req: IncomingMessage): boolean {
+  const url = req.url ?? '';
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  if (req.method === 'POST') return path === '/inbox';
+  if (req.method === 'GET' || req.method === 'HEAD') return path === '/healthz' || path === '/readyz' || STATUS_PATH.test(path);
+  return false;
+}
+
+async function main(): Promise<void> {
+  const names = createNames(spec.prefix);
+  const nc = await connectNats({ url: spec.natsUrl, name: 'mailroom-ingress' });
+  let connected = true;
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') connected = false;
+      else if (s.type === 'reconnect') connected = true;
+    }
+  })();
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  const status = new StatusStore(await new Kvm(js).open(names.buckets.status), names.statusKey);
+  const partitions = spec.ordering?.partitions ?? 0;
+  const by = spec.ordering?.by;
+  const subjectFor = createInboxRouter(names, by ? (h) => (by === 'sender' ? h.From : h.Subject) : undefined, partitions);
+  const limits = { ...defaultParseLimits, maxBytes: spec.http.maxBodyBytes };
+  const gate = startBacklogGate({ read: inboxBacklogReader(jsm, names, partitions), ...(spec.inbox.maxPending !== undefined ? { maxPending: spec.inbox.maxPending } : {}), retryAfterMs: spec.inbox.retryAfterMs, onError });
+  const recorder = new InboxRecorder();
+  const forwarder = createForwarder(spec.forward.path, spec.forward.secret);
+
+  const { http } = spec;
+  const tls = http.tls ? { key: await readFile(http.tls.key), cert: await readFile(http.tls.cert) } : null;
+  const readTimeoutMs = http.readTimeoutMs;
+  const nodeTimeouts = { headersTimeout: readTimeoutMs, requestTimeout: readTimeoutMs + Math.max(1_000, readTimeoutMs), connectionsCheckingInterval: Math.min(30_000, Math.max(100, readTimeoutMs / 2)) };
+  const app = Fastify({
+    bodyLimit: http.maxBodyBytes,
+    logger: false,
+    serverFactory: (handler) => {
+      const route: RequestListener = (req, res) => (isPublic(req) ? handler(req, res) : forwarder.forward(req, res));
+      return tls ? createHttpsServer({ ...tls, ...nodeTimeouts }, route) : createServer(nodeTimeouts, route);
+    },
+  }) as unknown as FastifyInstance;
+  let baseUrl = http.publicUrl ?? '';
+  registerPublicRoutes(
+    app,
+    {
+      accept: (input, format, trace, callback) =>
+        acceptEnvelope(input, format, { js, names, subjectFor, status, limits, isConnected: () => connected && !nc.isClosed(), publishTimeoutMs: spec.publishTimeoutMs, onError }, trace, callback),
+      status: (from, correlation) => status.get(from, correlation),
+      ready: async () => {
+        if (!connected || nc.isClosed()) return { ready: false, detail: 'NATS is disconnected' };
+        try {
+          await jsm.streams.info(names.streams.inbox);
+          return { ready: true, detail: 'NATS and the inbox stream answer' };
+        } catch (error) {
+          return { ready: false, detail: `the inbox stream does not answer: ${error instanceof Error ? error.message : String(error)}` };
+        }
+      },
+    },
+    { maxBodyBytes: http.maxBodyBytes, readTimeoutMs, secret: Buffer.from(spec.statusSecret), baseUrl: () => baseUrl, backlog: gate, recorder },
+  );
+  await app.listen({ host: http.host, port: http.port });
+  const address = app.server.address();
+  const listenPort = typeof address === 'object' && address ? address.port : http.port;
+  const host = http.host.includes(':') ? `[${http.host}]` : http.host === '0.0.0.0' ? '127.0.0.1' : http.host;
+  const url = `${tls ? 'https' : 'http'}://${host}:${listenPort}`;
+  if (!baseUrl) baseUrl = url;
+
+  let stopping: Promise<void> | undefined;
+  port.on('message', (message: RuntimeToIngress) => {
+    if (message.type === 'snapshot') say({ type: 'snapshot', id: message.id, snapshot: recorder.snapshot(gate.backlog()) });
+    else if (message.type === 'stop') {
+      stopping ??= (async () => {
+        gate.stop();
+        await app.close().catch((error: unknown) => onError(error, 'closing the HTTP server'));
+        forwarder.close();
+        await nc.drain().catch(() => nc.close());
+        say({ type: 'stopped' });
+        port.close();
+      })();
+    }
+  });
+  say({ type: 'ready', url });
+}
+
+main().catch((error: unknown) => {
+  say({ type: 'failed', message: error instanceof Error ? error.message : String(error), ...(error instanceof Error && (error as { code?: unknown }).code ? { code: String((error as { code?: unknown }).code) } : {}) });
+  port.close();
+});

@@ -1,0 +1,149 @@
+/**
+ * The ingress worker thread, seen from the runtime's thread. `POST /inbox` runs there, on an
+ * event loop of its own with its own NATS connection, so envelope processing (actors, verify,
+ * sign, KV writes) on the runtime's thread can never delay its answer: it answers once
+ * JetStream stored the envelope, whatever the backlog. The worker owns the public port and
+ * passes every non-public request to the runtime's HTTP server on a private Unix socket.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { TransportError } from '../errors.ts';
+import type { InboxSnapshot } from '../http/inbox-recorder.ts';
+
+/** What the worker is started with (structured-cloned: plain data only). @internal */
+export interface IngressSpec {
+  readonly natsUrl: string;
+  readonly prefix: string;
+  readonly ordering?: { readonly by: 'sender' | 'subject'; readonly partitions: number };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    readonly maxBodyBytes: number;
+    readonly readTimeoutMs: number;
+    readonly publicUrl?: string;
+    readonly tls?: { readonly cert: string; readonly key: string };
+  };
+  readonly statusSecret: Uint8Array;
+  readonly forward: { readonly path: string; readonly secret: string };
+  readonly inbox: { readonly maxPending?: number; readonly retryAfterMs: number };
+  readonly publishTimeoutMs: number;
+}
+
+/** @internal */
+export type IngressToRuntime =
+  | { readonly type: 'ready'; readonly url: string }
+  | { readonly type: 'failed'; readonly message: string; readonly code?: string }
+  | { readonly type: 'error'; readonly context: string; readonly message: string }
+  | { readonly type: 'snapshot'; readonly id: number; readonly snapshot: InboxSnapshot }
+  | { readonly type: 'stopped' };
+
+/** @internal */
+export type RuntimeToIngress = { readonly type: 'snapshot'; readonly id: number } | { readonly type: 'stop' };
+
+/** A running ingress worker. */
+export interface IngressWorker {
+  /** The public URL it listens on. */
+  readonly url: string;
+  /** Where the runtime's HTTP server must listen, and the secret the worker passes peers with. */
+  readonly forward: { readonly path: string; readonly secret: string };
+  /** What `POST /inbox` answered so far, and the backlog the worker last saw. */
+  snapshot(): Promise<InboxSnapshot>;
+  /** Stops listening, finishes the requests in flight, closes its NATS connection. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const workerUrl = new URL('./ingress-worker.mjs', import.meta.url);
+const STOP_TIMEOUT_MS = 15_000;
+
+/** A 0700 directory for the private socket, and a secret for the forwarded peers. */
+export async function ingressChannel(): Promise<{ readonly dir: string; readonly path: string; readonly secret: string }> {
+  // mkdtemp creates the directory with mode 0700: only this user can reach the socket in it.
+  const dir = await mkdtemp(join(tmpdir(), 'mailroom-ingress-'));
+  return { dir, path: join(dir, 'runtime.sock'), secret: randomBytes(24).toString('base64url') };
+}
+
+/**
+ * Starts the worker and waits until it listens. `onError` gets its runtime errors (a failed
+ * status write, a lost backlog sample) and its unexpected end.
+ */
+export async function startIngressWorker(spec: Omit<IngressSpec, 'forward'>, onError: (error: unknown, context: string) => void): Promise<IngressWorker> {
+  const channel = await ingressChannel();
+  const full: IngressSpec = { ...spec, forward: { path: channel.path, secret: channel.secret } };
+  const worker = new Worker(workerUrl, { workerData: full, name: 'mailroom-ingress' });
+  const waiting = new Map<number, (snapshot: InboxSnapshot) => void>();
+  let nextId = 1;
+  let stopping = false;
+  let exited = false;
+  const exit = new Promise<void>((resolve) =>
+    worker.once('exit', (code) => {
+      exited = true;
+      if (!stopping) onError(new TransportError(`the ingress worker thread ended (exit code ${code}): POST /inbox is not served`), 'ingress');
+      resolve();
+    }),
+  );
+  worker.on('error', (error) => onError(error, 'ingress worker'));
+  let ready: (url: string) => void = () => undefined;
+  let failed: (error: Error) => void = () => undefined;
+  const started = new Promise<string>((resolve, reject) => {
+    ready = resolve;
+    failed = reject;
+  });
+  void exit.then(() => failed(new TransportError('the ingress worker thread ended before it listened')));
+  worker.on('message', (message: IngressToRuntime) => {
+    switch (message.type) {
+      case 'ready':
+        return ready(message.url);
+      case 'failed':
+        return failed(Object.assign(new TransportError(`the ingress worker could not start: ${message.message}`), message.code ? { code: message.code } : {}));
+      case 'error':
+        return onError(new Error(message.message), `ingress: ${message.context}`);
+      case 'snapshot': {
+        waiting.get(message.id)?.(message.snapshot);
+        waiting.delete(message.id);
+        return;
+      }
+      case 'stopped':
+        return;
+    }
+  });
+  const post = (message: RuntimeToIngress) => worker.postMessage(message);
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      stopping = true;
+      if (!exited) {
+        post({ type: 'stop' });
+        const timer = setTimeout(() => void worker.terminate(), STOP_TIMEOUT_MS);
+        await exit;
+        clearTimeout(timer);
+      }
+      for (const resolve of waiting.values()) resolve(emptySnapshot());
+      waiting.clear();
+      await rm(channel.dir, { recursive: true, force: true });
+    })());
+  let url: string;
+  try {
+    url = await started;
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    url,
+    forward: full.forward,
+    snapshot: () =>
+      exited
+        ? Promise.resolve(emptySnapshot())
+        : new Promise<InboxSnapshot>((resolve) => {
+            const id = nextId++;
+            waiting.set(id, resolve);
+            post({ type: 'snapshot', id });
+          }),
+    stop,
+  };
+}
+
+const emptySnapshot = (): InboxSnapshot => ({ codes: {}, accepted: 0, duplicates: 0, shed: 0, buckets: [], sum: 0, count: 0 });
