@@ -4,7 +4,6 @@ import { createServer, type IncomingMessage, type RequestListener, type Server }
 import { createServer as createHttpsServer } from 'node:https';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { installAdminAuth, noteAudit, type AuditEntry } from './admin-auth.ts';
-import { statusPath } from './status-capability.ts';
 import { problem, registerPublicRoutes, type PublicRuntime } from './public-routes.ts';
 import { InboxRecorder } from './inbox-recorder.ts';
 import { socketPeer, takeForwardedPeer, type Peer } from './peer-forwarding.ts';

@@ -78,10 +78,15 @@ export function registerPublicRoutes(app: FastifyInstance, runtime: PublicRuntim
     const format = type === 'application/json' ? 'json' : YAML_TYPES.includes(type) ? 'yaml' : 'auto';
     const callback = callbackOf(request.query as Record<string, unknown>, request.headers['mailroom-callback']);
     if (callback instanceof Error) return problem(reply, 400, 'bad-callback', callback.message);
-    const outcome = await runtime.accept(request.body as Buffer, format, traceContextOf(request.headers.traceparent, request.headers.tracestate), callback);
+    backlog?.begin();
+    let outcome: AcceptOutcome | undefined;
+    try {
+      outcome = await runtime.accept(request.body as Buffer, format, traceContextOf(request.headers.traceparent, request.headers.tracestate), callback);
+    } finally {
+      backlog?.end(outcome?.kind === 'accepted' && !outcome.duplicate);
+    }
     switch (outcome.kind) {
       case 'accepted': {
-        if (!outcome.duplicate) backlog?.accepted();
         noteInboxAnswer(request.raw, outcome.duplicate ? 'duplicate' : 'accepted');
         // A capability: readable without the admin token by whoever holds this URL (the sender).
         const path = statusPath(secret, { from: outcome.from, correlation: outcome.correlation, hash: outcome.hash });

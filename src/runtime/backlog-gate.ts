@@ -16,8 +16,10 @@ export interface BacklogGate {
   readonly full: () => boolean;
   /** Seconds for `Retry-After`. */
   readonly retryAfterSeconds: number;
-  /** Counts one envelope stored by this ingress. */
-  readonly accepted: () => void;
+  /** An accept begins (before its decode and publish). */
+  readonly begin: () => void;
+  /** It ended: `stored` when JetStream stored a new envelope (not a duplicate). */
+  readonly end: (stored: boolean) => void;
   stop(): void;
 }
 
@@ -34,37 +36,72 @@ export interface BacklogGateOptions {
 
 export function startBacklogGate(options: BacklogGateOptions): BacklogGate {
   let sample: number | undefined;
+  /** Accepts begun (decode + publish) and ended, so a sample can tell which of them it saw. */
+  let begun = 0;
+  let inFlight = 0;
   let acceptedTotal = 0;
   let acceptedAtAsk = 0;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let failures = 0;
+  let unclean = 0;
+  const schedule = (ms: number) => {
+    if (!stopped) timer = setTimeout(() => void tick(), ms).unref();
+  };
   const tick = async () => {
+    // A sample is exact when no accept was under way while it was taken: each one before it is
+    // in it, each one after it is counted on top. Under constant load that rarely happens; then
+    // the accepts under way are counted on top too (some twice: the estimate errs high).
+    const quiet = inFlight === 0;
+    if (!quiet && unclean < MAX_UNCLEAN) {
+      unclean++;
+      return schedule(RETRY_MS);
+    }
     const mark = acceptedTotal;
+    const begunAtAsk = begun;
+    const inFlightAtAsk = inFlight;
     try {
-      sample = await options.read();
-      acceptedAtAsk = mark;
+      const value = await options.read();
+      if (begun !== begunAtAsk && unclean < MAX_UNCLEAN) {
+        unclean++;
+        return schedule(RETRY_MS);
+      }
+      sample = value;
+      // The accepts under way at the ask and not yet counted: counted on top when they end.
+      acceptedAtAsk = mark - inFlightAtAsk;
+      unclean = 0;
       failures = 0;
     } catch (error) {
       // JetStream not answering: the inbox's own publish will say 503 if it cannot store; keep the last sample.
       if (failures++ === 0) options.onError?.(error, 'sampling the inbox backlog');
     }
-    if (!stopped) timer = setTimeout(() => void tick(), options.sampleMs ?? 250).unref();
+    schedule(options.sampleMs ?? 250);
   };
   void tick();
-  const backlog = () => (sample === undefined ? undefined : sample + (acceptedTotal - acceptedAtAsk));
+  const estimate = () => (sample ?? 0) + Math.max(0, acceptedTotal - acceptedAtAsk);
   const max = options.maxPending;
   return {
-    backlog,
-    full: () => max !== undefined && (sample ?? 0) + (acceptedTotal - acceptedAtAsk) >= max,
+    backlog: () => (sample === undefined ? undefined : estimate()),
+    full: () => max !== undefined && estimate() >= max,
     retryAfterSeconds: Math.max(1, Math.ceil(options.retryAfterMs / 1000)),
-    accepted: () => void acceptedTotal++,
+    begin: () => {
+      begun++;
+      inFlight++;
+    },
+    end: (stored) => {
+      inFlight--;
+      if (stored) acceptedTotal++;
+    },
     stop: () => {
       stopped = true;
       clearTimeout(timer);
     },
   };
 }
+
+/** Tries to find a moment without an accept under way before a sample is taken anyway. */
+const MAX_UNCLEAN = 20;
+const RETRY_MS = 5;
 
 /** Unprocessed inbox messages: not yet delivered plus delivered and not yet acked, over the shared inbox and its ordered partitions. */
 export function inboxBacklogReader(jsm: JetStreamManager, names: Names, partitions: number): () => Promise<number> {
