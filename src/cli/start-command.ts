@@ -12,6 +12,7 @@ interface StartFlags extends ConfigFlags {
   inspectHost?: string;
   inspectFilter?: string;
   cryptoPool?: boolean;
+  ingress?: 'worker' | 'inline';
 }
 
 function portOf(raw: string): number {
@@ -35,6 +36,11 @@ export function registerStartCommand(program: Command): void {
     .option('--inspect-host <host>', 'the address the inspector listens on (default 127.0.0.1)')
     .option('--inspect-filter <filter>', 'inspect only matching envelopes: domain=D,subject=S,correlation=C (repeat a key for either; * is a wildcard)')
     .option('--crypto-pool', 'verify and sign on worker threads, one per core (more envelopes/s where cores are spare)')
+    .addOption(
+      new Option('--ingress <mode>', 'where POST /inbox runs: worker (its own thread and NATS connection: processing never delays the answer) or inline (on the runtime thread)')
+        .choices(['worker', 'inline'])
+        .default('worker'),
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  mailroom start --config examples/quickstart/mailroom.yaml\n  NATS_URL=nats://127.0.0.1:4222 mailroom start --log-format json\n  mailroom start --inspect --inspect-filter subject=Hello@Host   # then open http://127.0.0.1:8080/inspect\n',
@@ -74,6 +80,7 @@ export function registerStartCommand(program: Command): void {
         mailroom = await startMailroom(config, {
           ...observability.mailroomOptions,
           ...(flags.cryptoPool ? { cryptoPool: true } : {}),
+          ingress: flags.ingress ?? 'worker',
           // One line per admin action, kept whatever --quiet says (at warn when refused).
           onAudit: (entry) => {
             const line = `audit: ${entry.action} by ${entry.who} from ${entry.peer}: ${entry.outcome} (${entry.status})`;
@@ -89,7 +96,9 @@ export function registerStartCommand(program: Command): void {
       say(`NATS:      ${mailroom.natsUrl}`);
       const admin = mailroom.adminUrl ?? mailroom.url;
       const guard = config.http.adminTokens.length > 0 ? `${config.http.adminTokens.length} admin token(s)` : 'no admin token: loopback peers only';
-      say(`inbox:     POST ${mailroom.url}/inbox (public; the 202 carries a capability status URL)`);
+      const ingress = flags.ingress === 'inline' ? 'on the runtime thread (--ingress inline)' : 'on its own thread';
+      const shed = config.inbox.maxPending !== undefined ? `; 503 past ${config.inbox.maxPending} unprocessed` : '';
+      say(`inbox:     POST ${mailroom.url}/inbox (public, ${ingress}${shed}; the 202 carries a capability status URL)`);
       say(`admin:     ${admin} (${guard})`);
       say(`status:    GET  ${admin}/envelopes/{from}/{correlation}`);
       say(`workflows: GET  ${admin}/workflows (?status=&name=&state=), ${admin}/workflows/{id}`);

@@ -48,6 +48,7 @@ describe('mailroom start', () => {
     const first = start(config);
     await waitFor(() => first.output().includes('ready; Ctrl-C to stop'), { what: 'the runtime to be ready', timeoutMs: 30_000 });
     expect(first.output()).toContain('starting an embedded nats-server');
+    expect(first.output()).toContain('/inbox (public, on its own thread;');
     const natsPid = Number(await readFile(join(dir, '.mailroom/nats/nats-server.pid'), 'utf8'));
     expect(alive(natsPid)).toBe(true);
 
@@ -63,11 +64,12 @@ describe('mailroom start', () => {
     expect(first.output()).toContain('stopped;');
     expect(alive(natsPid)).toBe(false);
 
-    // The second start verifies and signs on the worker pool: the same outcomes.
-    const second = start(config, ['--crypto-pool']);
+    // The second start verifies and signs on the worker pool, with the inbox on the runtime thread: the same outcomes.
+    const second = start(config, ['--crypto-pool', '--ingress', 'inline']);
     try {
       await waitFor(() => second.output().includes('ready; Ctrl-C to stop'), { what: 'the second start', timeoutMs: 30_000 });
       expect(second.output()).toContain('crypto:    verify and sign on a worker pool');
+      expect(second.output()).toContain('on the runtime thread (--ingress inline)');
       for (const envelope of envelopes) {
         const status = await waitFor(async () => {
           const res = await fetch(`http://127.0.0.1:${port}/envelopes/orders.example/${envelope.Header.Correlation}`);

@@ -156,6 +156,16 @@ describe.each(['inline', 'worker'] as const)('ingress: %s', (ingress) => {
       }
     });
 
+    it('streams the dashboard events (Server-Sent Events) to a token holder as they come, not when the stream ends', async () => {
+      const res = await fetch(`${mailroom.url}/dashboard/api/stream`, { headers: bearer(TOKEN_A) });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!text.includes('event: state')) text += new TextDecoder().decode((await reader.read()).value);
+      await reader.cancel();
+    });
+
     it('keeps the public routes public: /healthz, /readyz, POST /inbox, and the page shell (no data)', async () => {
       expect((await fetch(`${mailroom.url}/healthz`)).status).toBe(200);
       expect((await fetch(`${mailroom.url}/readyz`)).status).toBe(200);
