@@ -39,7 +39,6 @@ import { Cleanup, isMain, makeTempDir, percentile, pollUntil, progress, removeTe
 export const RATES = [500, 1000, 2000] as const;
 /** autocannon connections, and bare publishers on the same schedule. */
 export const CONNECTIONS = 8;
-const GOAL_RATE = 1000;
 /** A domain the runtime does not host: what it receives for it is discarded cheaply (not-addressed-to-us). */
 const ELSEWHERE = 'elsewhere.example';
 
@@ -169,6 +168,12 @@ function httpPoster(url: string): { post: (body: string) => Promise<void>; close
   return { post, close: () => agent.destroy() };
 }
 
+/** Where `POST /inbox` runs in the runtime process: `inline` (the runtime's thread, the old design) and `worker` (its own thread, issue 13). */
+type IngressMode = 'inline' | 'worker';
+const MODES: readonly IngressMode[] = (process.env.BENCH_INGRESS ?? 'inline,worker').split(',').map((m) => m.trim()) as IngressMode[];
+/** The schedules measured: `paced` by default; BENCH_INGRESS_SCENARIOS=cannon,light,paced adds autocannon's bursts and the light consumer. */
+const SCENARIOS = (process.env.BENCH_INGRESS_SCENARIOS ?? 'paced').split(',').map((m) => m.trim());
+
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const seconds = options.quick ? 3 : 10;
   const scope = new Cleanup();
@@ -181,78 +186,115 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     const names = createNames(prefix);
     const input = await mailroomInput(server.url, dir, prefix, { http: { port: 0, host: '127.0.0.1' } });
     await (await startMailroom(parseConfig(input, { baseDir: dir, env: {} }), { http: false, outboxWorker: false })).stop();
-
-    progress(options, 'ingress: starting the runtime process');
-    // BENCH_CRYPTO_POOL=1: the runtime process verifies and signs on its crypto pool (`cryptoPool: true`).
-    const pooled = process.env.BENCH_CRYPTO_POOL === '1';
-    const child = await startRuntimeChild({ input, dir, http: true, outboxWorker: false, ...(pooled ? { cryptoPool: true } : {}) }, 'ingress');
-    scope.defer(() => child.stop());
     const nc = await connectNats({ url: server.url });
     scope.defer(() => nc.close());
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
-    const poster = httpPoster(child.url);
-    scope.defer(() => poster.close());
     const publisher = (envelopes: Envelopes): Send => async (i) => {
       await js.publish(names.inboxSubject(envelopes.to, SENDER), envelopes.payloads[i]!, { msgID: names.inboxMsgId(SENDER, envelopes.correlations[i]!) });
     };
-    const httpSender = (envelopes: Envelopes): Send => (i) => poster.post(envelopes.payloads[i]!);
     const drained = () =>
       pollUntil(async () => (await jsm.streams.info(names.streams.inbox)).state.messages === 0, { timeoutMs: 180_000, intervalMs: 50, what: 'the inbox to drain' });
+    // BENCH_CRYPTO_POOL=1: the runtime process verifies and signs on its crypto pool (`cryptoPool: true`).
+    const pooled = process.env.BENCH_CRYPTO_POOL === '1';
 
-    // Warm-up, unmeasured: the runtime's JIT, the connections, the KV buckets.
-    progress(options, 'ingress: warm-up');
-    await autocannonLatencies(child.url, makeEnvelopes(400).payloads, 200);
-    await evenSchedule(400, 200, httpSender(makeEnvelopes(400)));
-    await burstSchedule(400, 200, publisher(makeEnvelopes(400)));
-    await drained();
-
-    // Each scenario: how requests arrive, and what the runtime does with them behind the ingress.
-    const scenarios = [
-      { key: 'cannon', what: `autocannon (${CONNECTIONS} conn.)`, make: (n: number) => makeEnvelopes(n), http: (e: Envelopes, rate: number) => autocannonLatencies(child.url, e.payloads, rate), bare: burstSchedule },
-      { key: 'light', what: 'autocannon, light consumer', make: (n: number) => makeEnvelopes(n, 0, ELSEWHERE), http: (e: Envelopes, rate: number) => autocannonLatencies(child.url, e.payloads, rate), bare: burstSchedule },
-      { key: 'paced', what: 'evenly paced', make: (n: number) => makeEnvelopes(n), http: (e: Envelopes, rate: number) => evenSchedule(e.payloads.length, rate, httpSender(e)), bare: evenSchedule },
-    ] as const;
     const results: Record<string, number> = {};
     const summary: SummaryRow[] = [];
     const triple = (l: Latencies, rate: number) =>
       `${l.p50.toFixed(2)} / ${l.p99.toFixed(2)} / ${l.p999.toFixed(2)} ms${l.achieved < 0.97 * rate ? ` (only ${Math.round(l.achieved)}/s achieved)` : ''}`;
-    for (const rate of RATES) {
-      const n = rate * seconds;
-      for (const scenario of scenarios) {
-        progress(options, `ingress: ${rate}/s, ${scenario.what}: POST /inbox for ${seconds} s`);
-        const http = await scenario.http(scenario.make(n + CONNECTIONS * 2), rate);
-        await drained();
-        progress(options, `ingress: ${rate}/s, ${scenario.what}: bare JetStream publish for ${seconds} s`);
-        const bare = await scenario.bare(n, rate, publisher(scenario.make(n)));
-        await drained();
-        for (const [label, l] of [['POST /inbox', http], ['bare publish', bare]] as const) {
-          const prefix = `${label}, ${scenario.what}, @${rate}/s`;
-          results[`${prefix} p50 (ms)`] = l.p50;
-          results[`${prefix} p99 (ms)`] = l.p99;
-          results[`${prefix} p99.9 (ms)`] = l.p999;
-          results[`${prefix} achieved (req/s)`] = l.achieved;
+    /** Envelopes processed per second, by mode and rate: from the first post to the last envelope settled. */
+    const processing = new Map<string, number>();
+
+    for (const mode of MODES) {
+      progress(options, `ingress (${mode}): starting the runtime process`);
+      const child = await startRuntimeChild({ input, dir, http: true, outboxWorker: false, ingress: mode, ...(pooled ? { cryptoPool: true } : {}) }, `ingress-${mode}`);
+      try {
+        const poster = httpPoster(child.url);
+        try {
+          const httpSender = (envelopes: Envelopes): Send => (i) => poster.post(envelopes.payloads[i]!);
+          /** Waits until the runtime has settled `count` more than `from`; returns when (performance.now()). */
+          const settledBy = async (from: number, count: number) => {
+            await pollUntil(() => child.settled() >= from + count, { timeoutMs: 300_000, intervalMs: 20, what: `${count} envelopes settled` });
+            return performance.now();
+          };
+
+          // Warm-up, unmeasured: the runtime's JIT, the connections, the KV buckets.
+          progress(options, `ingress (${mode}): warm-up`);
+          if (SCENARIOS.includes('cannon') || SCENARIOS.includes('light')) await autocannonLatencies(child.url, makeEnvelopes(400).payloads, 200);
+          await evenSchedule(400, 200, httpSender(makeEnvelopes(400)));
+          await evenSchedule(400, 200, publisher(makeEnvelopes(400)));
+          await drained();
+
+          const scenarios = [
+            { key: 'cannon', what: `autocannon (${CONNECTIONS} conn.)`, make: (n: number) => makeEnvelopes(n), http: (e: Envelopes, rate: number) => autocannonLatencies(child.url, e.payloads, rate), bare: burstSchedule },
+            { key: 'light', what: 'autocannon, light consumer', make: (n: number) => makeEnvelopes(n, 0, ELSEWHERE), http: (e: Envelopes, rate: number) => autocannonLatencies(child.url, e.payloads, rate), bare: burstSchedule },
+            { key: 'paced', what: 'evenly paced', make: (n: number) => makeEnvelopes(n), http: (e: Envelopes, rate: number) => evenSchedule(e.payloads.length, rate, httpSender(e)), bare: evenSchedule },
+          ].filter((scenario) => SCENARIOS.includes(scenario.key));
+          for (const rate of RATES) {
+            const n = rate * seconds;
+            for (const scenario of scenarios) {
+              const label = `${mode}, ${scenario.what}`;
+              progress(options, `ingress (${mode}): ${rate}/s, ${scenario.what}: POST /inbox for ${seconds} s`);
+              const envelopes = scenario.make(n + CONNECTIONS * 2);
+              const before = child.settled();
+              const t0 = performance.now();
+              const http = await scenario.http(envelopes, rate);
+              const accepted = scenario.key === 'paced' ? n : envelopes.payloads.length - CONNECTIONS * 2;
+              const done = await settledBy(before, accepted);
+              await drained();
+              const processed = accepted / ((done - t0) / 1000);
+              if (scenario.key === 'paced') processing.set(`${mode}@${rate}`, processed);
+              progress(options, `ingress (${mode}): ${rate}/s, ${scenario.what}: bare JetStream publish for ${seconds} s`);
+              const bare = await scenario.bare(n, rate, publisher(scenario.make(n)));
+              await drained();
+              for (const [what, l] of [['POST /inbox', http], ['bare publish', bare]] as const) {
+                const key = `${what}, ${label}, @${rate}/s`;
+                results[`${key} p50 (ms)`] = l.p50;
+                results[`${key} p99 (ms)`] = l.p99;
+                results[`${key} p99.9 (ms)`] = l.p999;
+                results[`${key} achieved (req/s)`] = l.achieved;
+              }
+              results[`processing, ${label}, @${rate}/s (envelopes/s)`] = processed;
+              const ratio = http.p99 / bare.p99;
+              summary.push(
+                { figure: `ingress @${rate}/s, ${label}: POST /inbox p50 / p99 / p99.9`, value: triple(http, rate), unit: '' },
+                { figure: `ingress @${rate}/s, ${label}: bare JetStream publish p50 / p99 / p99.9`, value: triple(bare, rate), unit: '' },
+                {
+                  figure: `ingress @${rate}/s, ${label}: POST /inbox p99 ÷ bare publish p99`,
+                  value: ratio,
+                  unit: '×',
+                  ...(scenario.key === 'paced' && mode === 'worker' ? { goal: '≤ 2 × bare publish p99', met: ratio <= 2 } : {}),
+                },
+                { figure: `ingress @${rate}/s, ${label}: accepted`, value: http.achieved, unit: 'req/s', ...(scenario.key === 'paced' && mode === 'worker' ? { goal: 'the offered rate', met: http.achieved >= 0.97 * rate } : {}) },
+                { figure: `ingress @${rate}/s, ${label}: processed, first post to last settled`, value: processed, unit: 'envelopes/s' },
+              );
+            }
+          }
+        } finally {
+          poster.close();
         }
-        const ratio = http.p99 / bare.p99;
-        summary.push(
-          { figure: `ingress @${rate}/s, ${scenario.what}: POST /inbox p50 / p99 / p99.9`, value: triple(http, rate), unit: '' },
-          { figure: `ingress @${rate}/s, ${scenario.what}: bare JetStream publish p50 / p99 / p99.9`, value: triple(bare, rate), unit: '' },
-          {
-            figure: `ingress @${rate}/s, ${scenario.what}: POST /inbox p99 ÷ bare publish p99`,
-            value: ratio,
-            unit: '×',
-            ...(rate === GOAL_RATE && scenario.key === 'cannon' ? { goal: '≤ 2 × bare publish p99', met: ratio <= 2 } : {}),
-          },
-        );
+      } finally {
+        await child.stop();
+      }
+    }
+    if (MODES.includes('inline') && MODES.includes('worker')) {
+      for (const rate of RATES) {
+        const inline = processing.get(`inline@${rate}`);
+        const worker = processing.get(`worker@${rate}`);
+        if (inline === undefined || worker === undefined) continue;
+        const ratio = worker / inline;
+        summary.push({ figure: `ingress @${rate}/s, evenly paced: processing rate, worker ÷ inline`, value: ratio, unit: '×', versus: 'inline', goal: '≥ 0.9 × inline (no more than a 10 % drop)', met: ratio >= 0.9 });
       }
     }
     return {
-      name: `ingress latency: POST /inbox beside bare JetStream publish, ${seconds} s per rate and schedule`,
+      name: `ingress latency: POST /inbox beside bare JetStream publish, ${seconds} s per rate; ingress ${MODES.join(' and ')}`,
       results,
       notes: [
-        `autocannon: ${CONNECTIONS} connections, each sending rate ÷ ${CONNECTIONS} requests back to back from the start of every second (its overallRate); the bare publisher copies that schedule`,
+        'ingress inline: POST /inbox on the runtime thread, beside envelope processing (the design before issue 13); worker: on its own thread with its own NATS connection (`ingress: \'worker\'`, what `mailroom start` runs)',
         'evenly paced: open loop, request i due at i ÷ rate, timed from its due time; keep-alive node:http agent / concurrent JetStream publishes',
-        `light consumer: the envelopes are addressed to ${ELSEWHERE}, which the runtime does not host, so behind the ingress it only decodes, records the discard and acks (no signature work, no reply): the ingress path nearly alone`,
+        'processed: envelopes settled by the runtime ÷ seconds from the first post to the last settled (at rates above what the runtime can process, its processing rate; below, the offered rate)',
+        ...(SCENARIOS.includes('cannon') ? [`autocannon: ${CONNECTIONS} connections, each sending rate ÷ ${CONNECTIONS} requests back to back from the start of every second (its overallRate); the bare publisher copies that schedule`] : []),
+        ...(SCENARIOS.includes('light') ? [`light consumer: the envelopes are addressed to ${ELSEWHERE}, which the runtime does not host, so behind the ingress it only decodes, records the discard and acks`] : []),
         `the runtime runs in its own process and consumes everything that arrives (delivery.concurrency ${MAILROOM_CONCURRENCY}, outbox worker off${pooled ? ', verify and sign on its crypto pool' : ''}); the load generator is this process; nats-server ${server.version}`,
       ],
       summary,

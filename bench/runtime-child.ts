@@ -36,6 +36,8 @@ export interface ChildSpec {
   readonly outboxWorker?: boolean;
   /** Verify and sign on a crypto pool (`cryptoPool: true`). */
   readonly cryptoPool?: boolean;
+  /** Where `POST /inbox` runs (the `ingress` option; default inline). */
+  readonly ingress?: 'inline' | 'worker';
   readonly conversations?: { readonly count: number; readonly from: string; readonly to: string; readonly timeoutMs: number; readonly window: number };
 }
 
@@ -144,6 +146,9 @@ try {
     http: spec.http ?? false,
     outboxWorker: spec.outboxWorker ?? false,
     ...(spec.cryptoPool ? { cryptoPool: true } : {}),
+    ...(spec.ingress ? { ingress: spec.ingress } : {}),
+    // As `mailroom start` runs it (BENCH_PROCESSING_NICE=0: not lowered).
+    ...(spec.ingress === 'worker' ? { processingNice: Number(process.env.BENCH_PROCESSING_NICE ?? 10) || undefined } : {}),
     onError: () => undefined,
   });
   let settled = 0;

@@ -15,6 +15,9 @@ interface StartFlags extends ConfigFlags {
   ingress?: 'worker' | 'inline';
 }
 
+/** How much lower than the ingress thread `mailroom start` runs envelope processing (a nice increment; see `processingNice`). */
+const PROCESSING_NICE = 10;
+
 function portOf(raw: string): number {
   const port = Number(raw);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliUsageError(`--inspect-port takes a port number (0 for any free one), not ${JSON.stringify(raw)}`);
@@ -81,6 +84,8 @@ export function registerStartCommand(program: Command): void {
           ...observability.mailroomOptions,
           ...(flags.cryptoPool ? { cryptoPool: true } : {}),
           ingress: flags.ingress ?? 'worker',
+          // This process is the runtime's own: when the cores are busy, the inbox's thread goes first.
+          ...((flags.ingress ?? 'worker') === 'worker' ? { processingNice: PROCESSING_NICE } : {}),
           // One line per admin action, kept whatever --quiet says (at warn when refused).
           onAudit: (entry) => {
             const line = `audit: ${entry.action} by ${entry.who} from ${entry.peer}: ${entry.outcome} (${entry.status})`;

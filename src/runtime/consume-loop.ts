@@ -25,6 +25,8 @@ export interface ConsumeLoopOptions {
    * process gets it now rather than after the ack wait; `stop()` then returns.
    */
   readonly stopGraceMs?: number;
+  /** How many at once right now, at most `concurrency` (e.g. {@link startLoadLimit}: by what the CPU can finish). Default: `concurrency`. */
+  readonly limit?: () => number;
 }
 
 /**
@@ -42,6 +44,7 @@ export async function startConsumeLoop(
   options: ConsumeLoopOptions = {},
 ): Promise<ConsumeLoop> {
   const running = new Map<JsMsg, AbortController>();
+  const limit = options.limit ?? (() => concurrency);
   let wake: (() => void) | undefined;
   let idle: (() => void) | undefined;
   let stopping = false;
@@ -50,7 +53,7 @@ export async function startConsumeLoop(
   const loop = (async () => {
     for await (const msg of messages) {
       lastArrival = Date.now();
-      while (running.size >= concurrency && !stopping) await new Promise<void>((resolve) => (wake = resolve));
+      while (running.size >= Math.min(concurrency, limit()) && !stopping) await new Promise<void>((resolve) => (wake = resolve));
       if (stopping) {
         // Pulled but not started: hand it back now, not after the ack wait.
         settle(msg, nak(STOP_NAK_DELAY_MS));

@@ -18,6 +18,7 @@ import { decodeEnvelope, type DecodedEnvelope, type ParseLimits } from '../envel
 import type { Envelope, Result } from '../envelope/types.ts';
 import { extend, nak, settle, withJitter } from './disposition.ts';
 import { startConsumeLoop } from './consume-loop.ts';
+import { startLoadLimit } from './load-limit.ts';
 import { FEEDBACK_SUBJECT, isReplySubject, replyOf, type HandlerRegistry } from './handlers.ts';
 import { callHandler, handlerTimeoutFor } from './handler-timeout.ts';
 import { humanReason, type DomainIdentity, type Outbound } from './outbound.ts';
@@ -357,7 +358,9 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
 
   // Past the stop grace, the loops nak what is still running and abort `stop`: a handler's signal aborts with it.
   const loopOptions = deps.delivery.stopGraceMs !== undefined ? { stopGraceMs: deps.delivery.stopGraceMs } : {};
-  const loop = await startConsumeLoop(deps.consumer, deps.delivery.concurrency, run, (error, context) => deps.onError?.(error, `inbox: ${context}`), loopOptions);
+  // The shared inbox takes what the CPU can finish; the rest waits in JetStream (load-limit.ts).
+  const load = startLoadLimit(deps.delivery.concurrency);
+  const loop = await startConsumeLoop(deps.consumer, deps.delivery.concurrency, run, (error, context) => deps.onError?.(error, `inbox: ${context}`), { ...loopOptions, limit: load.current });
   const orderedLoops = await Promise.all(
     (deps.orderedConsumers ?? []).map((consumer, p) => startConsumeLoop(consumer, 1, run, (error, context) => deps.onError?.(error, `ordered ${p}: ${context}`), loopOptions)),
   );
@@ -375,6 +378,7 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
     stop: () =>
       (stopping ??= (async () => {
         await Promise.all([loop.stop(), ...orderedLoops.map((l) => l.stop())]);
+        load.stop();
         clearInterval(keepAlive);
         system.stop();
       })()),

@@ -29,6 +29,8 @@ const port = parentPort!;
 const say = (message: IngressToRuntime) => port.postMessage(message);
 const onError = (error: unknown, context: string) => say({ type: 'error', context, message: error instanceof Error ? error.message : String(error) });
 
+const KEEP_ALIVE_MS = 72_000;
+
 /** The public routes, exactly (anything else, even a near miss, goes to the runtime's server, which decides). */
 const STATUS_PATH = /^\/status\/[^/]+\/[^/]+\/[^/]+\/[^/]+$/;
 function isPublic(req: IncomingMessage): boolean {
@@ -70,7 +72,9 @@ async function main(): Promise<void> {
     logger: false,
     serverFactory: (handler) => {
       const route: RequestListener = (req, res) => (isPublic(req) ? handler(req, res) : forwarder.forward(req, res));
-      return tls ? createHttpsServer({ ...tls, ...nodeTimeouts }, route) : createServer(nodeTimeouts, route);
+      // Fastify's own keep-alive default (a server factory gets Node's 5 s): a sender's idle connection is not closed under it as it reuses it.
+      const options = { ...nodeTimeouts, keepAliveTimeout: KEEP_ALIVE_MS };
+      return tls ? createHttpsServer({ ...tls, ...options }, route) : createServer(options, route);
     },
   }) as unknown as FastifyInstance;
   let baseUrl = http.publicUrl ?? '';

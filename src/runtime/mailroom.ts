@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { createPublicKey } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
+import { getPriority, setPriority } from 'node:os';
+import { isMainThread } from 'node:worker_threads';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { InspectionEvent } from 'xstate';
 import { defaultParseLimits, encodeEnvelope, type DecodedEnvelope, type EnvelopeDraft } from '../envelope/index.ts';
@@ -71,6 +73,16 @@ export interface MailroomOptions {
    * an `orderingKey` function (a function cannot cross to the worker).
    */
   readonly ingress?: 'inline' | 'worker';
+  /**
+   * With `ingress: 'worker'`: lowers the OS scheduling priority of this thread (the one that
+   * processes envelopes) by this nice increment (1–19; default 0: unchanged), once the ingress
+   * thread has started at the old priority. When the cores are busy, the kernel then runs the
+   * inbox first and processing with what is left: processing yields to ingress with strict
+   * priority, without yielding in code. On Linux nice is per thread; threads started later by
+   * this one (the crypto pool) inherit it. For a process of its own: `mailroom start` uses 10.
+   * An embedding program's main thread would be lowered too. Cannot be undone without privileges.
+   */
+  readonly processingNice?: number;
   /** More HTTP routes (metrics, dashboard), registered before the server listens. */
   readonly httpPlugins?: readonly HttpPlugin[];
   /** An emitter to use for {@link Mailroom.events}, so listeners can be attached before start. */
@@ -213,6 +225,17 @@ class StartedConversation {
   get outcome(): Promise<ConversationOutcome> {
     // The request is out: it may have been answered already, so the wait checks KV unless no conversation ended since the mark.
     return (this.#outcome ??= this.#conversations.wait(this.#from, this.correlation, this.#mark));
+  }
+}
+
+/** Lowers this thread's scheduling priority (Linux: per thread, `setpriority` on the main thread's id is the process id). */
+function lowerThreadPriority(increment: number, onError: (error: unknown, context: string) => void): void {
+  if (!Number.isInteger(increment) || increment < 1 || increment > 19) throw new ConfigError(`processingNice is a nice increment from 1 to 19, not ${increment}`);
+  try {
+    if (!isMainThread) throw new Error('only the main thread can be reniced by its process id');
+    setPriority(process.pid, Math.min(19, getPriority(process.pid) + increment));
+  } catch (error) {
+    onError(error, 'lowering the priority of envelope processing (processingNice)');
   }
 }
 
@@ -609,6 +632,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
           ),
         (w) => w.stop(),
       );
+      if (options.processingNice) lowerThreadPriority(options.processingNice, onError);
     }
     const backlog =
       options.http !== false && !ingress && inboxConfig.maxPending !== undefined
