@@ -65,85 +65,118 @@ export async function ingressChannel(): Promise<{ readonly dir: string; readonly
   return { dir, path: join(dir, 'runtime.sock'), secret: randomBytes(24).toString('base64url') };
 }
 
+/** One worker thread, started and listening. */
+interface Started {
+  readonly worker: Worker;
+  readonly url: string;
+  readonly port: number;
+  /** Resolves when the thread has ended. */
+  readonly exit: Promise<number>;
+}
+
 /**
  * Starts the worker and waits until it listens. `onError` gets its runtime errors (a failed
- * status write, a lost backlog sample) and its unexpected end.
+ * status write, a lost backlog sample). A worker that ends unexpectedly is reported and
+ * started again (on the same port) after a second, until `stop()`.
  */
 export async function startIngressWorker(spec: Omit<IngressSpec, 'forward'>, onError: (error: unknown, context: string) => void): Promise<IngressWorker> {
   const channel = await ingressChannel();
-  const full: IngressSpec = { ...spec, forward: { path: channel.path, secret: channel.secret } };
-  const worker = new Worker(workerUrl, { workerData: full, name: 'mailroom-ingress' });
+  const forward = { path: channel.path, secret: channel.secret };
   const waiting = new Map<number, (snapshot: InboxSnapshot) => void>();
   let nextId = 1;
   let stopping = false;
-  let exited = false;
-  const exit = new Promise<void>((resolve) =>
-    worker.once('exit', (code) => {
-      exited = true;
-      if (!stopping) onError(new TransportError(`the ingress worker thread ended (exit code ${code}): POST /inbox is not served`), 'ingress');
-      resolve();
-    }),
-  );
-  worker.on('error', (error) => onError(error, 'ingress worker'));
-  let ready: (url: string) => void = () => undefined;
-  let failed: (error: Error) => void = () => undefined;
-  const started = new Promise<string>((resolve, reject) => {
-    ready = resolve;
-    failed = reject;
-  });
-  void exit.then(() => failed(new TransportError('the ingress worker thread ended before it listened')));
-  worker.on('message', (message: IngressToRuntime) => {
-    switch (message.type) {
-      case 'ready':
-        return ready(message.url);
-      case 'failed':
-        return failed(Object.assign(new TransportError(`the ingress worker could not start: ${message.message}`), message.code ? { code: message.code } : {}));
-      case 'error':
-        return onError(new Error(message.message), `ingress: ${message.context}`);
-      case 'snapshot': {
-        waiting.get(message.id)?.(message.snapshot);
-        waiting.delete(message.id);
-        return;
-      }
-      case 'stopped':
-        return;
-    }
-  });
-  const post = (message: RuntimeToIngress) => worker.postMessage(message);
+
+  const launch = (port: number): Promise<Started> => {
+    const worker = new Worker(workerUrl, { workerData: { ...spec, http: { ...spec.http, port }, forward } satisfies IngressSpec, name: 'mailroom-ingress' });
+    const exit = new Promise<number>((resolve) => worker.once('exit', resolve));
+    worker.on('error', (error) => onError(error, 'ingress worker'));
+    return new Promise<Started>((resolve, reject) => {
+      void exit.then(() => reject(new TransportError('the ingress worker thread ended before it listened')));
+      worker.on('message', (message: IngressToRuntime) => {
+        switch (message.type) {
+          case 'ready': {
+            const bound = Number(new URL(message.url).port);
+            return resolve({ worker, url: message.url, port: bound, exit });
+          }
+          case 'failed':
+            return reject(Object.assign(new TransportError(`the ingress worker could not start: ${message.message}`), message.code ? { code: message.code } : {}));
+          case 'error':
+            return onError(new Error(message.message), `ingress: ${message.context}`);
+          case 'snapshot': {
+            waiting.get(message.id)?.(message.snapshot);
+            waiting.delete(message.id);
+            return;
+          }
+          case 'stopped':
+            return;
+        }
+      });
+    });
+  };
+
+  let current: Started;
+  try {
+    current = await launch(spec.http.port);
+  } catch (error) {
+    await rm(channel.dir, { recursive: true, force: true });
+    throw error;
+  }
+  const url = current.url;
+  let restarting: Promise<void> | undefined;
+  const supervise = (started: Started) => {
+    void started.exit.then((code) => {
+      if (stopping) return;
+      onError(new TransportError(`the ingress worker thread ended (exit code ${code}): POST /inbox is not served until it is started again`), 'ingress');
+      restarting = (async () => {
+        while (!stopping) {
+          await new Promise((resolve) => setTimeout(resolve, RESTART_DELAY_MS));
+          if (stopping) return;
+          try {
+            current = await launch(started.port);
+            supervise(current);
+            return;
+          } catch (error) {
+            onError(error, 'ingress: starting the worker again');
+          }
+        }
+      })();
+    });
+  };
+  supervise(current);
+
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
       stopping = true;
-      if (!exited) {
-        post({ type: 'stop' });
-        const timer = setTimeout(() => void worker.terminate(), STOP_TIMEOUT_MS);
-        await exit;
-        clearTimeout(timer);
-      }
+      await restarting;
+      const { worker, exit } = current;
+      worker.postMessage({ type: 'stop' } satisfies RuntimeToIngress);
+      const timer = setTimeout(() => void worker.terminate(), STOP_TIMEOUT_MS);
+      await exit;
+      clearTimeout(timer);
       for (const resolve of waiting.values()) resolve(emptySnapshot());
       waiting.clear();
       await rm(channel.dir, { recursive: true, force: true });
     })());
-  let url: string;
-  try {
-    url = await started;
-  } catch (error) {
-    await stop();
-    throw error;
-  }
   return {
     url,
-    forward: full.forward,
+    forward,
     snapshot: () =>
-      exited
+      stopping
         ? Promise.resolve(emptySnapshot())
         : new Promise<InboxSnapshot>((resolve) => {
             const id = nextId++;
             waiting.set(id, resolve);
-            post({ type: 'snapshot', id });
+            current.worker.postMessage({ type: 'snapshot', id } satisfies RuntimeToIngress);
+            // A worker that ends before it answers: the snapshot is empty rather than never.
+            void current.exit.then(() => {
+              if (waiting.delete(id)) resolve(emptySnapshot());
+            });
           }),
     stop,
   };
 }
+
+const RESTART_DELAY_MS = 1_000;
 
 const emptySnapshot = (): InboxSnapshot => ({ codes: {}, accepted: 0, duplicates: 0, shed: 0, buckets: [], sum: 0, count: 0 });
