@@ -18,6 +18,8 @@ import { waitFor } from '../support/wait-for.ts';
 import { startMailroom, type Mailroom } from '../../src/runtime/mailroom.ts';
 import { connectNats } from '../../src/transport/connect.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { startObservability } from '../../src/observability/observability.ts';
+import { parsePrometheus, sampleKey } from '../observability/prometheus-text.ts';
 
 const json = { 'content-type': 'application/json' };
 let server: NatsServerHandle;
@@ -116,16 +118,20 @@ describe.each(['inline', 'worker'] as const)('ingress: %s, concurrency saturated
   const CONCURRENCY = 2;
   beforeAll(async () => {
     fixture = await makeFixture({ natsUrl: server.url, local: ['shop.example'], remote: ['partner.example'], extra: { delivery: { concurrency: CONCURRENCY }, inbox: { maxPending: MAX_PENDING, retryAfter: '3s' } } });
+    const observability = await startObservability({ metrics: { defaultMetrics: false }, dashboard: false, tracing: false });
     mailroom = await startMailroom(fixture.config, {
+      ...observability.mailroomOptions,
       ingress,
       outboxWorker: false,
       onError: () => undefined,
       handlers: { 'shop.example': { 'Hold@Host': () => new Promise((resolve) => releases.push(() => resolve({ released: true }))) } },
     });
+    observability.attach(mailroom);
     mailroom.events.on('settled', (status) => settled.push(status.correlation));
     stops.push(async () => {
       for (const release of releases) release();
       await mailroom.stop();
+      await observability.stop();
     });
   });
 
@@ -161,6 +167,16 @@ describe.each(['inline', 'worker'] as const)('ingress: %s, concurrency saturated
     expect(snapshot.codes).toEqual({ 202: MAX_PENDING, 503: 1 });
     expect(snapshot.shed).toBe(1);
     expect(snapshot.count).toBe(MAX_PENDING + 1);
+    const scraped = await fetch(`${mailroom.url}/metrics`);
+    expect(scraped.status).toBe(200);
+    const m = parsePrometheus(await scraped.text());
+    const value = (name: string, labels?: Record<string, string>) => m.get(sampleKey(name, labels));
+    expect(value('mailroom_inbox_request_duration_seconds_count')).toBe(MAX_PENDING + 1);
+    expect(value('mailroom_inbox_request_duration_seconds_bucket', { le: '+Inf' })).toBe(MAX_PENDING + 1);
+    expect(value('mailroom_inbox_requests_total', { code: '503' })).toBe(1);
+    expect(value('mailroom_inbox_shed_total')).toBe(1);
+    expect(value('mailroom_envelopes_accepted_total')).toBe(MAX_PENDING);
+    expect(value('mailroom_inbox_backlog')).toBe(MAX_PENDING);
 
     // Processing catches up: the backlog drains in JetStream and the inbox takes envelopes again.
     const release = setInterval(() => releases.splice(0).forEach((r) => r()), 20);
