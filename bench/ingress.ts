@@ -1,24 +1,25 @@
 /**
- * Ingress latency: `POST /inbox` p50 / p99 / p99.9 at fixed rates, beside the bare
- * JetStream publish (publish → PubAck) of the same kind of payloads at the same rates, in
- * the same run, under two arrival schedules:
+ * Ingress latency (issue 13): `POST /inbox` p50 / p99 / p99.9 at 500, 1000 and 2000/s, beside
+ * the bare JetStream publish (publish → PubAck) of the same kind of payloads at the same rates,
+ * in the same run, with the runtime processing everything it can behind both. Once with the
+ * inbox on the runtime's thread (`ingress: 'inline'`, the design before issue 13) and once on
+ * its own worker thread (`ingress: 'worker'`, what `mailroom start` runs, with envelope
+ * processing at a lower OS priority: `processingNice` 10, BENCH_PROCESSING_NICE=0 to leave it).
  *
- * 1. **autocannon** (`overallRate`, `CONNECTIONS` connections): autocannon gives each
- *    connection a quota per second and sends it back to back (one request at a time per
- *    connection) from the start of each second, so arrivals come in bursts of
- *    `CONNECTIONS` concurrent requests. The bare publisher follows the same schedule
- *    (`CONNECTIONS` publishers, the same quota each, each waiting for its PubAck). This is
- *    the figure the goal is checked on.
- * 2. **evenly paced** (open loop): request i is due at start + i / rate and is sent then
- *    whether or not earlier ones were answered (a keep-alive `node:http` agent for HTTP,
- *    concurrent publishes for NATS); its latency counts from its due time, so a late start
- *    is not hidden (no coordinated omission).
+ * - **evenly paced** (open loop, the default): request i is due at start + i / rate and is sent
+ *   then whether or not earlier ones were answered (a keep-alive `node:http` agent for HTTP,
+ *   concurrent publishes for NATS); its latency counts from its due time, so a late start is
+ *   not hidden (no coordinated omission).
+ * - BENCH_INGRESS_SCENARIOS=cannon,light,paced adds **autocannon** (`overallRate`,
+ *   `CONNECTIONS` connections: bursts of `CONNECTIONS` concurrent requests at the start of each
+ *   second; the bare publisher copies that schedule) and autocannon with a **light consumer**
+ *   (envelopes for a domain the runtime does not host: discarded without signature work).
+ * - BENCH_INGRESS=worker (or inline) measures one mode only.
  *
- * The runtime runs in its own process (as deployed) and consumes what arrives (validation,
- * handler, signed reply): every measurement publishes into its inbox, so it does the same
- * work behind each. Every request carries a distinct, pre-generated signed envelope. The
- * inbox is drained between measurements. Latencies are per response, fractional ms
- * (autocannon's `response` event; its own histogram keeps whole ms only).
+ * Besides the latencies: the accepted rate, and the processing rate (envelopes settled ÷ time
+ * from the first post to the last settled), worker ÷ inline. The runtime runs in its own
+ * process (as deployed). Every request carries a distinct, pre-generated signed envelope. The
+ * inbox is drained between measurements.
  *
  *   npx tsx bench/ingress.ts [--quick] [--json]
  */
