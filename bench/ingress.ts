@@ -23,6 +23,7 @@
  *
  *   npx tsx bench/ingress.ts [--quick] [--json]
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -59,6 +60,25 @@ function summarize(samples: number[], elapsed: number, rate: number): Latencies 
 }
 
 type Send = (i: number) => Promise<void>;
+
+const TICK_MS = 10; // USER_HZ 100: /proc reports CPU time in 10 ms ticks
+
+/** CPU time (ms) of a process's threads from /proc: the main thread (the runtime's), and every other (the ingress worker, V8 and libuv helpers). Linux only; zeros elsewhere. */
+function threadCpu(pid: number): { main: number; others: number } {
+  let main = 0;
+  let others = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      const ms = (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+      if (Number(tid) === pid) main += ms;
+      else others += ms;
+    }
+  } catch (_) {
+    // Not Linux, or the process is gone.
+  }
+  return { main, others };
+}
 
 /** The bare publisher on autocannon's schedule: `CONNECTIONS` lanes, each sending its quota per second back to back. */
 async function burstSchedule(count: number, rate: number, send: Send): Promise<Latencies> {
@@ -238,11 +258,14 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
               progress(options, `ingress (${mode}): ${rate}/s, ${scenario.what}: POST /inbox for ${seconds} s`);
               const envelopes = scenario.make(n + CONNECTIONS * 2);
               const before = child.settled();
+              const cpu0 = threadCpu(child.pid);
               const t0 = performance.now();
               const http = await scenario.http(envelopes, rate);
               const accepted = scenario.key === 'paced' ? n : envelopes.payloads.length - CONNECTIONS * 2;
               const done = await settledBy(before, accepted);
               await drained();
+              const cpu1 = threadCpu(child.pid);
+              const cpuPer = { main: ((cpu1.main - cpu0.main) * 1000) / accepted, others: ((cpu1.others - cpu0.others) * 1000) / accepted };
               const processed = accepted / ((done - t0) / 1000);
               if (scenario.key === 'paced') processing.set(`${mode}@${rate}`, processed);
               progress(options, `ingress (${mode}): ${rate}/s, ${scenario.what}: bare JetStream publish for ${seconds} s`);
@@ -256,6 +279,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
                 results[`${key} achieved (req/s)`] = l.achieved;
               }
               results[`processing, ${label}, @${rate}/s (envelopes/s)`] = processed;
+              results[`runtime process CPU per envelope, ${label}, @${rate}/s: main thread (µs)`] = cpuPer.main;
+              results[`runtime process CPU per envelope, ${label}, @${rate}/s: other threads (µs)`] = cpuPer.others;
               const ratio = http.p99 / bare.p99;
               summary.push(
                 { figure: `ingress @${rate}/s, ${label}: POST /inbox p50 / p99 / p99.9`, value: triple(http, rate), unit: '' },
@@ -268,6 +293,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
                 },
                 { figure: `ingress @${rate}/s, ${label}: accepted`, value: http.achieved, unit: 'req/s', ...(scenario.key === 'paced' && mode === 'worker' ? { goal: 'the offered rate', met: http.achieved >= 0.97 * rate } : {}) },
                 { figure: `ingress @${rate}/s, ${label}: processed, first post to last settled`, value: processed, unit: 'envelopes/s' },
+                { figure: `ingress @${rate}/s, ${label}: runtime CPU per envelope, main thread / other threads`, value: `${Math.round(cpuPer.main)} / ${Math.round(cpuPer.others)} µs`, unit: '' },
               );
             }
           }
