@@ -353,6 +353,39 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
     const { js } = handles;
     const status = new StatusStore(handles.status, names.statusKey);
     const replay = new ReplayGuard(handles.replay, names.replayKey);
+    const secret = statusSecret(config.http.statusSecret, [...identities.values()].map((i) => ({ name: i.name, key: i.key.key })));
+    // The ingress thread first, so that the threads this one starts later (the crypto pool)
+    // inherit the lower priority of processing (processingNice), and the inbox answers while
+    // the rest starts (what it accepts waits in JetStream).
+    let ingress: IngressWorker | undefined;
+    const inboxConfig = config.inbox;
+    if (options.http !== false && options.ingress === 'worker') {
+      if (options.orderingKey) throw new ConfigError('ingress: worker needs the ordering from the config (delivery.ordering), not an orderingKey function: a function cannot cross to the worker thread');
+      ingress = await scope.acquire(
+        () =>
+          startIngressWorker(
+            {
+              natsUrl,
+              prefix: config.nats.prefix,
+              ...(ordering && partitions > 0 ? { ordering: { by: ordering.by, partitions } } : {}),
+              http: {
+                host: config.http.host,
+                port: config.http.port,
+                maxBodyBytes: config.http.maxBodyBytes,
+                readTimeoutMs: config.http.readTimeoutMs,
+                ...(config.http.publicUrl ? { publicUrl: config.http.publicUrl } : {}),
+                ...(config.http.tls ? { tls: config.http.tls } : {}),
+              },
+              statusSecret: secret,
+              inbox: { ...(inboxConfig.maxPending !== undefined ? { maxPending: inboxConfig.maxPending } : {}), retryAfterMs: inboxConfig.retryAfterMs },
+              publishTimeoutMs: 2_000,
+            },
+            onError,
+          ),
+        (w) => w.stop(),
+      );
+      if (options.processingNice) lowerThreadPriority(options.processingNice, onError);
+    }
     const pool = options.cryptoPool === true
       ? await scope.acquire(async () => createCryptoPool(), (p) => p.close())
       : options.cryptoPool || undefined;
@@ -603,37 +636,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
       };
     };
 
-    const secret = statusSecret(config.http.statusSecret, [...identities.values()].map((i) => ({ name: i.name, key: i.key.key })));
     let http: HttpServer | undefined;
-    let ingress: IngressWorker | undefined;
-    const inboxConfig = config.inbox;
-    if (options.http !== false && options.ingress === 'worker') {
-      if (options.orderingKey) throw new ConfigError('ingress: worker needs the ordering from the config (delivery.ordering), not an orderingKey function: a function cannot cross to the worker thread');
-      ingress = await scope.acquire(
-        () =>
-          startIngressWorker(
-            {
-              natsUrl,
-              prefix: config.nats.prefix,
-              ...(ordering && partitions > 0 ? { ordering: { by: ordering.by, partitions } } : {}),
-              http: {
-                host: config.http.host,
-                port: config.http.port,
-                maxBodyBytes: config.http.maxBodyBytes,
-                readTimeoutMs: config.http.readTimeoutMs,
-                ...(config.http.publicUrl ? { publicUrl: config.http.publicUrl } : {}),
-                ...(config.http.tls ? { tls: config.http.tls } : {}),
-              },
-              statusSecret: secret,
-              inbox: { ...(inboxConfig.maxPending !== undefined ? { maxPending: inboxConfig.maxPending } : {}), retryAfterMs: inboxConfig.retryAfterMs },
-              publishTimeoutMs: 2_000,
-            },
-            onError,
-          ),
-        (w) => w.stop(),
-      );
-      if (options.processingNice) lowerThreadPriority(options.processingNice, onError);
-    }
     const backlog =
       options.http !== false && !ingress && inboxConfig.maxPending !== undefined
         ? await scope.acquire(
