@@ -2,7 +2,8 @@
  * The dashboard against a runtime with an admin token, in headless Chromium: the page asks for
  * the token once, keeps it in sessionStorage, sends it as a header on every fetch (the live
  * stream too, read with fetch), and never puts it in a URL. Screenshot:
- * test-artifacts/dashboard-token.png (the token form) and dashboard-token-live.png.
+ * test-artifacts/dashboard-token.png (the token form) and dashboard-token-live.png. The runtime
+ * runs with the ingress worker thread, so every request passes through it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
@@ -35,8 +36,11 @@ beforeAll(async () => {
   server = await startNatsServer();
   fixture = await makeFixture({ natsUrl: server.url, local: ['shop.example'], remote: ['orders.example'], extra: { http: { port: 0, adminTokens: [TOKEN] } } });
   observability = await startObservability({ tracing: false });
+  // Behind the ingress worker thread (as `mailroom start` runs): the page, its API calls and the live
+  // stream all pass through it to the runtime's server (dashboard.test.ts covers the inline ingress).
   mailroom = await startMailroom(fixture.config, {
     ...observability.mailroomOptions,
+    ingress: 'worker',
     handlers: { 'shop.example': { 'Hello@Host': ({ body }) => ({ echo: body }) } },
     outboxWorker: false,
     onError: () => undefined,
