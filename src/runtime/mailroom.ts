@@ -12,7 +12,7 @@ import { connectNats } from '../transport/connect.ts';
 import { createNames, type Names } from '../transport/names.ts';
 import { provision } from '../transport/provision.ts';
 import { startEmbeddedNatsServer } from '../transport/embedded-server.ts';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, TransportError } from '../errors.ts';
 import type { HttpPlugin, HttpServer } from '../http/http-server.ts';
 import type { TraceContext } from './trace-context.ts';
 import { DeadLetters } from './dead-letters.ts';
@@ -90,6 +90,8 @@ export interface MailroomEvents {
   delivered: [info: { to: string; from: string; local: boolean; status?: number }];
   /** A workflow step was stored by this process. */
   workflow: [change: WorkflowChange];
+  /** The NATS connection was lost (the inbox answers 503) or is back. A loss is also reported to `onError`. */
+  nats: [change: { type: 'disconnect' | 'reconnect'; server: string }];
   error: [error: unknown, context: string];
 }
 
@@ -286,8 +288,14 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
     let connected = true;
     void (async () => {
       for await (const s of nc.status()) {
-        if (s.type === 'disconnect') connected = false;
-        else if (s.type === 'reconnect') connected = true;
+        if (s.type === 'disconnect') {
+          connected = false;
+          events.emit('nats', { type: 'disconnect', server: s.server });
+          onError(new TransportError(`lost the NATS connection to ${s.server}; POST /inbox answers 503 until it is back`), 'nats');
+        } else if (s.type === 'reconnect') {
+          connected = true;
+          events.emit('nats', { type: 'reconnect', server: s.server });
+        }
       }
     })();
 
