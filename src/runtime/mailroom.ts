@@ -28,6 +28,7 @@ import { ResourceScope } from './resource-scope.ts';
 import { createCryptoPool, cryptoSigner, type CryptoPool } from './crypto-pool.ts';
 import { Timers, startTimerWorker } from './timers.ts';
 import { Throttle } from './throttle.ts';
+import { FeedbackLimiter } from './feedback-limiter.ts';
 import { createInboxRouter, type OrderingKey } from './ordering.ts';
 import { Topics, type Publication } from './topics.ts';
 import { Conversations, CONVERSATION_TIMEOUT, type ConversationChange, type ConversationRecord } from './conversations.ts';
@@ -90,6 +91,8 @@ export interface MailroomEvents {
   delivered: [info: { to: string; from: string; local: boolean; status?: number }];
   /** A workflow step was stored by this process. */
   workflow: [change: WorkflowChange];
+  /** Feedback about a discarded envelope was not sent: its claimed sender is over the `feedback` rate. */
+  feedbackSuppressed: [info: { sender: string; reason: 'rate-limit' }];
   /** The NATS connection was lost (the inbox answers 503) or is back. A loss is also reported to `onError`. */
   nats: [change: { type: 'disconnect' | 'reconnect'; server: string }];
   error: [error: unknown, context: string];
@@ -310,6 +313,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
       inbox: { maxDeliver: Math.max(delivery.maxAttempts, ...Object.values(delivery.subjects).map((s) => s.maxAttempts ?? 0)) + 2, ackWaitMs: delivery.ackWaitMs, duplicateWindowMs: Math.min(validation.replayWindowMs, 10 * 60_000) },
       outbox: { maxDeliver: config.outbox.maxAttempts + 2 },
       replayWindowMs: validation.replayWindowMs,
+      statusTtlMs: config.status.ttlMs,
     });
     const { js } = handles;
     const status = new StatusStore(handles.status, names.statusKey);
@@ -474,6 +478,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
           handlers,
           identities,
           bufferOf: (sender) => buffers.get(sender),
+          feedbackLimiter: new FeedbackLimiter({ ...config.feedback, now, onSuppressed: (sender) => events.emit('feedbackSuppressed', { sender, reason: 'rate-limit' }) }),
           outbound,
           status,
           deadLetters,
