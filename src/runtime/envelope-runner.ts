@@ -24,6 +24,7 @@ import { humanReason, type DomainIdentity, type Outbound } from './outbound.ts';
 import type { EnvelopeStatus, StatusStep, StatusStore } from './status-store.ts';
 import { validateEnvelope, type ValidatorDeps } from './validator.ts';
 import type { Throttle } from './throttle.ts';
+import type { FeedbackLimiter } from './feedback-limiter.ts';
 import { traceFromHeaders, type TraceContext } from './trace-context.ts';
 import type { DeadLetters } from './dead-letters.ts';
 
@@ -50,6 +51,8 @@ export interface EnvelopeRunnerDeps {
   readonly handlers: HandlerRegistry;
   readonly identities: ReadonlyMap<string, DomainIdentity>;
   readonly bufferOf: (sender: string) => string | undefined;
+  /** Feedback per claimed sender; over the limit an envelope ends `noFeedback`. */
+  readonly feedbackLimiter?: FeedbackLimiter;
   readonly outbound: Outbound;
   readonly status: StatusStore;
   readonly deadLetters: DeadLetters;
@@ -176,6 +179,7 @@ function provideEnvelopeMachine(flights: Map<string, Flight>, deps: EnvelopeRunn
       const buffer = deps.bufferOf(Header.From);
       const identity = deps.identities.get(Header.To);
       if (!buffer || !identity) return 'none';
+      if (deps.feedbackLimiter && !deps.feedbackLimiter.allow(Header.From)) return 'none';
       await deps.outbound.feedback(identity, buffer, Header, humanReason(input.discard.reason, input.discard.detail), flight(input.messageId).trace);
       return 'sent';
     },

@@ -12,7 +12,7 @@ import { connectNats } from '../transport/connect.ts';
 import { createNames, type Names } from '../transport/names.ts';
 import { provision } from '../transport/provision.ts';
 import { startEmbeddedNatsServer } from '../transport/embedded-server.ts';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, TransportError } from '../errors.ts';
 import type { HttpPlugin, HttpServer } from '../http/http-server.ts';
 import type { AuditEntry } from '../http/admin-auth.ts';
 import { statusSecret } from '../http/status-capability.ts';
@@ -30,6 +30,7 @@ import { ResourceScope } from './resource-scope.ts';
 import { createCryptoPool, cryptoSigner, type CryptoPool } from './crypto-pool.ts';
 import { Timers, startTimerWorker } from './timers.ts';
 import { Throttle } from './throttle.ts';
+import { FeedbackLimiter } from './feedback-limiter.ts';
 import { createInboxRouter, type OrderingKey } from './ordering.ts';
 import { Topics, type Publication } from './topics.ts';
 import { Conversations, CONVERSATION_TIMEOUT, type ConversationChange, type ConversationRecord } from './conversations.ts';
@@ -94,6 +95,10 @@ export interface MailroomEvents {
   delivered: [info: { to: string; from: string; local: boolean; status?: number }];
   /** A workflow step was stored by this process. */
   workflow: [change: WorkflowChange];
+  /** Feedback about a discarded envelope was not sent: its claimed sender is over the `feedback` rate. */
+  feedbackSuppressed: [info: { sender: string; reason: 'rate-limit' }];
+  /** The NATS connection was lost (the inbox answers 503) or is back. A loss is also reported to `onError`. */
+  nats: [change: { type: 'disconnect' | 'reconnect'; server: string }];
   error: [error: unknown, context: string];
 }
 
@@ -296,8 +301,14 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
     let connected = true;
     void (async () => {
       for await (const s of nc.status()) {
-        if (s.type === 'disconnect') connected = false;
-        else if (s.type === 'reconnect') connected = true;
+        if (s.type === 'disconnect') {
+          connected = false;
+          events.emit('nats', { type: 'disconnect', server: s.server });
+          onError(new TransportError(`lost the NATS connection to ${s.server}; POST /inbox answers 503 until it is back`), 'nats');
+        } else if (s.type === 'reconnect') {
+          connected = true;
+          events.emit('nats', { type: 'reconnect', server: s.server });
+        }
       }
     })();
 
@@ -312,6 +323,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
       inbox: { maxDeliver: Math.max(delivery.maxAttempts, ...Object.values(delivery.subjects).map((s) => s.maxAttempts ?? 0)) + 2, ackWaitMs: delivery.ackWaitMs, duplicateWindowMs: Math.min(validation.replayWindowMs, 10 * 60_000) },
       outbox: { maxDeliver: config.outbox.maxAttempts + 2 },
       replayWindowMs: validation.replayWindowMs,
+      statusTtlMs: config.status.ttlMs,
     });
     const { js } = handles;
     const status = new StatusStore(handles.status, names.statusKey);
@@ -478,6 +490,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
           handlers,
           identities,
           bufferOf: (sender) => buffers.get(sender),
+          feedbackLimiter: new FeedbackLimiter({ ...config.feedback, now, onSuppressed: (sender) => events.emit('feedbackSuppressed', { sender, reason: 'rate-limit' }) }),
           outbound,
           status,
           deadLetters,

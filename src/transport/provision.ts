@@ -49,7 +49,7 @@ export interface ProvisionOptions {
   readonly replayWindowMs: number;
   /** Ordered processing: this many partitions, each a consumer with one message in flight. */
   readonly ordered?: { readonly partitions: number };
-  /** TTL of the status bucket; absent or 0 keeps statuses. */
+  /** TTL of the status bucket (`max_age`, updated on an existing bucket); absent or 0 keeps statuses. */
   readonly statusTtlMs?: number;
   /** Stream and bucket replicas (default 1; 3 on a JetStream cluster). */
   readonly replicas?: number;
@@ -320,7 +320,8 @@ export async function provision(nc: NatsConnection, names: Names, options: Provi
 
   const status = await ensureBucket(js, jsm, names.buckets.status, { history: 1, ttlMs: options.statusTtlMs ?? 0, replicas, description: 'Mailroom: envelope status' }, version);
   const replay = await ensureBucket(js, jsm, names.buckets.replay, { history: 1, ttlMs: options.replayWindowMs, replicas, description: 'Mailroom: correlations seen in the replay window' }, version);
-  const conversations = await ensureBucket(js, jsm, names.buckets.conversations, { history: 1, ttlMs: options.statusTtlMs ?? 0, replicas, description: 'Mailroom: passivated conversations' }, version);
+  // Never the status TTL: a passivated conversation waits as long as its own timeout says.
+  const conversations = await ensureBucket(js, jsm, names.buckets.conversations, { history: 1, ttlMs: 0, replicas, description: 'Mailroom: passivated conversations' }, version);
   const subscriptions = await ensureBucket(js, jsm, names.buckets.subscriptions, { history: 1, ttlMs: 0, replicas, description: 'Mailroom: topic subscriptions' }, version);
   const workflows = await ensureBucket(js, jsm, names.buckets.workflows, { history: 1, ttlMs: 0, replicas, description: 'Mailroom: durable workflows' }, version);
   return { js, jsm, status, replay, conversations, subscriptions, workflows };
