@@ -337,13 +337,16 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
       return;
     }
     const status = await statusFor(flight, input, output);
-    const holder = flight.validation?.holder === true;
-    if (!holder) {
+    const validation = flight.validation;
+    if (!validation?.holder) {
       // Unverified, or a different envelope reusing the correlation: never over the holder's status.
       await deps.status.putUnlessHeld(status);
-    } else if (flight.replayedBy === undefined && Date.now() - flight.startedAt > deps.delivery.ackWaitMs / 2) {
-      // Past the ack wait, JetStream may have redelivered the message to a newer actor that has
-      // already finished: this one must not overwrite that outcome with an older one.
+    } else if (flight.replayedBy !== undefined) {
+      // A replay starts over from a final status on purpose.
+      await deps.status.put(status);
+    } else if (validation.known || Date.now() - flight.startedAt > deps.delivery.ackWaitMs / 2) {
+      // Seen before, or past the ack wait (JetStream may have redelivered the message to a newer
+      // actor that has already finished): never over a final status, nor a later attempt's.
       await deps.status.putUnlessSuperseded(status);
     } else await deps.status.put(status);
     const callbackUrl = flight.msg.headers?.get(CALLBACK_HEADER);
