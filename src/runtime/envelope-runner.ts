@@ -403,7 +403,8 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
       if (throttle && !throttle.inactive && decoded.ok) release = await throttle.acquire(decoded.value.envelope.Header.Subject, decoded.value.envelope.Header.From);
       await runActor(key, flight);
     } finally {
-      flights.delete(key);
+      // The actor deleted it when done; a newer flight of the same message may be there by now.
+      if (flights.get(key) === flight) flights.delete(key);
       release();
     }
   };
