@@ -194,7 +194,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     const poster = httpPoster(child.url);
     scope.defer(() => poster.close());
     const publisher = (envelopes: Envelopes): Send => async (i) => {
-      await js.publish(names.inboxSubject(envelopes.to, SENDER), envelopes.payloads[i]!, { msgID: names.inboxMsgId(SENDER, envelopes.correlations[i]!) });
+      await js.publish(names.inboxSubject(envelopes.to, SENDER), envelopes.payloads[i]!, { msgID: names.inboxMsgId(SENDER, envelopes.correlations[i]!, envelopes.proofs[i]!.hash, envelopes.proofs[i]!.signature) });
     };
     const httpSender = (envelopes: Envelopes): Send => (i) => poster.post(envelopes.payloads[i]!);
     const drained = () =>

@@ -4,7 +4,7 @@ import { createPublicKey } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { InspectionEvent } from 'xstate';
-import { defaultParseLimits, encodeEnvelope, type DecodedEnvelope, type EnvelopeDraft } from '../envelope/index.ts';
+import { defaultParseLimits, type DecodedEnvelope, type EnvelopeDraft } from '../envelope/index.ts';
 import type { Envelope } from '../envelope/types.ts';
 import { chainKeyResolvers, createCachedKeyResolver, createDnsKeyResolver, createStaticKeyring, parsePrivateKey, type KeyringEntry } from '../keys/index.ts';
 import { inboxUrlFor, type MailroomConfig } from '../config/index.ts';
@@ -23,7 +23,7 @@ import { startPoisonWatcher } from './poison-watcher.ts';
 import { startEnvelopeRunner, type EnvelopeTransition } from './envelope-runner.ts';
 import { HandlerRegistry, type Handler, type HandlerMap } from './handlers.ts';
 import { acceptEnvelope, type AcceptOutcome } from './inbox.ts';
-import { Outbound, type DomainIdentity } from './outbound.ts';
+import { Outbound, OutboundClaims, type DomainIdentity } from './outbound.ts';
 import { startOutboxWorker } from './outbox-worker.ts';
 import { ReplayGuard } from './replay-guard.ts';
 import { ResourceScope } from './resource-scope.ts';
@@ -332,7 +332,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
       ? await scope.acquire(async () => createCryptoPool(), (p) => p.close())
       : options.cryptoPool || undefined;
     const signer = pool ? cryptoSigner(pool) : undefined;
-    const outbound = new Outbound(js, names.outboxSubject, undefined, signer);
+    const outbound = new Outbound(js, names.outboxSubject, undefined, signer, new OutboundClaims(handles.outbound, names.outboundKey));
     const now = options.now ?? Date.now;
     const timers = new Timers(js, names);
     const topics = new Topics(handles.subscriptions, outbound, config.topics);
@@ -351,10 +351,12 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
       const correlation = draft.Correlation ?? crypto.randomUUID();
       const msgId = `send/${draft.From}/${correlation}`;
       const notBefore = sendOptions.notBefore ?? (sendOptions.delayMs !== undefined ? now() + sendOptions.delayMs : undefined);
-      if (notBefore === undefined || notBefore <= now()) return outbound.publish(identity, { ...draft, Correlation: correlation }, 'send', msgId);
+      // A given correlation may be sent again (a workflow's redelivered task): signed once, see OutboundClaims.
+      const claim = { claim: draft.Correlation !== undefined };
+      if (notBefore === undefined || notBefore <= now()) return outbound.publish(identity, { ...draft, Correlation: correlation }, 'send', msgId, claim);
       // Store and forward: signed now, held in a durable timer, put in the outbox when due.
-      const envelope = await outbound.sign(identity, { ...draft, Correlation: correlation });
-      const data = Buffer.from(encodeEnvelope(envelope)).toString('base64');
+      const { envelope, bytes } = await outbound.signOnce(identity, { ...draft, Correlation: correlation }, msgId, claim);
+      const data = Buffer.from(bytes).toString('base64');
       await timers.schedule(DELAYED_SEND, msgId, notBefore, { subject: names.outboxSubject(envelope.Header.To, envelope.Header.From), data, msgId });
       return envelope;
     };
@@ -436,7 +438,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
         }),
       (loop) => loop.stop(),
     );
-    const deadLetterStore = new DeadLetterStore(js, handles.jsm, names, handles.replay);
+    const deadLetterStore = new DeadLetterStore(js, handles.jsm, names);
     const deadLetters = new DeadLetters(js, (msg) => {
       const parsed = names.parseSubject(msg.subject);
       return parsed ? names.dlqSubject(parsed.to, parsed.from) : names.dlqSubject('unknown', 'unknown');

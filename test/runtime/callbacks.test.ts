@@ -10,7 +10,7 @@ import type { EnvelopeStatus } from '../../src/runtime/status-store.ts';
 let server: NatsServerHandle;
 let sink: Server;
 let sinkUrl: string;
-const calls: { path: string; status: EnvelopeStatus }[] = [];
+const calls: { path: string; status: EnvelopeStatus; key?: string }[] = [];
 
 beforeAll(async () => {
   server = await startNatsServer();
@@ -18,7 +18,7 @@ beforeAll(async () => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
-      calls.push({ path: req.url ?? '', status: JSON.parse(body) as EnvelopeStatus });
+      calls.push({ path: req.url ?? '', status: JSON.parse(body) as EnvelopeStatus, key: req.headers['idempotency-key'] as string | undefined });
       res.writeHead(204).end();
     });
   });
@@ -53,6 +53,9 @@ describe('completion callbacks', () => {
       expect(callA.status).toMatchObject({ correlation: a.Header.Correlation, state: 'replied', final: true });
       expect(callB.status).toMatchObject({ correlation: b.Header.Correlation, state: 'noFeedback', discard: { reason: 'unknown-subject' } });
       expect(calls.filter((c) => c.path === '/done/a')).toHaveLength(1);
+      // Idempotency-Key: the callback's deterministic message ID (sender, correlation, the envelope's Hash).
+      expect(callA.key).toBe(`callback/orders.example/${a.Header.Correlation}/${a.Hash}`);
+      expect(callB.key).toBe(`callback/orders.example/${b.Header.Correlation}/${b.Hash}`);
     } finally {
       await mailroom.stop();
     }

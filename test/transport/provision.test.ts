@@ -157,7 +157,7 @@ describe('what provisioning guarantees', () => {
     const names = freshNames();
     const { js } = await provision(nc, names, options);
     const subject = names.inboxSubject('orders.example', 'shop.example');
-    const msgID = names.inboxMsgId('shop.example', '0f8fad5b-d9cb-469f-a165-70867728950e');
+    const msgID = names.inboxMsgId('shop.example', '0f8fad5b-d9cb-469f-a165-70867728950e', 'hash', 'signature');
     const first = await js.publish(subject, 'envelope', { msgID });
     const second = await js.publish(subject, 'envelope', { msgID });
     expect(first.duplicate).toBe(false);
