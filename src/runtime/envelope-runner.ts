@@ -358,7 +358,9 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
       await deps.status.putUnlessSuperseded(status);
     } else await deps.status.put(status);
     const callbackUrl = flight.msg.headers?.get(CALLBACK_HEADER);
-    if (callbackUrl && status.final) await deps.callback?.(callbackUrl, status);
+    // Only for the verified envelope holding its correlation: an unverified one must not make this
+    // runtime POST to a URL of its choosing (a reflector), whatever it claims to be.
+    if (callbackUrl && status.final && status.verified) await deps.callback?.(callbackUrl, status);
     settle(flight.msg, withJitter(output.disposition));
     deps.onSettled?.(status, flight.decoded.ok ? flight.decoded.value : undefined);
   };

@@ -61,6 +61,27 @@ describe('completion callbacks', () => {
     }
   });
 
+  it('never calls back for an envelope whose signature did not verify: nothing unverified makes the runtime POST', async () => {
+    const { fixture, mailroom } = await runtime(true);
+    try {
+      const orders = fixture.domains['orders.example']!;
+      const forged = orders.sign({ To: 'shop.example', Subject: 'Hello@Host', Body: { n: 1 } });
+      const tampered = { ...forged, Body: { n: 2 } };
+      const genuine = orders.sign({ To: 'shop.example', Subject: 'Hello@Host' });
+      const settled: EnvelopeStatus[] = [];
+      mailroom.events.on('settled', (status) => settled.push(status));
+      expect((await post(mailroom, JSON.stringify(tampered), `?callback=${encodeURIComponent(`${sinkUrl}/forged`)}`)).status).toBe(202);
+      await waitFor(() => settled.find((s) => s.correlation === forged.Header.Correlation && s.final), { what: 'the forged envelope discarded' });
+      // A genuine one behind it, with a callback: once it is called, the forged one's would have been too.
+      expect((await post(mailroom, JSON.stringify(genuine), `?callback=${encodeURIComponent(`${sinkUrl}/genuine`)}`)).status).toBe(202);
+      await waitFor(() => calls.find((c) => c.path === '/genuine'), { what: 'the genuine callback' });
+      expect(settled.find((s) => s.correlation === forged.Header.Correlation)).toMatchObject({ state: 'noFeedback', discard: { reason: 'hash-mismatch' } });
+      expect(calls.filter((c) => c.path === '/forged')).toHaveLength(0);
+    } finally {
+      await mailroom.stop();
+    }
+  });
+
   it('refuses a malformed callback with 400, and a callback to a private address is never called', async () => {
     const { fixture, mailroom } = await runtime(false);
     try {
