@@ -29,6 +29,8 @@ const receiverPrivate = parsePrivateKey(receiverKeys.privateKeyPem);
 export interface Envelopes {
   readonly payloads: readonly string[];
   readonly correlations: readonly string[];
+  /** Each envelope's Hash and Signature, for its ingress message ID (`names.inboxMsgId`). */
+  readonly proofs: readonly { readonly hash: string; readonly signature: string }[];
   /** The domain they are addressed to. */
   readonly to: string;
 }
@@ -37,6 +39,7 @@ export interface Envelopes {
 export function makeEnvelopes(count: number, offset = 0, to = RECEIVER): Envelopes {
   const payloads: string[] = [];
   const correlations: string[] = [];
+  const proofs: { hash: string; signature: string }[] = [];
   for (let i = 0; i < count; i++) {
     const envelope = signEnvelope(
       { From: SENDER, Selector: SELECTOR, To: to, Subject: 'Hello@Host', Body: { text: 'hello', n: offset + i, items: ['a', 'b', 'c'], note: 'x'.repeat(200) } },
@@ -44,8 +47,9 @@ export function makeEnvelopes(count: number, offset = 0, to = RECEIVER): Envelop
     );
     payloads.push(encodeEnvelope(envelope));
     correlations.push(envelope.Header.Correlation);
+    proofs.push({ hash: envelope.Hash, signature: envelope.Signature });
   }
-  return { payloads, correlations, to };
+  return { payloads, correlations, proofs, to };
 }
 
 function replyDraft(request: Envelope): EnvelopeDraft {

@@ -212,7 +212,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
     const publisher = (envelopes: Envelopes): Send => async (i) => {
-      await js.publish(names.inboxSubject(envelopes.to, SENDER), envelopes.payloads[i]!, { msgID: names.inboxMsgId(SENDER, envelopes.correlations[i]!) });
+      await js.publish(names.inboxSubject(envelopes.to, SENDER), envelopes.payloads[i]!, { msgID: names.inboxMsgId(SENDER, envelopes.correlations[i]!, envelopes.proofs[i]!.hash, envelopes.proofs[i]!.signature) });
     };
     const drained = () =>
       pollUntil(async () => (await jsm.streams.info(names.streams.inbox)).state.messages === 0, { timeoutMs: 180_000, intervalMs: 50, what: 'the inbox to drain' });

@@ -142,7 +142,7 @@ export async function mailroomRun(url: string, dir: string, envelopes: Envelopes
   try {
     // Provision the streams with a first start, fill the inbox while nothing consumes, then measure the drain.
     await (await startMailroom(config, { http: false, outboxWorker: false })).stop();
-    await prefill(url, () => names.inboxSubject(RECEIVER, SENDER), envelopes.payloads, (i) => names.inboxMsgId(SENDER, envelopes.correlations[i]!));
+    await prefill(url, () => names.inboxSubject(RECEIVER, SENDER), envelopes.payloads, (i) => names.inboxMsgId(SENDER, envelopes.correlations[i]!, envelopes.proofs[i]!.hash, envelopes.proofs[i]!.signature));
     // Observed: what `mailroom start` attaches (metrics, the dashboard's tracker, OpenTelemetry
     // spans, a JSON log line per settled envelope), logs going to /dev/null.
     const observability = observed

@@ -44,7 +44,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     progress(options, `recovery: provisioning and pre-filling ${count} envelopes`);
     await (await startMailroom(config, { http: false, outboxWorker: false })).stop();
     const envelopes = makeEnvelopes(count);
-    await prefill(server.url, () => names.inboxSubject(RECEIVER, SENDER), envelopes.payloads, (i) => names.inboxMsgId(SENDER, envelopes.correlations[i]!));
+    await prefill(server.url, () => names.inboxSubject(RECEIVER, SENDER), envelopes.payloads, (i) => names.inboxMsgId(SENDER, envelopes.correlations[i]!, envelopes.proofs[i]!.hash, envelopes.proofs[i]!.signature));
 
     const nc = await connectNats({ url: server.url });
     scope.defer(() => nc.close());

@@ -3,7 +3,7 @@
  * run, each program's table, then one summary table with every figure, its ratio to its
  * baseline and its goal. Progress goes to stderr; the tables (or JSON) to stdout.
  *
- * Programs: envelope, crypto, pipeline (baseline, mailroom, bullmq, rabbitmq, crypto pool),
+ * Programs: envelope, hostile-input, crypto, pipeline (baseline, mailroom, bullmq, rabbitmq, crypto pool),
  * ingress, recovery, memory, conversations, workflows. Name some to run only those.
  */
 import { execFile } from 'node:child_process';
@@ -15,6 +15,7 @@ type Program = () => Promise<{ run: (o: BenchOptions) => Promise<BenchResult> }>
 
 const programs: Record<string, Program> = {
   envelope: () => import('./envelope.ts'),
+  'hostile-input': () => import('./hostile-input.ts'),
   crypto: () => import('./crypto.ts'),
   pipeline: () => import('./pipeline.ts'),
   ingress: () => import('./ingress.ts'),

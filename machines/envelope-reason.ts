@@ -13,6 +13,7 @@ export const envelopeReasons = [
   'stale-timestamp',
   'future-timestamp',
   'duplicate-correlation',
+  'correlation-reused',
   'key-not-found',
   'hash-mismatch',
   'bad-signature',

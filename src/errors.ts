@@ -63,3 +63,21 @@ export class NatsServerError extends MailroomError {
     super(message, options);
   }
 }
+
+/**
+ * Another live Mailroom runtime owns the embedded nats-server's store directory: starting a
+ * second server there would take the store (and its server) away from the first.
+ */
+export class AlreadyRunningError extends MailroomError {
+  readonly _tag = 'AlreadyRunningError';
+  readonly hint = 'Stop that runtime first; or give this one its own nats.embedded.storeDir; or run both against one NATS (nats.url), where they share the work.';
+  constructor(
+    /** The owner's process id, from the lock file. */
+    readonly pid: number,
+    readonly storeDir: string,
+    readonly lockFile: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`already running, pid ${pid}: another Mailroom runtime owns the embedded nats-server store ${storeDir} (lock ${lockFile})`, options);
+  }
+}

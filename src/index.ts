@@ -1,7 +1,7 @@
 /**
  * Mailroom: the one public entry of the library. Explicit named exports only.
  */
-export { MailroomError, ConfigError, KeyFormatError, KeyLookupError, TransportError, NatsServerError } from './errors.ts';
+export { MailroomError, ConfigError, KeyFormatError, KeyLookupError, TransportError, NatsServerError, AlreadyRunningError } from './errors.ts';
 
 // Envelope: parse, canonicalise, sign, verify.
 export { decodeEnvelope, verifyDecoded, verifyEnvelopeText, signEnvelope, encodeEnvelope, canonicalBytes, hashHex, defaultParseLimits } from './envelope/index.ts';

@@ -74,6 +74,8 @@ export function registerStartCommand(program: Command): void {
                 ...(flags.inspectPort !== undefined ? { port: portOf(flags.inspectPort) } : {}),
                 ...(flags.inspectHost !== undefined ? { host: flags.inspectHost } : {}),
                 ...(filter ? { filter } : {}),
+                // The /inspect page is served from the runtime's own URL: its origin may connect.
+                ...(config.http.publicUrl ? { allowedOrigins: [config.http.publicUrl] } : {}),
               },
             }
           : {}),

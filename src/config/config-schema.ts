@@ -19,6 +19,7 @@ import { derivePublicUrl, trimTrailingSlash } from './public-url.ts';
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
 
 /** Reports every entry whose `keyOf` repeats an earlier one, at `path(index)`. */
 function unique<T>(keyOf: (item: T) => string, what: string, path: (index: number) => (string | number)[]) {
@@ -225,6 +226,10 @@ export function createConfigSchema(baseDir = '') {
     validation: s.validation.prefault({}),
     delivery: s.delivery.prefault({}),
     outbox: s.outbox.prefault({}),
+    /** Envelope status records expire this long after their last write (the status bucket's TTL). */
+    status: strictObject({ ttl: duration(1).default(7 * DAY) }).transform((st) => ({ ttlMs: st.ttl })).prefault({}),
+    /** Feedback per claimed sender domain, in each process: `rate` a second, `burst` at once; the rest is suppressed. */
+    feedback: strictObject({ rate: z.number().positive({ error: 'must be > 0' }).default(1), burst: count(1).default(10) }).prefault({}),
   }).superRefine((config, ctx) => {
     const hosted = new Set(config.domains.map((d) => d.name));
     config.http.sendAs.forEach((domain, index) => {

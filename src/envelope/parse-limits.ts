@@ -1,6 +1,10 @@
 /** Bounds on what the envelope parser will read. Checked before any recursive work. */
 export interface ParseLimits {
-  /** Largest accepted input, in UTF-8 bytes. Checked first, before the text is decoded. */
+  /**
+   * Largest accepted input, in UTF-8 bytes. Checked first, before the text is decoded; for
+   * YAML also the largest size the document may reach with its aliases expanded (measured
+   * before expanding: `too-large`, code `yaml-expansion`).
+   */
   maxBytes: number;
   /**
    * Deepest accepted nesting of objects and arrays; the envelope object itself is depth 1.

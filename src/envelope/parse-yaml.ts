@@ -3,8 +3,9 @@ import { fromLossless, hasLoneSurrogate, isPlainObject } from './json-tree.ts';
 import { NumberToken, type LosslessValue } from './number-token.ts';
 import type { ParseLimits } from './parse-limits.ts';
 import { malformedDocument, type ParsedDocument } from './parsed-document.ts';
-import { ok, type Result } from './types.ts';
+import { ok, rejected, type Result } from './types.ts';
 import { cstDepthExceeds, roughDepthExceeds } from './yaml-depth.ts';
+import { expandedYamlSize } from './yaml-expansion.ts';
 
 /**
  * Core schema (timestamps stay strings), integers as bigint so they can be told from
@@ -35,6 +36,10 @@ export function parseYaml(text: string, limits: ParseLimits): Result<ParsedDocum
   }
   const prepared = prepareNodes(doc.contents);
   if (prepared) return malformedDocument(prepared.code, prepared.detail);
+  // Before anything is expanded: what the aliases would make, against the body limit.
+  const expanded = expandedYamlSize(doc, limits.maxBytes);
+  if (expanded === 'recursive') return malformedDocument('alias-limit', 'an alias inside its own anchor');
+  if (expanded === 'exceeds') return rejected('too-large', `the YAML document, its aliases expanded, is larger than ${limits.maxBytes} bytes`, { field: '$', code: 'yaml-expansion' });
   let tree: unknown;
   try {
     tree = doc.toJS({ maxAliasCount: limits.maxYamlAliases });

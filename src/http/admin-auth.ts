@@ -88,6 +88,11 @@ const PROXY_HEADERS = ['forwarded', 'x-forwarded-for', 'x-real-ip'];
 const whoOf = new WeakMap<FastifyRequest, string>();
 const notesOf = new WeakMap<FastifyRequest, Record<string, string>>();
 
+/** Who an admin request was let in as (`token:<id>` or `loopback`); `undefined` for a public route. */
+export function adminWho(request: FastifyRequest): string | undefined {
+  return whoOf.get(request);
+}
+
 /** Adds IDs to the audit entry of this request (e.g. the correlation a conversation got). */
 export function noteAudit(request: FastifyRequest, fields: Readonly<Record<string, string>>): void {
   notesOf.set(request, { ...notesOf.get(request), ...fields });

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import { installAdminAuth, noteAudit, type AuditEntry } from './admin-auth.ts';
+import { adminWho, installAdminAuth, noteAudit, type AuditEntry } from './admin-auth.ts';
 import { problem, registerPublicRoutes, type PublicRuntime } from './public-routes.ts';
 import { InboxRecorder } from './inbox-recorder.ts';
 import { socketPeer, takeForwardedPeer, type Peer } from './peer-forwarding.ts';
@@ -168,7 +168,7 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
   app.post<{ Params: { id: string } }>('/dead-letters/:id/replay', async (request, reply) => {
     const id = deadLetterId(request.params.id, reply);
     if (id === undefined) return reply;
-    const replayed = await runtime.deadLetters.replay(id);
+    const replayed = await runtime.deadLetters.replay(id, { by: adminWho(request) ?? 'http' });
     return replayed ? reply.code(202).send(replayed) : problem(reply, 404, 'not-found', `no dead letter ${id}`);
   });
   app.delete<{ Params: { id: string } }>('/dead-letters/:id', async (request, reply) => {

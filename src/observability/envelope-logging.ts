@@ -66,12 +66,18 @@ export function logEnvelopes(events: EventEmitter<MailroomEvents>, logger: Logge
     if (logger.isLevelEnabled('debug')) logger.debug(info, `delivered ${info.from} → ${info.to} (${info.local ? 'local' : `HTTP ${info.status ?? '?'}`})`);
   };
   const onError = (error: unknown, context: string) => logger.error({ err: error, context }, `${context}: ${error instanceof Error ? error.message : String(error)}`);
+  // A loss is logged as an error (through onError); the way back here.
+  const onNats = (change: { type: string; server: string }) => {
+    if (change.type === 'reconnect') logger.info({ context: 'nats', server: change.server }, `nats: reconnected to ${change.server}; the inbox stores again`);
+  };
 
   events.on('transition', onTransition);
   events.on('settled', onSettled);
   events.on('delivered', onDelivered);
   events.on('error', onError);
+  events.on('nats', onNats);
   return () => {
+    events.off('nats', onNats);
     events.off('transition', onTransition);
     events.off('settled', onSettled);
     events.off('delivered', onDelivered);

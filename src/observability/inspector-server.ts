@@ -14,6 +14,13 @@ export interface InspectorServerOptions {
   readonly filter?: InspectionFilter;
   /** Stop sending to a client whose unsent data exceeds this many bytes (a stalled browser); default 8 MiB. */
   readonly maxBufferedBytes?: number;
+  /**
+   * Browser origins allowed to connect besides loopback ones (`http://localhost:*`,
+   * `http://127.x.x.x:*`, `http://[::1]:*`), e.g. the runtime's public URL that serves `/inspect`.
+   * A WebSocket is not covered by CORS: without this check any web page the operator opens
+   * could read the stream. Clients that send no `Origin` (Node, the CLI) are not browsers.
+   */
+  readonly allowedOrigins?: readonly string[];
   /** How many workflows a client that connects is shown at once (their registrations, latest state); default 200, the most recently stepped. */
   readonly replayWorkflows?: number;
 }
@@ -33,6 +40,26 @@ export interface InspectorServer {
 }
 
 export const DEFAULT_INSPECT_PORT = 8081;
+
+/** `scheme://host:port` of a URL, lower-cased; undefined when it is not a URL. */
+function originOf(url: string): string | undefined {
+  try {
+    return new URL(url).origin.toLowerCase();
+  } catch (_) {
+    return undefined;
+  }
+}
+
+/** No Origin (not a browser), a loopback origin, or one of `allowed`. */
+export function isAllowedOrigin(origin: string | undefined, allowed: ReadonlySet<string> = new Set()): boolean {
+  if (origin === undefined || origin === '') return true;
+  const normalised = originOf(origin);
+  if (normalised === undefined) return false;
+  if (allowed.has(normalised)) return true;
+  const { hostname, protocol } = new URL(normalised);
+  if (protocol !== 'http:' && protocol !== 'https:') return false;
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
 
 /** JSON, even for a value with a cycle (the repeated object becomes "[Circular]"). */
 function toJson(value: unknown): string {
@@ -72,7 +99,12 @@ function toJson(value: unknown): string {
 export async function startInspectorServer(options: InspectorServerOptions = {}): Promise<InspectorServer> {
   const host = options.host ?? '127.0.0.1';
   const maxBuffered = options.maxBufferedBytes ?? 8 * 1024 * 1024;
-  const wss = new WebSocketServer({ host, port: options.port ?? DEFAULT_INSPECT_PORT });
+  const allowed = new Set((options.allowedOrigins ?? []).map((origin) => originOf(origin)).filter((o): o is string => o !== undefined));
+  const wss = new WebSocketServer({
+    host,
+    port: options.port ?? DEFAULT_INSPECT_PORT,
+    verifyClient: ({ origin }: { origin?: string }) => isAllowedOrigin(origin, allowed),
+  });
   await Promise.race([once(wss, 'listening'), once(wss, 'error').then(([error]) => Promise.reject(error as Error))]);
   const address = wss.address();
   const port = typeof address === 'object' && address ? address.port : (options.port ?? DEFAULT_INSPECT_PORT);

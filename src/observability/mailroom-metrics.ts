@@ -99,6 +99,8 @@ export function createMailroomMetrics(options: MailroomMetricsOptions = {}): Mai
   const discarded = new Counter({ name: 'mailroom_envelopes_discarded_total', help: 'Envelopes discarded, by reason', labelNames: ['reason'], registers });
   const deadLettered = new Counter({ name: 'mailroom_envelopes_dead_lettered_total', help: 'Envelopes moved to the dead-letter stream, by reason', labelNames: ['reason'], registers });
   const retried = new Counter({ name: 'mailroom_envelopes_retried_total', help: 'Envelope attempts that ended in retrying (the message is redelivered later)', registers });
+  const feedbackSuppressed = new Counter({ name: 'mailroom_feedback_suppressed_total', help: 'Feedback@Buffer not sent about a discarded envelope, by reason (rate-limit: its claimed sender is over the feedback rate)', labelNames: ['reason'], registers });
+  feedbackSuppressed.inc({ reason: 'rate-limit' }, 0);
   const delivered = new Counter({ name: 'mailroom_outbox_delivered_total', help: 'Envelopes the outbox delivered, to a local or a remote domain', labelNames: ['destination'], registers });
   const handlerSeconds = new Histogram({
     name: 'mailroom_handler_duration_seconds',
@@ -195,6 +197,7 @@ export function createMailroomMetrics(options: MailroomMetricsOptions = {}): Mai
     if (status.discard) discarded.inc({ reason: status.discard.reason });
   };
   const onDelivered = (info: { local: boolean }) => delivered.inc({ destination: info.local ? 'local' : 'remote' });
+  const onFeedbackSuppressed = (info: { reason: string }) => feedbackSuppressed.inc({ reason: info.reason });
 
   return {
     registry,
@@ -202,7 +205,9 @@ export function createMailroomMetrics(options: MailroomMetricsOptions = {}): Mai
       events.on('transition', onTransition);
       events.on('settled', onSettled);
       events.on('delivered', onDelivered);
+      events.on('feedbackSuppressed', onFeedbackSuppressed);
       return () => {
+        events.off('feedbackSuppressed', onFeedbackSuppressed);
         events.off('transition', onTransition);
         events.off('settled', onSettled);
         events.off('delivered', onDelivered);

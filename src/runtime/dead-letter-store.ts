@@ -1,8 +1,8 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
-import type { KV } from '@nats-io/kv';
 import type { Names } from '../transport/names.ts';
 import type { DeadLetterRecord } from './dead-letters.ts';
+import { REPLAYED_BY_HEADER } from './envelope-runner.ts';
 
 /** A dead letter as listed: its id (the DLQ stream sequence) and record, and what the envelope was. */
 export interface DeadLetter extends DeadLetterRecord {
@@ -27,18 +27,24 @@ function summary(data: Buffer): DeadLetter['envelope'] {
   }
 }
 
+/** Options of {@link DeadLetterStore.replay}. */
+export interface ReplayOptions {
+  /** Who replays (an admin token id, `cli`); shown in the envelope's status as the `replayed` step's `by`. Default `api`. */
+  readonly by?: string;
+}
+
 /**
  * Lists, shows, replays and purges the dead letters in `MAILROOM_DLQ`. A replay puts the
  * original bytes back on the subject they came from (the inbox, or the outbox for a failed
- * delivery), so a fresh actor (or delivery) runs, keeping the correlation; the replay
- * guard's claim on that correlation is released first, or the rerun would be a duplicate.
+ * delivery), so a fresh actor (or delivery) runs, keeping the correlation. The replayed
+ * envelope's signature is verified again, its freshness window is not (it is the same
+ * envelope: the replay guard's claim holds its Hash, so it is not a replay either).
  */
 export class DeadLetterStore {
   constructor(
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly names: Names,
-    private readonly replayBucket: KV,
   ) {}
 
   async list(options: { limit?: number } = {}): Promise<DeadLetter[]> {
@@ -61,15 +67,12 @@ export class DeadLetterStore {
     return { id, ...record, envelope: summary(Buffer.from(record.data, 'base64')) };
   }
 
-  async replay(id: number): Promise<ReplayResult | undefined> {
+  async replay(id: number, options: ReplayOptions = {}): Promise<ReplayResult | undefined> {
     const letter = await this.get(id);
     if (!letter) return undefined;
-    const parsed = this.names.parseSubject(letter.subject);
-    if ((parsed?.kind === 'inbox' || parsed?.kind === 'ordered') && letter.envelope.from && letter.envelope.correlation) {
-      await this.replayBucket.delete(this.names.replayKey(letter.envelope.from, letter.envelope.correlation));
-    }
     const h = headers();
     h.set('Mailroom-Replay-Of', String(id));
+    h.set(REPLAYED_BY_HEADER, options.by || 'api');
     const ack = await this.js.publish(letter.subject, Buffer.from(letter.data, 'base64'), { msgID: `replay/${this.names.streams.dlq}/${id}`, headers: h });
     await this.jsm.streams.deleteMessage(this.names.streams.dlq, id, false);
     return { id, subject: letter.subject, sequence: ack.seq };

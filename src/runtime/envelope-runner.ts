@@ -21,16 +21,26 @@ import { startConsumeLoop } from './consume-loop.ts';
 import { startLoadLimit } from './load-limit.ts';
 import { FEEDBACK_SUBJECT, isReplySubject, replyOf, type HandlerRegistry } from './handlers.ts';
 import { callHandler, handlerTimeoutFor } from './handler-timeout.ts';
-import { humanReason, type DomainIdentity, type Outbound } from './outbound.ts';
+import { humanReason, type DomainIdentity, type Outbound, type PublishOptions } from './outbound.ts';
 import type { EnvelopeStatus, StatusStep, StatusStore } from './status-store.ts';
-import { validateEnvelope, type ValidatorDeps } from './validator.ts';
+import { validateEnvelope, type Validation, type ValidatorDeps } from './validator.ts';
 import type { Throttle } from './throttle.ts';
+import type { FeedbackLimiter } from './feedback-limiter.ts';
 import { traceFromHeaders, type TraceContext } from './trace-context.ts';
 import type { DeadLetters } from './dead-letters.ts';
 
-/** One delivered message while its actor runs. Held in memory only for the actor's short life. */
+/**
+ * One stored message while its actor runs (or waits for the throttle), keyed by stream and
+ * sequence: one flight, so one actor, per message in this process. Held in memory only for
+ * the actor's short life.
+ */
 interface Flight {
-  readonly msg: JsMsg;
+  /**
+   * The newest delivery of the message. A redelivery that arrives while the actor runs (the ack
+   * wait passed) replaces it and starts no second actor: the actor settles with the newest
+   * delivery's ack subject (nats-server acks by stream sequence; an older one's would do too).
+   */
+  msg: JsMsg;
   /** When this process got the message (ms): an actor older than the ack wait may have been overtaken. */
   readonly startedAt: number;
   readonly decoded: Result<DecodedEnvelope>;
@@ -38,7 +48,17 @@ interface Flight {
   readonly trace?: TraceContext;
   /** Aborted when the runner gives up on the message at stop (its grace ran out; the message was handed back). */
   readonly stop: AbortSignal;
+  /** Set by a dead-letter replay (`Mailroom-Replayed-By`): who replayed it. Freshness is not checked again. */
+  readonly replayedBy?: string;
   reply?: { subject: string; body: DecodedEnvelope['envelope']['Body'] };
+  /** What validation proved (absent when validation did not finish). */
+  validation?: Validation;
+  /**
+   * The final status this very envelope (same Hash) already has: it was answered before (a
+   * redelivery whose ack was lost, a re-post after a broker restart). The actor runs no side
+   * effect and the status is not written again; the message is only settled.
+   */
+  settledAs?: EnvelopeStatus;
 }
 
 /** What the runner needs; built by `createMailroom`. */
@@ -51,6 +71,8 @@ export interface EnvelopeRunnerDeps {
   readonly handlers: HandlerRegistry;
   readonly identities: ReadonlyMap<string, DomainIdentity>;
   readonly bufferOf: (sender: string) => string | undefined;
+  /** Feedback per claimed sender; over the limit an envelope ends `noFeedback`. */
+  readonly feedbackLimiter?: FeedbackLimiter;
   readonly outbound: Outbound;
   readonly status: StatusStore;
   readonly deadLetters: DeadLetters;
@@ -108,12 +130,17 @@ const UNKNOWN = '?';
 export const RECEIVED_AT_HEADER = 'Mailroom-Received-At';
 /** Set by the HTTP inbox: a URL the sender wants the final status POSTed to. */
 export const CALLBACK_HEADER = 'Mailroom-Callback';
+/** Set by a dead-letter replay: who replayed the envelope (an admin token id, `api`, `cli`). */
+export const REPLAYED_BY_HEADER = 'Mailroom-Replayed-By';
+
+/** The flight key of a stored message: its stream and sequence (the inbox and the ordered stream count apart). */
+const flightKey = (msg: JsMsg): string => `${msg.info.stream}/${msg.seq}`;
 
 function actorInput(flight: Flight, deps: EnvelopeRunnerDeps): EnvelopeActorInput {
   const header = flight.decoded.ok ? flight.decoded.value.envelope.Header : undefined;
   const policy = header ? deps.delivery.subjects?.[header.Subject] : undefined;
   return {
-    messageId: String(flight.msg.seq),
+    messageId: flightKey(flight.msg),
     from: header?.From ?? UNKNOWN,
     to: header?.To ?? UNKNOWN,
     subject: header?.Subject ?? UNKNOWN,
@@ -123,6 +150,12 @@ function actorInput(flight: Flight, deps: EnvelopeRunnerDeps): EnvelopeActorInpu
     retry: policy?.retry ?? deps.delivery.retry,
     receivedAt: Math.floor(flight.msg.info.timestampNanos / 1e6),
   };
+}
+
+/** A rerun may find its outbound envelope recorded already: read the record before signing then. */
+function publishOptions(flight: Flight, attempt: number): PublishOptions {
+  const mayExist = attempt > 1 || flight.validation?.known === true || flight.replayedBy !== undefined;
+  return { mayExist, ...(flight.trace ? { trace: flight.trace } : {}) };
 }
 
 /** The envelope machine with the runtime's side effects supplied. */
@@ -139,7 +172,19 @@ function provideEnvelopeMachine(flights: Map<string, Flight>, deps: EnvelopeRunn
   };
   const steps: EnvelopeSteps = {
     validate: async (input: EnvelopeStepInput): Promise<EnvelopeValidateOutput> => {
-      const result = await validateEnvelope(flight(input.messageId).decoded, input.messageId, deps.validator);
+      const f = flight(input.messageId);
+      const validation = await validateEnvelope(f.decoded, deps.validator, { replayed: f.replayedBy !== undefined });
+      f.validation = validation;
+      if (validation.known && f.replayedBy === undefined && f.decoded.ok) {
+        // This very envelope was seen before: if it already has its final status, only settle it.
+        const { Header, Hash } = f.decoded.value.envelope;
+        const previous = await deps.status.get(Header.From, Header.Correlation);
+        if (previous?.final && previous.verified && previous.hash === Hash) {
+          f.settledAs = previous;
+          return { ok: true };
+        }
+      }
+      const { result } = validation;
       if (result.ok) return { ok: true };
       const { reason, detail, field } = result.error;
       return field === undefined ? { ok: false, reason, detail } : { ok: false, reason, detail, field };
@@ -148,6 +193,7 @@ function provideEnvelopeMachine(flights: Map<string, Flight>, deps: EnvelopeRunn
       const f = flight(input.messageId);
       const envelope = envelopeOf(input.messageId);
       const { Header } = envelope;
+      if (f.settledAs) return { replyCorrelation: Header.Correlation };
       if (Header.Subject === FEEDBACK_SUBJECT) await deps.answers?.feedback(envelope);
       else if (isReplySubject(Header.Subject)) await deps.answers?.reply(envelope);
       else {
@@ -162,22 +208,24 @@ function provideEnvelopeMachine(flights: Map<string, Flight>, deps: EnvelopeRunn
     },
     reply: async (input: EnvelopeReplyInput): Promise<void> => {
       const f = flight(input.messageId);
-      if (!f.reply) return;
+      if (!f.reply || f.settledAs) return;
       const { Header } = envelopeOf(input.messageId);
       const identity = deps.identities.get(Header.To);
       if (!identity) throw Object.assign(new Error(`no signing key for ${Header.To}`), { retryable: false });
-      await deps.outbound.reply(identity, Header, f.reply.subject, f.reply.body, f.trace);
+      await deps.outbound.reply(identity, Header, f.reply.subject, f.reply.body, publishOptions(f, input.attempt));
     },
     sendFeedback: async (input: EnvelopeFeedbackInput): Promise<EnvelopeFeedbackOutput> => {
-      const decoded = flight(input.messageId).decoded;
-      if (!decoded.ok) return 'none';
-      const { Header } = decoded.value.envelope;
+      const f = flight(input.messageId);
+      const decoded = f.decoded;
+      if (!decoded.ok || f.settledAs) return 'none';
+      const { Header, Hash } = decoded.value.envelope;
       // Loop guard: never feedback about feedback.
       if (Header.Subject === FEEDBACK_SUBJECT) return 'none';
       const buffer = deps.bufferOf(Header.From);
       const identity = deps.identities.get(Header.To);
       if (!buffer || !identity) return 'none';
-      await deps.outbound.feedback(identity, buffer, Header, humanReason(input.discard.reason, input.discard.detail), flight(input.messageId).trace);
+      if (deps.feedbackLimiter && !deps.feedbackLimiter.allow(Header.From)) return 'none';
+      await deps.outbound.feedback(identity, buffer, { From: Header.From, Correlation: Header.Correlation, Hash }, humanReason(input.discard.reason, input.discard.detail), publishOptions(f, input.attempt));
       return 'sent';
     },
     deadLetter: async (input: EnvelopeDeadLetterInput): Promise<void> => {
@@ -240,7 +288,8 @@ class ActorObserver {
     const at = Date.now();
     const { input, flight } = this;
     const onTransition = this.owner.deps.onTransition;
-    if (onTransition) {
+    // An envelope answered before is only settled: its actor's steps are no news.
+    if (onTransition && !flight.settledAs) {
       const trace = flight.trace;
       onTransition({ from: input.from, to: input.to, subject: input.subject, correlation: input.correlation, attempt: input.attempt, previous: this.last, state, at, ...(trace ? { trace } : {}) });
     }
@@ -291,65 +340,93 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
   system.start();
 
   const finish = async (flight: Flight, input: EnvelopeActorInput, output: EnvelopeActorOutput): Promise<void> => {
+    if (flight.settledAs) {
+      // Answered before: nothing to write, nothing to send; only the message is settled.
+      settle(flight.msg, withJitter(output.disposition));
+      return;
+    }
+    const status = await statusFor(flight, input, output);
+    const validation = flight.validation;
+    if (!validation?.holder) {
+      // Unverified, or a different envelope reusing the correlation: never over the holder's status.
+      await deps.status.putUnlessHeld(status);
+    } else if (flight.replayedBy !== undefined) {
+      // A replay starts over from a final status on purpose.
+      await deps.status.put(status);
+    } else if (validation.known || Date.now() - flight.startedAt > deps.delivery.ackWaitMs / 2) {
+      // Seen before, or past the ack wait (JetStream may have redelivered the message to a newer
+      // actor that has already finished): never over a final status, nor a later attempt's.
+      await deps.status.putUnlessSuperseded(status);
+    } else await deps.status.put(status);
+    const callbackUrl = flight.msg.headers?.get(CALLBACK_HEADER);
+    // Only for the verified envelope holding its correlation: an unverified one must not make this
+    // runtime POST to a URL of its choosing (a reflector), whatever it claims to be.
+    if (callbackUrl && status.final && status.verified) await deps.callback?.(callbackUrl, status);
+    settle(flight.msg, withJitter(output.disposition));
+    deps.onSettled?.(status, flight.decoded.ok ? flight.decoded.value : undefined);
+  };
+
+  const statusFor = async (flight: Flight, input: EnvelopeActorInput, output: EnvelopeActorOutput): Promise<EnvelopeStatus> => {
     let history: StatusStep[] = flight.history;
-    if (input.attempt > 1) {
+    if (flight.replayedBy !== undefined) {
+      // A dead-letter replay: the history so far, then who replayed it, then this run.
+      const previous = await deps.status.get(input.from, input.correlation).catch(() => undefined);
+      const replayed: StatusStep = { state: 'replayed', at: history[1]?.at ?? new Date().toISOString(), by: flight.replayedBy };
+      history = [...(previous?.verified ? previous.history : history.slice(0, 1)), replayed, ...history.slice(1)];
+    } else if (input.attempt > 1) {
       const previous = await deps.status.get(input.from, input.correlation).catch(() => undefined);
       if (previous && previous.history.length > 2) history = [...previous.history, ...history.slice(2)];
     }
     const envelope = flight.decoded.ok ? flight.decoded.value.envelope : undefined;
     const isAnswer = envelope !== undefined && (envelope.Header.Subject === FEEDBACK_SUBJECT || isReplySubject(envelope.Header.Subject));
-    const status = { ...statusOf(input, output, history, flight.reply?.subject), ...(isAnswer && !output.discard ? { body: envelope.Body } : {}) };
-    // Past the ack wait, JetStream may have redelivered the message to a newer actor that has
-    // already finished: this one must not overwrite that outcome with an older one.
-    const mayBeOvertaken = Date.now() - flight.startedAt > deps.delivery.ackWaitMs / 2;
-    if (mayBeOvertaken) await deps.status.putUnlessSuperseded(status);
-    else await deps.status.put(status);
-    const callbackUrl = flight.msg.headers?.get(CALLBACK_HEADER);
-    if (callbackUrl && status.final) await deps.callback?.(callbackUrl, status);
-    settle(flight.msg, withJitter(output.disposition));
-    deps.onSettled?.(status, flight.decoded.ok ? flight.decoded.value : undefined);
+    return {
+      ...statusOf(input, output, history, flight.reply?.subject),
+      ...(isAnswer && !output.discard ? { body: envelope.Body } : {}),
+      ...(envelope ? { hash: envelope.Hash } : {}),
+      ...(flight.validation?.holder ? { verified: true } : {}),
+    };
   };
 
-  // Messages waiting for the throttle: kept alive like the ones in flight.
-  const throttled = new Map<JsMsg, number>();
+  const owner: ActorOwner = { deps, flights, finish };
   const run = async (msg: JsMsg, stop: AbortSignal): Promise<void> => {
+    const key = flightKey(msg);
+    const running = flights.get(key);
+    if (running) {
+      // A redelivery of a message whose actor runs here: no second actor; it settles with this delivery.
+      if (msg.info.deliveryCount >= running.msg.info.deliveryCount) running.msg = msg;
+      return;
+    }
     // Decoded once, here: the throttle needs the header, the actor the whole envelope.
     const decoded = decodeEnvelope(msg.data, { limits: deps.limits });
+    const queuedAt = new Date(Math.floor(msg.info.timestampNanos / 1e6)).toISOString();
+    const receivedAt = msg.headers?.get(RECEIVED_AT_HEADER) || queuedAt;
+    const history: StatusStep[] = [
+      { state: 'received', at: receivedAt },
+      { state: 'queued', at: queuedAt },
+    ];
+    const trace = traceFromHeaders(msg.headers);
+    const replayedBy = msg.headers?.get(REPLAYED_BY_HEADER) || undefined;
+    const flight: Flight = { msg, startedAt: Date.now(), decoded, history, stop, ...(trace ? { trace } : {}), ...(replayedBy ? { replayedBy } : {}) };
+    flights.set(key, flight);
     let release = (): void => undefined;
-    const throttle = deps.throttle;
-    if (throttle && !throttle.inactive && decoded.ok) {
-      throttled.set(msg, Date.now());
-      try {
-        release = await throttle.acquire(decoded.value.envelope.Header.Subject, decoded.value.envelope.Header.From);
-      } finally {
-        throttled.delete(msg);
-      }
-    }
     try {
+      const throttle = deps.throttle;
+      if (throttle && !throttle.inactive && decoded.ok) release = await throttle.acquire(decoded.value.envelope.Header.Subject, decoded.value.envelope.Header.From);
       // Given up on while it waited (the loop stopped and naked it): another process has it now.
       if (stop.aborted) return;
-      await runActor(msg, decoded, stop);
+      await runActor(key, flight);
     } finally {
+      // The actor deleted it when done; a newer flight of the same message may be there by now.
+      if (flights.get(key) === flight) flights.delete(key);
       release();
     }
   };
-  const owner: ActorOwner = { deps, flights, finish };
-  const runActor = (msg: JsMsg, decoded: Result<DecodedEnvelope>, stop: AbortSignal): Promise<void> =>
+  const runActor = (key: string, flight: Flight): Promise<void> =>
     new Promise<void>((resolve) => {
-      const queuedAt = new Date(Math.floor(msg.info.timestampNanos / 1e6)).toISOString();
-      const receivedAt = msg.headers?.get(RECEIVED_AT_HEADER) || queuedAt;
-      const history: StatusStep[] = [
-        { state: 'received', at: receivedAt },
-        { state: 'queued', at: queuedAt },
-      ];
-      const trace = traceFromHeaders(msg.headers);
-      const flight: Flight = { msg, startedAt: Date.now(), decoded, history, stop, ...(trace ? { trace } : {}) };
-      const messageId = String(msg.seq);
-      flights.set(messageId, flight);
       const input = actorInput(flight, deps);
-      const id = `${msg.seq}.${msg.info.deliveryCount}`;
+      const id = `${flight.msg.seq}.${flight.msg.info.deliveryCount}`;
       const child = createActor(envelopeLogic, { id, input, parent: system });
-      const observer = new ActorObserver(owner, id, messageId, flight, input, resolve);
+      const observer = new ActorObserver(owner, id, key, flight, input, resolve);
       observer.subscription = child.subscribe(observer);
       child.start();
       const snapshot = child.getSnapshot();
@@ -364,12 +441,12 @@ export async function startEnvelopeRunner(deps: EnvelopeRunnerDeps): Promise<Env
   const orderedLoops = await Promise.all(
     (deps.orderedConsumers ?? []).map((consumer, p) => startConsumeLoop(consumer, 1, run, (error, context) => deps.onError?.(error, `ordered ${p}: ${context}`), loopOptions)),
   );
-  // One timer for all messages in flight: a message worked on for a third of the ack wait is
-  // marked in progress, so a slow handler is not redelivered to another actor meanwhile.
+  // One timer for all messages in flight (running, or waiting for the throttle): a message worked
+  // on for a third of the ack wait is marked in progress, so a slow handler is not redelivered to
+  // another actor meanwhile.
   const keepAlive = setInterval(() => {
     const due = Date.now() - deps.delivery.ackWaitMs / 3;
     for (const flight of flights.values()) if (flight.startedAt < due) extend(flight.msg);
-    for (const [msg, since] of throttled) if (since < due) extend(msg);
   }, Math.max(100, Math.floor(deps.delivery.ackWaitMs / 3)));
   keepAlive.unref();
   let stopping: Promise<void> | undefined;

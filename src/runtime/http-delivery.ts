@@ -5,8 +5,15 @@ import { assertPublicLiteral, guardedLookup, SsrfBlockedError, type createGuarde
 /** How a POST to a remote inbox went. `retryable` failures are retried with backoff; the others are dead-lettered. */
 export type DeliveryResult = { readonly ok: true; readonly status: number } | { readonly ok: false; readonly retryable: boolean; readonly detail: string; readonly status?: number };
 
-/** POSTs a signed envelope to a remote inbox. `guard` turns the SSRF guard on (for URLs derived by convention). */
-export function postEnvelope(url: string, body: string, options: { guard: boolean; timeoutMs: number; lookup?: ReturnType<typeof createGuardedLookup> }): Promise<DeliveryResult> {
+/** The header every POST Mailroom makes carries: the deterministic message ID, so a receiver can dedupe at-least-once delivery. */
+export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
+
+/**
+ * POSTs a signed envelope (or a callback) to a remote inbox. `guard` turns the SSRF guard on
+ * (for URLs derived by convention); `idempotencyKey` is sent as `Idempotency-Key`: the same on
+ * every retry of one message.
+ */
+export function postEnvelope(url: string, body: string, options: { guard: boolean; timeoutMs: number; idempotencyKey?: string; lookup?: ReturnType<typeof createGuardedLookup> }): Promise<DeliveryResult> {
   let target: URL;
   try {
     target = new URL(url);
@@ -20,7 +27,11 @@ export function postEnvelope(url: string, body: string, options: { guard: boolea
       target,
       {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          ...(options.idempotencyKey ? { [IDEMPOTENCY_KEY_HEADER]: options.idempotencyKey } : {}),
+        },
         timeout: options.timeoutMs,
         ...(options.guard ? { lookup: (options.lookup ?? guardedLookup) as never } : {}),
       },

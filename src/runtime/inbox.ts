@@ -28,14 +28,16 @@ export interface InboxDeps {
 
 /**
  * Accepts one envelope: bounded parse and structural check, then a JetStream publish with
- * `Nats-Msg-Id = From/Correlation`. `accepted` is returned only after the PubAck, so nothing
- * is claimed before JetStream has it. The `queued` status is written after, off the reply path.
+ * `Nats-Msg-Id = From/Correlation/Hash/…` (`names.inboxMsgId`): only a copy of the same signed
+ * envelope is a duplicate, so an unverified copy sent first never blocks the genuine one.
+ * `accepted` is returned only after the PubAck, so nothing is claimed before JetStream has it. The `queued` status is written after, off the reply path.
  */
 export async function acceptEnvelope(input: Uint8Array, format: 'json' | 'yaml' | 'auto', deps: InboxDeps, trace?: TraceContext, callback?: string): Promise<AcceptOutcome> {
   const decoded = decodeEnvelope(input, { format, limits: deps.limits });
   if (!decoded.ok) return { kind: 'rejected', error: decoded.error };
   if (!deps.isConnected()) return { kind: 'unavailable', detail: 'the NATS connection is down' };
-  const { From, To, Subject, Correlation } = decoded.value.envelope.Header;
+  const { Header, Hash, Signature } = decoded.value.envelope;
+  const { From, To, Subject, Correlation } = Header;
   const receivedAt = new Date().toISOString();
   const h = headers();
   h.set(RECEIVED_AT_HEADER, receivedAt);
@@ -44,7 +46,7 @@ export async function acceptEnvelope(input: Uint8Array, format: 'json' | 'yaml' 
   let ack;
   try {
     ack = await deps.js.publish(deps.subjectFor(decoded.value.envelope.Header), input, {
-      msgID: deps.names.inboxMsgId(From, Correlation),
+      msgID: deps.names.inboxMsgId(From, Correlation, Hash, Signature),
       headers: h,
       timeout: deps.publishTimeoutMs,
     });
@@ -69,5 +71,5 @@ export async function acceptEnvelope(input: Uint8Array, format: 'json' | 'yaml' 
       })
       .catch((error: unknown) => deps.onError?.(error, 'recording queued status'));
   }
-  return { kind: 'accepted', from: From, to: To, correlation: Correlation, hash: decoded.value.envelope.Hash, duplicate: ack.duplicate, sequence: ack.seq };
+  return { kind: 'accepted', from: From, to: To, correlation: Correlation, hash: Hash, duplicate: ack.duplicate, sequence: ack.seq };
 }

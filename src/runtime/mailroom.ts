@@ -6,7 +6,7 @@ import { getPriority, setPriority } from 'node:os';
 import { isMainThread } from 'node:worker_threads';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { InspectionEvent } from 'xstate';
-import { defaultParseLimits, encodeEnvelope, type DecodedEnvelope, type EnvelopeDraft } from '../envelope/index.ts';
+import { defaultParseLimits, type DecodedEnvelope, type EnvelopeDraft } from '../envelope/index.ts';
 import type { Envelope } from '../envelope/types.ts';
 import { chainKeyResolvers, createCachedKeyResolver, createDnsKeyResolver, createStaticKeyring, parsePrivateKey, type KeyringEntry } from '../keys/index.ts';
 import { inboxUrlFor, type MailroomConfig } from '../config/index.ts';
@@ -14,7 +14,7 @@ import { connectNats } from '../transport/connect.ts';
 import { createNames, type Names } from '../transport/names.ts';
 import { provision } from '../transport/provision.ts';
 import { startEmbeddedNatsServer } from '../transport/embedded-server.ts';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, TransportError } from '../errors.ts';
 import type { HttpPlugin, HttpServer } from '../http/http-server.ts';
 import type { InboxSnapshot } from '../http/inbox-recorder.ts';
 import { startIngressWorker, type IngressWorker } from './ingress.ts';
@@ -28,13 +28,14 @@ import { startPoisonWatcher } from './poison-watcher.ts';
 import { startEnvelopeRunner, type EnvelopeTransition } from './envelope-runner.ts';
 import { HandlerRegistry, type Handler, type HandlerMap } from './handlers.ts';
 import { acceptEnvelope, type AcceptOutcome } from './inbox.ts';
-import { Outbound, type DomainIdentity } from './outbound.ts';
+import { Outbound, OutboundClaims, type DomainIdentity } from './outbound.ts';
 import { startOutboxWorker } from './outbox-worker.ts';
 import { ReplayGuard } from './replay-guard.ts';
 import { ResourceScope } from './resource-scope.ts';
 import { createCryptoPool, cryptoSigner, type CryptoPool } from './crypto-pool.ts';
 import { Timers, startTimerWorker } from './timers.ts';
 import { Throttle } from './throttle.ts';
+import { FeedbackLimiter } from './feedback-limiter.ts';
 import { createInboxRouter, type OrderingKey } from './ordering.ts';
 import { Topics, type Publication } from './topics.ts';
 import { Conversations, CONVERSATION_TIMEOUT, type ConversationChange, type ConversationRecord } from './conversations.ts';
@@ -118,6 +119,10 @@ export interface MailroomEvents {
   delivered: [info: { to: string; from: string; local: boolean; status?: number }];
   /** A workflow step was stored by this process. */
   workflow: [change: WorkflowChange];
+  /** Feedback about a discarded envelope was not sent: its claimed sender is over the `feedback` rate. */
+  feedbackSuppressed: [info: { sender: string; reason: 'rate-limit' }];
+  /** The NATS connection was lost (the inbox answers 503) or is back. A loss is also reported to `onError`. */
+  nats: [change: { type: 'disconnect' | 'reconnect'; server: string }];
   error: [error: unknown, context: string];
 }
 
@@ -333,8 +338,14 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
     let connected = true;
     void (async () => {
       for await (const s of nc.status()) {
-        if (s.type === 'disconnect') connected = false;
-        else if (s.type === 'reconnect') connected = true;
+        if (s.type === 'disconnect') {
+          connected = false;
+          events.emit('nats', { type: 'disconnect', server: s.server });
+          onError(new TransportError(`lost the NATS connection to ${s.server}; POST /inbox answers 503 until it is back`), 'nats');
+        } else if (s.type === 'reconnect') {
+          connected = true;
+          events.emit('nats', { type: 'reconnect', server: s.server });
+        }
       }
     })();
 
@@ -349,6 +360,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
       inbox: { maxDeliver: Math.max(delivery.maxAttempts, ...Object.values(delivery.subjects).map((s) => s.maxAttempts ?? 0)) + 2, ackWaitMs: delivery.ackWaitMs, duplicateWindowMs: Math.min(validation.replayWindowMs, 10 * 60_000) },
       outbox: { maxDeliver: config.outbox.maxAttempts + 2 },
       replayWindowMs: validation.replayWindowMs,
+      statusTtlMs: config.status.ttlMs,
     });
     const { js } = handles;
     const status = new StatusStore(handles.status, names.statusKey);
@@ -390,7 +402,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
       ? await scope.acquire(async () => createCryptoPool(), (p) => p.close())
       : options.cryptoPool || undefined;
     const signer = pool ? cryptoSigner(pool) : undefined;
-    const outbound = new Outbound(js, names.outboxSubject, undefined, signer);
+    const outbound = new Outbound(js, names.outboxSubject, undefined, signer, new OutboundClaims(handles.outbound, names.outboundKey));
     const now = options.now ?? Date.now;
     const timers = new Timers(js, names);
     const topics = new Topics(handles.subscriptions, outbound, config.topics);
@@ -409,10 +421,12 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
       const correlation = draft.Correlation ?? crypto.randomUUID();
       const msgId = `send/${draft.From}/${correlation}`;
       const notBefore = sendOptions.notBefore ?? (sendOptions.delayMs !== undefined ? now() + sendOptions.delayMs : undefined);
-      if (notBefore === undefined || notBefore <= now()) return outbound.publish(identity, { ...draft, Correlation: correlation }, 'send', msgId);
+      // A given correlation may be sent again (a workflow's redelivered task): signed once, see OutboundClaims.
+      const claim = { claim: draft.Correlation !== undefined };
+      if (notBefore === undefined || notBefore <= now()) return outbound.publish(identity, { ...draft, Correlation: correlation }, 'send', msgId, claim);
       // Store and forward: signed now, held in a durable timer, put in the outbox when due.
-      const envelope = await outbound.sign(identity, { ...draft, Correlation: correlation });
-      const data = Buffer.from(encodeEnvelope(envelope)).toString('base64');
+      const { envelope, bytes } = await outbound.signOnce(identity, { ...draft, Correlation: correlation }, msgId, claim);
+      const data = Buffer.from(bytes).toString('base64');
       await timers.schedule(DELAYED_SEND, msgId, notBefore, { subject: names.outboxSubject(envelope.Header.To, envelope.Header.From), data, msgId });
       return envelope;
     };
@@ -494,7 +508,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
         }),
       (loop) => loop.stop(),
     );
-    const deadLetterStore = new DeadLetterStore(js, handles.jsm, names, handles.replay);
+    const deadLetterStore = new DeadLetterStore(js, handles.jsm, names);
     const deadLetters = new DeadLetters(js, (msg) => {
       const parsed = names.parseSubject(msg.subject);
       return parsed ? names.dlqSubject(parsed.to, parsed.from) : names.dlqSubject('unknown', 'unknown');
@@ -548,6 +562,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
           handlers,
           identities,
           bufferOf: (sender) => buffers.get(sender),
+          feedbackLimiter: new FeedbackLimiter({ ...config.feedback, now, onSuppressed: (sender) => events.emit('feedbackSuppressed', { sender, reason: 'rate-limit' }) }),
           outbound,
           status,
           deadLetters,

@@ -3,8 +3,10 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
 import { encodeEnvelope, signEnvelope, signEnvelopeAsync, type EnvelopeDraft, type EnvelopeSigner } from '../envelope/index.ts';
 import type { Envelope } from '../envelope/types.ts';
+import type { KV } from '@nats-io/kv';
 import type { PrivateKey } from '../keys/index.ts';
 import { TransportError } from '../errors.ts';
+import { isAlreadyExists } from './status-store.ts';
 import { FEEDBACK_SUBJECT } from './handlers.ts';
 import { setTraceHeaders, type TraceContext } from './trace-context.ts';
 
@@ -24,10 +26,66 @@ export function deterministicUuid(text: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
+function encodeBytes(envelope: Envelope): Uint8Array {
+  return Buffer.from(encodeEnvelope(envelope));
+}
+
 /** Why an outbound envelope exists; travels as the `Mailroom-Kind` header. */
 export type OutboundKind = 'reply' | 'feedback' | 'send' | 'callback';
 
-/** Publishes signed envelopes to the outbox stream, each under a deterministic message ID. */
+/**
+ * The durable record of every signed outbound envelope, by its deterministic message ID, in the
+ * KV bucket `mailroom-outbound` (TTL = the replay window). The first signature made for an ID is
+ * stored (KV create: one writer wins); every later attempt for that ID publishes the stored bytes,
+ * so a retry, a redelivery or a rerun in another process sends a byte-identical envelope under the
+ * same `Nats-Msg-Id` and never a second signature. Needed because the outbox stream's own dedupe
+ * does not hold: a work-queue stream forgets consumed messages' IDs across a nats-server restart.
+ */
+export class OutboundClaims {
+  constructor(
+    private readonly kv: KV,
+    private readonly keyOf: (msgId: string) => string,
+  ) {}
+
+  /**
+   * The signed bytes for `msgId`: the stored ones, or `sign()`'s, stored first. `mayExist`
+   * (a redelivery, a re-posted or replayed envelope) reads the store before signing; on the
+   * usual first attempt the signature is made and stored with one KV create, and only a lost
+   * create (another attempt got there first) reads the winner's bytes.
+   */
+  async once(msgId: string, sign: () => Promise<Uint8Array>, mayExist: boolean): Promise<{ bytes: Uint8Array; reused: boolean }> {
+    const key = this.keyOf(msgId);
+    if (mayExist) {
+      const stored = await this.stored(key);
+      if (stored) return { bytes: stored, reused: true };
+    }
+    const bytes = await sign();
+    try {
+      await this.kv.create(key, bytes);
+      return { bytes, reused: false };
+    } catch (error) {
+      if (!isAlreadyExists(error)) throw error;
+      const stored = await this.stored(key);
+      if (!stored) throw new TransportError(`the outbound record ${msgId} exists but could not be read`, { cause: error });
+      return { bytes: stored, reused: true };
+    }
+  }
+
+  private async stored(key: string): Promise<Uint8Array | undefined> {
+    const entry = await this.kv.get(key);
+    return entry && entry.operation === 'PUT' && entry.length > 0 ? entry.value : undefined;
+  }
+}
+
+/** How {@link Outbound.publish} may find an earlier attempt: `mayExist` reads the outbound record before signing. */
+export interface PublishOptions {
+  readonly trace?: TraceContext;
+  readonly mayExist?: boolean;
+  /** False for an ID that is fresh by construction (a random correlation): no outbound record. Default true. */
+  readonly claim?: boolean;
+}
+
+/** Publishes signed envelopes to the outbox stream, each under a deterministic message ID, each signed once. */
 export class Outbound {
   constructor(
     private readonly js: JetStreamClient,
@@ -35,6 +93,8 @@ export class Outbound {
     private readonly publishTimeoutMs = 5_000,
     /** Makes the signatures off the event loop (the crypto pool); without it they are made here. */
     private readonly signer?: EnvelopeSigner,
+    /** The durable outbound records; without them a rerun signs again (tests of other parts only). */
+    private readonly claims?: OutboundClaims,
   ) {}
 
   /** Signs `draft` as `identity`. */
@@ -43,14 +103,29 @@ export class Outbound {
     return this.signer ? signEnvelopeAsync(complete, identity.key, this.signer) : signEnvelope(complete, identity.key);
   }
 
-  /** Signs `draft` as `identity` and publishes it to the outbox. `msgId` makes a rerun a no-op. */
-  async publish(identity: DomainIdentity, draft: EnvelopeDraft, kind: OutboundKind, msgId: string, trace?: TraceContext): Promise<Envelope> {
-    const envelope = await this.sign(identity, draft);
+  /**
+   * The signed bytes of `draft` as `identity` for `msgId`: signed and recorded on the first
+   * attempt, the recorded bytes on any later one. For a send held back (store and forward).
+   */
+  async signOnce(identity: DomainIdentity, draft: EnvelopeDraft, msgId: string, options: PublishOptions = {}): Promise<{ envelope: Envelope; bytes: Uint8Array }> {
+    let signed: Envelope | undefined;
+    const sign = async () => encodeBytes((signed = await this.sign(identity, draft)));
+    if (!this.claims || options.claim === false) {
+      const bytes = await sign();
+      return { envelope: signed!, bytes };
+    }
+    const { bytes, reused } = await this.claims.once(msgId, sign, options.mayExist ?? false);
+    return { envelope: reused || !signed ? (JSON.parse(Buffer.from(bytes).toString('utf8')) as Envelope) : signed, bytes };
+  }
+
+  /** Signs `draft` as `identity` (once per `msgId`, see {@link OutboundClaims}) and publishes it to the outbox. */
+  async publish(identity: DomainIdentity, draft: EnvelopeDraft, kind: OutboundKind, msgId: string, options: PublishOptions = {}): Promise<Envelope> {
+    const { envelope, bytes } = await this.signOnce(identity, draft, msgId, options);
     const h = headers();
     h.set('Mailroom-Kind', kind);
-    setTraceHeaders(h, trace);
+    setTraceHeaders(h, options.trace);
     try {
-      await this.js.publish(this.outboxSubject(envelope.Header.To, envelope.Header.From), encodeEnvelope(envelope), {
+      await this.js.publish(this.outboxSubject(envelope.Header.To, envelope.Header.From), bytes, {
         msgID: msgId,
         headers: h,
         timeout: this.publishTimeoutMs,
@@ -65,31 +140,35 @@ export class Outbound {
    * The final status of an envelope, for the completion callback its sender asked for. Goes
    * through the outbox (durable, retried, SSRF-guarded), once per envelope.
    */
-  async callback(url: string, status: { from: string; to: string; correlation: string }, body: unknown): Promise<void> {
+  async callback(url: string, status: { from: string; to: string; correlation: string; hash?: string }, body: unknown): Promise<void> {
     const h = headers();
     h.set('Mailroom-Kind', 'callback');
     h.set('Mailroom-Callback', url);
     try {
-      await this.js.publish(this.outboxSubject(status.from, status.to), JSON.stringify(body), { msgID: `callback/${status.from}/${status.correlation}`, headers: h, timeout: this.publishTimeoutMs });
+      await this.js.publish(this.outboxSubject(status.from, status.to), JSON.stringify(body), { msgID: `callback/${status.from}/${status.correlation}${status.hash ? `/${status.hash}` : ''}`, headers: h, timeout: this.publishTimeoutMs });
     } catch (cause) {
       throw new TransportError('could not publish the callback to the outbox', { cause });
     }
   }
 
   /** The reply to a handled request: same Correlation as the request, so the requester can match it. */
-  reply(identity: DomainIdentity, request: Envelope['Header'], subject: string, body: Envelope['Body'], trace?: TraceContext): Promise<Envelope> {
+  reply(identity: DomainIdentity, request: Envelope['Header'], subject: string, body: Envelope['Body'], options: PublishOptions = {}): Promise<Envelope> {
     return this.publish(
       identity,
       { To: request.From, Subject: subject, Body: body, Correlation: request.Correlation },
       'reply',
       `reply/${request.From}/${request.Correlation}`,
-      trace,
+      options,
     );
   }
 
-  /** One `Feedback@Buffer` envelope about a discarded envelope, to the sender's buffer domain. */
-  feedback(identity: DomainIdentity, buffer: string, discarded: Pick<Envelope['Header'], 'From' | 'Correlation'>, reason: string, trace?: TraceContext): Promise<Envelope> {
-    const key = `feedback/${discarded.From}/${discarded.Correlation}`;
+  /**
+   * One `Feedback@Buffer` envelope about a discarded envelope, to the sender's buffer domain.
+   * Keyed by the discarded envelope's Hash too: feedback about a forged copy must not take the
+   * place of the feedback about the genuine envelope with the same correlation.
+   */
+  feedback(identity: DomainIdentity, buffer: string, discarded: Pick<Envelope['Header'], 'From' | 'Correlation'> & { readonly Hash: string }, reason: string, options: PublishOptions = {}): Promise<Envelope> {
+    const key = `feedback/${discarded.From}/${discarded.Correlation}/${discarded.Hash}`;
     return this.publish(
       identity,
       {
@@ -100,7 +179,7 @@ export class Outbound {
       },
       'feedback',
       key,
-      trace,
+      options,
     );
   }
 }
@@ -112,6 +191,7 @@ const humanReasons: Record<string, string> = {
   'stale-timestamp': 'Timestamp too old.',
   'future-timestamp': 'Timestamp in the future.',
   'duplicate-correlation': 'Duplicate correlation.',
+  'correlation-reused': 'Correlation reused by a different envelope.',
   'key-not-found': 'Sender key not found.',
   'hash-mismatch': 'Hash mismatch.',
   'bad-signature': 'Invalid signature.',

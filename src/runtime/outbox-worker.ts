@@ -37,26 +37,31 @@ function backoff(attempt: number, retry: OutboxWorkerDeps['retry']): number {
 
 /**
  * Delivers what the outbox holds. A domain hosted here gets the envelope straight into its
- * inbox stream (deduplicated by `From/Correlation`); a remote domain gets an HTTP POST,
+ * inbox stream (deduplicated by `From/Correlation/Hash/…`, see `names.inboxMsgId`); a remote
+ * domain gets an HTTP POST with `Idempotency-Key: <the outbox message ID>`,
  * retried with backoff (nak with delay: durable), and a dead letter after the last attempt.
  */
 export function startOutboxWorker(deps: OutboxWorkerDeps): Promise<OutboxWorker> {
   const deliver = async (msg: JsMsg): Promise<DeliveryResult> => {
     const parsed = deps.names.parseSubject(msg.subject);
     if (!parsed) return { ok: false, retryable: false, detail: `not an outbox subject: ${msg.subject}` };
+    // The outbox message's own deterministic ID (`reply/<from>/<correlation>`, ...): the same on every retry.
+    const msgId = msg.headers?.get('Nats-Msg-Id') || undefined;
+    const post = { timeoutMs: deps.timeoutMs ?? 10_000, ...(msgId ? { idempotencyKey: msgId } : {}) };
     const callback = msg.headers?.get('Mailroom-Kind') === 'callback' ? msg.headers.get('Mailroom-Callback') : undefined;
     // A callback URL comes from the sender of an envelope: always behind the SSRF guard.
-    if (callback) return postEnvelope(callback, msg.string(), { guard: !deps.allowPrivateNetworks, timeoutMs: deps.timeoutMs ?? 10_000 });
+    if (callback) return postEnvelope(callback, msg.string(), { ...post, guard: !deps.allowPrivateNetworks });
     if (deps.isLocalDomain(parsed.to)) {
-      const header = (JSON.parse(msg.string()) as { Header: { From: string; To: string; Subject: string; Correlation: string } }).Header;
+      const envelope = JSON.parse(msg.string()) as { Header: { From: string; To: string; Subject: string; Correlation: string }; Hash: string; Signature: string };
+      const { Header: header } = envelope;
       const h = headers();
       setTraceHeaders(h, traceFromHeaders(msg.headers));
-      await deps.js.publish(deps.inboxSubjectFor(header), msg.data, { msgID: deps.names.inboxMsgId(header.From, header.Correlation), headers: h });
+      await deps.js.publish(deps.inboxSubjectFor(header), msg.data, { msgID: deps.names.inboxMsgId(header.From, header.Correlation, envelope.Hash, envelope.Signature), headers: h });
       return { ok: true, status: 202 };
     }
     const target = deps.inboxUrlFor(parsed.to);
     if (!target) return { ok: false, retryable: false, detail: `${parsed.to} has no inbox URL (not a domain name, and not in the directory)` };
-    return postEnvelope(target.url, msg.string(), { guard: target.source === 'convention' && !deps.allowPrivateNetworks, timeoutMs: deps.timeoutMs ?? 10_000 });
+    return postEnvelope(target.url, msg.string(), { ...post, guard: target.source === 'convention' && !deps.allowPrivateNetworks });
   };
 
   const handle = async (msg: JsMsg): Promise<void> => {

@@ -2,10 +2,18 @@ import type { KV } from '@nats-io/kv';
 import { isAlreadyExists } from './status-store.ts';
 
 /**
- * Replay protection: a correlation may be used once per sender inside the replay window.
- * Held in the KV bucket `mailroom-replay` (bucket TTL = the window), so it holds across
- * restarts and across processes. The value is the inbox stream sequence of the envelope
- * that claimed it, so a redelivery of that same message is not a replay.
+ * What a claim found: `claimed` — this envelope is the first to use the correlation;
+ * `same` — the correlation is held by this very envelope (same Hash: a redelivery, a re-post,
+ * a dead-letter replay); `reused` — a different envelope holds it.
+ */
+export type ClaimOutcome = 'claimed' | 'same' | 'reused';
+
+/**
+ * Replay protection: a correlation may be used by one envelope per sender inside the replay
+ * window. Held in the KV bucket `mailroom-replay` (bucket TTL = the window), so it holds across
+ * restarts of the runtime and of nats-server, and across processes. The value is the Hash of
+ * the envelope that claimed it: the same envelope delivered again is recognised as itself,
+ * whatever stream sequence it arrived under.
  */
 export class ReplayGuard {
   constructor(
@@ -14,18 +22,21 @@ export class ReplayGuard {
   ) {}
 
   /**
-   * Claims the correlation for this message, after its signature verified (so a forger
-   * cannot burn a sender's correlation). False when another message holds it.
+   * Claims the correlation for the envelope with this Hash. Call it only after the signature
+   * verified, so a forger can never burn a sender's correlation. One KV create on the usual
+   * path; a read as well when the key exists.
    */
-  async claim(from: string, correlation: string, messageId: string): Promise<boolean> {
+  async claim(from: string, correlation: string, hash: string, again = true): Promise<ClaimOutcome> {
     const key = this.keyOf(from, correlation);
     try {
-      await this.kv.create(key, messageId);
-      return true;
+      await this.kv.create(key, hash);
+      return 'claimed';
     } catch (error) {
       if (!isAlreadyExists(error)) throw error;
       const entry = await this.kv.get(key);
-      return entry !== null && entry.string() === messageId;
+      // Deleted or expired between the create and the read: claim it again.
+      if (entry === null || entry.operation !== 'PUT') return again ? this.claim(from, correlation, hash, false) : 'reused';
+      return entry.string() === hash ? 'same' : 'reused';
     }
   }
 }

@@ -4,6 +4,8 @@ import type { KV } from '@nats-io/kv';
 export interface StatusStep {
   readonly state: string;
   readonly at: string;
+  /** Who caused this step, where it was not the envelope itself: a `replayed` step names the replayer. */
+  readonly by?: string;
 }
 
 /** Why an envelope was discarded. `source` tells validation from a handler's final error. */
@@ -20,7 +22,6 @@ export interface EnvelopeStatus {
   readonly to: string;
   readonly subject: string;
   readonly correlation: string;
-  readonly hash?: string;
   readonly state: string;
   readonly final: boolean;
   readonly attempt: number;
@@ -35,6 +36,14 @@ export interface EnvelopeStatus {
   readonly error?: { readonly message: string; readonly state: string; readonly reason?: string };
   /** The Body, kept for answers only (replies and feedback), so a requester can read them. */
   readonly body?: unknown;
+  /** The Hash of the envelope this status is about (absent before it was decoded). */
+  readonly hash?: string;
+  /**
+   * True when this is the status of the verified envelope holding `(from, correlation)`. Such a
+   * status is never overwritten by the outcome of an unverified envelope, nor of a different one
+   * reusing the correlation.
+   */
+  readonly verified?: boolean;
   readonly updatedAt: string;
 }
 
@@ -75,6 +84,31 @@ export class StatusStore {
         }
         const current = entry.json<EnvelopeStatus>();
         if ((current.final && !status.final) || current.attempt > status.attempt) return false;
+        await this.kv.update(key, data, entry.revision);
+        return true;
+      } catch (error) {
+        if (!isAlreadyExists(error)) throw error;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Writes the status of an envelope that does not hold its `(from, correlation)` (unverified,
+   * or `correlation-reused`) unless the holder's verified status is there. Compare-and-set:
+   * the rare path, a read and a write. False when it was not written.
+   */
+  async putUnlessHeld(status: EnvelopeStatus): Promise<boolean> {
+    const key = this.keyOf(status.from, status.correlation);
+    const data = JSON.stringify(status);
+    for (let tries = 0; tries < 5; tries++) {
+      const entry = await this.kv.get(key);
+      try {
+        if (!entry || entry.operation !== 'PUT' || entry.length === 0) {
+          await this.kv.create(key, data);
+          return true;
+        }
+        if (entry.json<EnvelopeStatus>().verified) return false;
         await this.kv.update(key, data, entry.revision);
         return true;
       } catch (error) {

@@ -1,3 +1,5 @@
+import { TokenBuckets } from './token-buckets.ts';
+
 /**
  * Throttling in one process: at most `maxInFlight` envelopes of a subject at once, and at
  * most `rate` a second from one sender (a token bucket with `burst`). An envelope over a
@@ -11,19 +13,14 @@ export interface ThrottleOptions {
   readonly now?: () => number;
 }
 
-interface Bucket {
-  tokens: number;
-  at: number;
-}
-
 export class Throttle {
   readonly #inFlight = new Map<string, number>();
   readonly #waiting = new Map<string, (() => void)[]>();
-  readonly #buckets = new Map<string, Bucket>();
-  readonly #now: () => number;
+  readonly #buckets: TokenBuckets | undefined;
 
   constructor(private readonly options: ThrottleOptions) {
-    this.#now = options.now ?? Date.now;
+    const rate = options.senderRate;
+    this.#buckets = rate ? new TokenBuckets({ rate: rate.rate, burst: rate.burst, ...(options.now ? { now: options.now } : {}) }) : undefined;
   }
 
   /** True when nothing is configured: the runner then skips the throttle entirely. */
@@ -54,19 +51,9 @@ export class Throttle {
   }
 
   async #token(sender: string): Promise<void> {
-    const rate = this.options.senderRate;
-    if (!rate) return;
-    for (;;) {
-      const now = this.#now();
-      const bucket = this.#buckets.get(sender) ?? { tokens: rate.burst, at: now };
-      bucket.tokens = Math.min(rate.burst, bucket.tokens + ((now - bucket.at) / 1000) * rate.rate);
-      bucket.at = now;
-      this.#buckets.set(sender, bucket);
-      if (bucket.tokens >= 1) {
-        bucket.tokens -= 1;
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, Math.ceil(((1 - bucket.tokens) / rate.rate) * 1000)));
+    if (!this.#buckets) return;
+    for (let wait = this.#buckets.take(sender); wait > 0; wait = this.#buckets.take(sender)) {
+      await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
 }

@@ -17,6 +17,23 @@ export interface ConnectNatsOptions {
   readonly reconnectTimeWaitMs?: number;
   /** Upper bound of the random delay added to each wait (default 1000 ms). */
   readonly reconnectJitterMs?: number;
+  /** User name and password; by default taken from a `nats://user:pass@host:port` URL (nats.js ignores them there). */
+  readonly user?: string;
+  readonly pass?: string;
+}
+
+/**
+ * Splits `nats://user:pass@host:port` (or `nats://token@host:port`) into the server, without
+ * the credentials, and the credentials: nats.js does not read them from a URL.
+ */
+export function credentialsOf(server: string): { server: string; user?: string; pass?: string; token?: string } {
+  const match = /^([a-z]+:\/\/)?([^/@\s]+)@(.+)$/i.exec(server);
+  if (!match) return { server };
+  const plain = `${match[1] ?? ''}${match[3]}`;
+  const auth = match[2]!;
+  const colon = auth.indexOf(':');
+  if (colon < 0) return { server: plain, token: decodeURIComponent(auth) };
+  return { server: plain, user: decodeURIComponent(auth.slice(0, colon)), pass: decodeURIComponent(auth.slice(colon + 1)) };
 }
 
 /** Hides the password (or token) of a `nats://user:pass@host` URL. */
@@ -46,11 +63,18 @@ export function redactUrl(url: string): string {
  */
 export async function connectNats(options: ConnectNatsOptions): Promise<NatsConnection> {
   patchNatsClient();
-  const servers = options.url.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const parsed = options.url.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map(credentialsOf);
+  const servers = parsed.map((p) => p.server);
+  const user = options.user ?? parsed.find((p) => p.user !== undefined)?.user;
+  const pass = options.pass ?? parsed.find((p) => p.pass !== undefined)?.pass;
+  const token = user === undefined ? parsed.find((p) => p.token !== undefined)?.token : undefined;
   try {
     return await connect({
       servers,
       ...(options.name === undefined ? {} : { name: options.name }),
+      ...(user === undefined ? {} : { user }),
+      ...(pass === undefined ? {} : { pass }),
+      ...(token === undefined ? {} : { token }),
       noAsyncTraces: true,
       reconnect: true,
       maxReconnectAttempts: options.maxReconnectAttempts ?? -1,

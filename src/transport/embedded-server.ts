@@ -8,6 +8,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NatsServerError } from '../errors.ts';
 import { spawnNatsServer } from './spawn-nats-server.ts';
+import { acquireStoreLock } from './store-lock.ts';
 
 /** Options of {@link startEmbeddedNatsServer}. */
 export interface EmbeddedNatsServerOptions {
@@ -72,6 +73,9 @@ async function effectiveConfig(configFile: string, storeDir: string): Promise<st
 /**
  * Starts a nats-server with JetStream on 127.0.0.1 and waits until it is ready.
  * The server is stopped when this process exits; call `stop()` to stop it earlier.
+ * The store is owned: while a live process holds its lock (`mailroom.lock` in the store),
+ * another start on it throws `AlreadyRunningError` naming that pid; a server left running
+ * by an owner that died (SIGKILL) is an orphan, stopped before the new one starts.
  * A missing binary is a `NatsServerError` whose `hint` says how to install one.
  *
  * @example
@@ -87,28 +91,40 @@ export async function startEmbeddedNatsServer(options: EmbeddedNatsServerOptions
   const storeDir = resolve(options.storeDir ?? '.mailroom/nats');
   await mkdir(storeDir, { recursive: true });
   const configFile = options.configFile ?? (existsSync(packagedConfig) ? packagedConfig : undefined);
-  const config = configFile === undefined ? [] : ['-c', await effectiveConfig(resolve(configFile), storeDir)];
   const port = options.port ?? 0;
   const pidFile = join(storeDir, 'nats-server.pid');
-  await stopOrphan(pidFile);
-  const server = await spawnNatsServer({
-    detached: true,
-    ...(options.binary === undefined ? {} : { binary: options.binary }),
-    args: [...config, '-js', '-sd', storeDir, '-a', '127.0.0.1', '-p', String(port === 0 ? -1 : port)],
-    readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
-    signalOnProcessExit: 'SIGTERM',
-  });
-  await writeFile(pidFile, String(server.pid));
+  // Owned, not guessed: a live runtime on this store refuses us (AlreadyRunningError), so
+  // the server in the pid file is stopped only when its owner is gone: a real orphan.
+  const lock = await acquireStoreLock(storeDir);
+  let server;
+  try {
+    const config = configFile === undefined ? [] : ['-c', await effectiveConfig(resolve(configFile), storeDir)];
+    await stopOrphan(pidFile);
+    server = await spawnNatsServer({
+      detached: true,
+      ...(options.binary === undefined ? {} : { binary: options.binary }),
+      args: [...config, '-js', '-sd', storeDir, '-a', '127.0.0.1', '-p', String(port === 0 ? -1 : port)],
+      readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
+      signalOnProcessExit: 'SIGTERM',
+    });
+    await writeFile(pidFile, String(server.pid));
+  } catch (error) {
+    await server?.stop();
+    await lock.release();
+    throw error;
+  }
+  const running = server;
   return {
-    url: server.url,
-    port: server.port,
-    version: server.version,
-    pid: server.pid,
+    url: running.url,
+    port: running.port,
+    version: running.version,
+    pid: running.pid,
     storeDir,
-    log: server.log,
+    log: running.log,
     stop: async () => {
-      await server.stop(options.stopTimeoutMs ?? 10_000);
+      await running.stop(options.stopTimeoutMs ?? 10_000);
       await rm(pidFile, { force: true });
+      await lock.release();
     },
   };
 }
@@ -125,6 +141,7 @@ const isAlive = (pid: number): boolean => {
 /**
  * The embedded server runs in its own process group; if Mailroom was killed without a
  * chance to stop it (SIGKILL), it is still running on the store. Stop that orphan first.
+ * Called only with the store lock held: no live runtime owns the server in the pid file.
  */
 async function stopOrphan(pidFile: string): Promise<void> {
   const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());

@@ -14,7 +14,13 @@
  *   becomes `=` and two upper-case hex digits per UTF-8 byte (`orders.example` →
  *   `orders=2Eexample`). A UUID correlation stays as it is.
  */
+import { createHash } from 'node:crypto';
 import { MailroomError } from '../errors.ts';
+
+/** 128 bits of SHA-256, base64url: a short, collision-resistant stand-in for a long value in an ID. */
+function fingerprint(value: string): string {
+  return createHash('sha256').update(value).digest().subarray(0, 16).toString('base64url');
+}
 
 /** A name could not be built or parsed: empty input, a malformed token, a bad prefix. */
 export class InvalidNameError extends MailroomError {
@@ -156,8 +162,10 @@ export interface Names {
   conversationDoneSubject(key: string): string;
   /** Wildcard of {@link Names.conversationDoneSubject}. */
   readonly conversationDoneWildcard: string;
-  /** KV bucket names: `mailroom-status`, `mailroom-replay`, `mailroom-conversations`, `mailroom-subscriptions`, `mailroom-workflows`. */
-  readonly buckets: { readonly status: string; readonly replay: string; readonly conversations: string; readonly subscriptions: string; readonly workflows: string };
+  /** KV bucket names: `mailroom-status`, `mailroom-replay`, `mailroom-outbound`, `mailroom-conversations`, `mailroom-subscriptions`, `mailroom-workflows`. */
+  readonly buckets: { readonly status: string; readonly replay: string; readonly outbound: string; readonly conversations: string; readonly subscriptions: string; readonly workflows: string };
+  /** The outbound bucket key of an outbound envelope, by its deterministic message ID (`reply/<from>/<correlation>`, ...): one KV token. */
+  outboundKey(msgId: string): string;
   /** The workflows bucket key of a workflow: `w.<id>`, KV-encoded. */
   workflowKey(id: string): string;
   /** The workflows bucket key linking a correlation to the workflow it belongs to: `c.<correlation>`. */
@@ -176,8 +184,14 @@ export interface Names {
   replayKey(from: string, correlation: string): string;
   /** Reverses {@link Names.statusKey} and {@link Names.replayKey}; throws {@link InvalidNameError}. */
   parseKey(key: string): ParsedKey;
-  /** The ingress `Nats-Msg-Id`: `<From>/<Correlation>` (the JetStream dedupe key). */
-  inboxMsgId(from: string, correlation: string): string;
+  /**
+   * The ingress `Nats-Msg-Id`: `<From>/<Correlation>/<Hash>/<signature fingerprint>` (the
+   * JetStream dedupe key). The Hash and a digest of the Signature are in it so that an
+   * unverified copy (same From and Correlation, other body, or the genuine body with a forged
+   * signature) can never block the genuine envelope: only a copy that signs the same content
+   * with the same signature is a duplicate.
+   */
+  inboxMsgId(from: string, correlation: string, hash: string, signature: string): string;
 }
 
 const PREFIX = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
@@ -223,7 +237,8 @@ export function createNames(prefix = 'mailroom'): Names {
     },
     conversationDoneSubject: (key) => `${lower}.conversations.done.${key}`,
     conversationDoneWildcard: `${lower}.conversations.done.>`,
-    buckets: { status: `${lower}-status`, replay: `${lower}-replay`, conversations: `${lower}-conversations`, subscriptions: `${lower}-subscriptions`, workflows: `${lower}-workflows` },
+    buckets: { status: `${lower}-status`, replay: `${lower}-replay`, outbound: `${lower}-outbound`, conversations: `${lower}-conversations`, subscriptions: `${lower}-subscriptions`, workflows: `${lower}-workflows` },
+    outboundKey: (msgId) => encodeKeyToken(msgId),
     workflowKey: (id) => `w.${encodeKeyToken(id)}`,
     workflowCorrelationKey: (correlation) => `c.${encodeKeyToken(correlation)}`,
     inboxSubject: subject('inbox'),
@@ -256,6 +271,6 @@ export function createNames(prefix = 'mailroom'): Names {
       if (parts.length !== 2) throw new InvalidNameError(`KV key must have two tokens, got ${JSON.stringify(value)}`, value);
       return { from: decodeKeyToken(parts[0] ?? ''), correlation: decodeKeyToken(parts[1] ?? '') };
     },
-    inboxMsgId: (from, correlation) => `${from}/${correlation}`,
+    inboxMsgId: (from, correlation, hash, signature) => `${from}/${correlation}/${hash}/${fingerprint(signature)}`,
   };
 }

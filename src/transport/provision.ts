@@ -49,7 +49,7 @@ export interface ProvisionOptions {
   readonly replayWindowMs: number;
   /** Ordered processing: this many partitions, each a consumer with one message in flight. */
   readonly ordered?: { readonly partitions: number };
-  /** TTL of the status bucket; absent or 0 keeps statuses. */
+  /** TTL of the status bucket (`max_age`, updated on an existing bucket); absent or 0 keeps statuses. */
   readonly statusTtlMs?: number;
   /** Stream and bucket replicas (default 1; 3 on a JetStream cluster). */
   readonly replicas?: number;
@@ -63,6 +63,8 @@ export interface Provisioned {
   readonly status: KV;
   /** Correlations seen inside the replay window (`create()` fails on a second sighting). */
   readonly replay: KV;
+  /** Outbound envelopes by deterministic message ID, with their signed bytes (TTL = the replay window). */
+  readonly outbound: KV;
   /** Passivated conversation snapshots per `<from>.<correlation>` (history 1). */
   readonly conversations: KV;
   /** Topic subscriptions per `<topic>.<domain>`. */
@@ -240,7 +242,7 @@ async function ensureBucket(
 
 /**
  * Creates or updates (idempotently) the inbox, outbox and DLQ streams, the
- * `inbox` and `outbox` durable pull consumers and the status and replay buckets.
+ * `inbox` and `outbox` durable pull consumers and the status, replay and outbound buckets.
  * A setting the server cannot change in place is a `TransportError` that says what
  * to do; invalid options are a `ConfigError`.
  *
@@ -320,10 +322,12 @@ export async function provision(nc: NatsConnection, names: Names, options: Provi
 
   const status = await ensureBucket(js, jsm, names.buckets.status, { history: 1, ttlMs: options.statusTtlMs ?? 0, replicas, description: 'Mailroom: envelope status' }, version);
   const replay = await ensureBucket(js, jsm, names.buckets.replay, { history: 1, ttlMs: options.replayWindowMs, replicas, description: 'Mailroom: correlations seen in the replay window' }, version);
-  const conversations = await ensureBucket(js, jsm, names.buckets.conversations, { history: 1, ttlMs: options.statusTtlMs ?? 0, replicas, description: 'Mailroom: passivated conversations' }, version);
+  const outbound = await ensureBucket(js, jsm, names.buckets.outbound, { history: 1, ttlMs: options.replayWindowMs, replicas, description: 'Mailroom: signed outbound envelopes by message ID (one signature each)' }, version);
+  // Never the status TTL: a passivated conversation waits as long as its own timeout says.
+  const conversations = await ensureBucket(js, jsm, names.buckets.conversations, { history: 1, ttlMs: 0, replicas, description: 'Mailroom: passivated conversations' }, version);
   const subscriptions = await ensureBucket(js, jsm, names.buckets.subscriptions, { history: 1, ttlMs: 0, replicas, description: 'Mailroom: topic subscriptions' }, version);
   const workflows = await ensureBucket(js, jsm, names.buckets.workflows, { history: 1, ttlMs: 0, replicas, description: 'Mailroom: durable workflows' }, version);
-  return { js, jsm, status, replay, conversations, subscriptions, workflows };
+  return { js, jsm, status, replay, outbound, conversations, subscriptions, workflows };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

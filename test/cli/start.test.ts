@@ -92,4 +92,47 @@ describe('mailroom start', () => {
       expect(await second.exited).toBe(0);
     }
   }, 120_000);
+  it('a second start on the same config refuses at once ("already running, pid N") and leaves the first serving', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mailroom-start-twice-'));
+    const shop = await makeDomain(dir, 'shop.example');
+    const orders = await makeDomain(dir, 'orders.example');
+    await writeFile(join(dir, 'handlers.mjs'), "export default { 'Hello@Host': async ({ body }) => ({ echo: body }) };\n");
+    const port = await freePort();
+    const config = join(dir, 'mailroom.yaml');
+    await writeFile(
+      config,
+      [
+        `http: { port: ${port} }`,
+        'domains:',
+        `  - { name: shop.example, selector: pw1, privateKey: ${shop.privateKeyPath}, handlers: ./handlers.mjs }`,
+        `  - { name: orders.example, selector: pw1, privateKey: ${orders.privateKeyPath} }`,
+      ].join('\n'),
+    );
+    const first = start(config);
+    try {
+      await waitFor(() => first.output().includes('ready; Ctrl-C to stop'), { what: 'the first runtime to be ready', timeoutMs: 30_000 });
+      const natsPid = Number(await readFile(join(dir, '.mailroom/nats/nats-server.pid'), 'utf8'));
+
+      const second = start(config);
+      expect(await second.exited).not.toBe(0);
+      expect(second.output()).toContain(`already running, pid ${first.child.pid}`);
+      expect(second.output()).toMatch(/hint: .*storeDir/);
+
+      // The first runtime's server was left alone: it still stores and answers.
+      expect(alive(natsPid)).toBe(true);
+      const envelope = orders.sign({ To: 'shop.example', Subject: 'Hello@Host', Body: { after: 'second start' } });
+      const res = await fetch(`http://127.0.0.1:${port}/inbox`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(envelope) });
+      expect(res.status).toBe(202);
+      const status = await waitFor(async () => {
+        const r = await fetch(`http://127.0.0.1:${port}/envelopes/orders.example/${envelope.Header.Correlation}`);
+        const body = r.ok ? ((await r.json()) as { final: boolean; state: string }) : undefined;
+        return body?.final ? body : undefined;
+      }, { what: 'the envelope final', timeoutMs: 20_000 });
+      expect(status.state).toBe('replied');
+      expect(first.output()).not.toMatch(/lost the NATS connection/);
+    } finally {
+      process.kill(-first.child.pid!, 'SIGINT');
+      expect(await first.exited).toBe(0);
+    }
+  }, 90_000);
 });

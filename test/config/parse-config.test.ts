@@ -50,6 +50,8 @@ describe('parseConfig: the full example', () => {
       validation: { maxSkewMs: 300_000, maxAgeMs: 900_000, replayWindowMs: 86_400_000, strict: false },
       delivery: { maxAttempts: 5, ackWaitMs: 30_000, retry: { initialDelayMs: 1_000, maxDelayMs: 60_000, multiplier: 2 }, concurrency: 64, handlerTimeoutMs: 30_000, stopGraceMs: 10_000, subjects: {} },
       outbox: { maxAttempts: 8, retry: { initialDelayMs: 1_000, maxDelayMs: 300_000, multiplier: 2 }, allowPrivateNetworks: false },
+      status: { ttlMs: 7 * 86_400_000 },
+      feedback: { rate: 1, burst: 10 },
     };
     expect(config).toEqual(expected);
   });
@@ -69,6 +71,8 @@ describe('parseConfig: the full example', () => {
       validation: { maxSkewMs: 300_000, maxAgeMs: 900_000, replayWindowMs: 86_400_000, strict: false },
       delivery: { maxAttempts: 5, ackWaitMs: 30_000, retry: { initialDelayMs: 1_000, maxDelayMs: 60_000, multiplier: 2 }, concurrency: 64, handlerTimeoutMs: 30_000, stopGraceMs: 10_000, subjects: {} },
       outbox: { maxAttempts: 8, retry: { initialDelayMs: 1_000, maxDelayMs: 300_000, multiplier: 2 }, allowPrivateNetworks: false },
+      status: { ttlMs: 7 * 86_400_000 },
+      feedback: { rate: 1, burst: 10 },
     });
   });
 
@@ -87,6 +91,15 @@ describe('parseConfig: the full example', () => {
     expect(delivery.subjects).toEqual({ 'Report@Shop': { handlerTimeoutMs: 300_000 }, 'Pay@Shop': { maxInFlight: 4 } });
     const error = catchConfigError(() => parseConfig({ delivery: { handlerTimeout: 0, subjects: { 'Report@Shop': { handlerTimeout: 'soon' } } } }));
     expect(error.issues.map((issue) => issue.path)).toEqual(['delivery.handlerTimeout', 'delivery.subjects["Report@Shop"].handlerTimeout']);
+  });
+
+  it('status expiry and feedback limits: durations and positive numbers, strict', () => {
+    const config = parseConfig({ status: { ttl: '1h' }, feedback: { rate: 0.5, burst: 3 } }, { baseDir: BASE });
+    expect(config.status).toEqual({ ttlMs: 3_600_000 });
+    expect(config.feedback).toEqual({ rate: 0.5, burst: 3 });
+    expect(catchConfigError(() => parseConfig({ feedback: { rate: 0 } }, { baseDir: BASE })).issues).toEqual([expect.objectContaining({ path: 'feedback.rate' })]);
+    expect(catchConfigError(() => parseConfig({ status: { ttl: 0 } }, { baseDir: BASE })).issues).toEqual([expect.objectContaining({ path: 'status.ttl' })]);
+    expect(catchConfigError(() => parseConfig({ status: { maxAge: '1d' } }, { baseDir: BASE })).issues).toEqual([expect.objectContaining({ path: 'status.maxAge' })]);
   });
 
   it('treats empty YAML values as absent', () => {

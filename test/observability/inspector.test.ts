@@ -104,3 +104,31 @@ describe('inspection filters', () => {
     expect(inspectionPredicate({})({ type: '@xstate.microstep', actorRef: envelope } as never)).toBe(false);
   });
 });
+
+describe('the inspector WebSocket and browser origins', () => {
+  it('refuses a web page of another origin (WebSockets have no CORS), admits loopback pages, allowed origins and non-browser clients', async () => {
+    const { startInspectorServer } = await import('../../src/observability/inspector-server.ts');
+    const { WebSocket } = await import('ws');
+    const server = await startInspectorServer({ port: 0, allowedOrigins: ['https://mailroom.example.com'] });
+    const opens = (origin?: string) =>
+      new Promise<boolean>((resolve) => {
+        const socket = new WebSocket(server.url, origin ? { origin } : {});
+        socket.once('open', () => {
+          socket.close();
+          resolve(true);
+        });
+        socket.once('error', () => resolve(false));
+      });
+    try {
+      expect(await opens('https://evil.example')).toBe(false);
+      expect(await opens('http://127.0.0.1.evil.example:8080')).toBe(false);
+      expect(await opens('null')).toBe(false);
+      expect(await opens('http://127.0.0.1:8080')).toBe(true);
+      expect(await opens('http://localhost:3000')).toBe(true);
+      expect(await opens('https://mailroom.example.com')).toBe(true);
+      expect(await opens()).toBe(true);
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -10,7 +10,7 @@ import type { EnvelopeStatus } from '../../src/runtime/status-store.ts';
 let server: NatsServerHandle;
 let sink: Server;
 let sinkUrl: string;
-const calls: { path: string; status: EnvelopeStatus }[] = [];
+const calls: { path: string; status: EnvelopeStatus; key?: string }[] = [];
 
 beforeAll(async () => {
   server = await startNatsServer();
@@ -18,7 +18,7 @@ beforeAll(async () => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
-      calls.push({ path: req.url ?? '', status: JSON.parse(body) as EnvelopeStatus });
+      calls.push({ path: req.url ?? '', status: JSON.parse(body) as EnvelopeStatus, key: req.headers['idempotency-key'] as string | undefined });
       res.writeHead(204).end();
     });
   });
@@ -53,6 +53,30 @@ describe('completion callbacks', () => {
       expect(callA.status).toMatchObject({ correlation: a.Header.Correlation, state: 'replied', final: true });
       expect(callB.status).toMatchObject({ correlation: b.Header.Correlation, state: 'noFeedback', discard: { reason: 'unknown-subject' } });
       expect(calls.filter((c) => c.path === '/done/a')).toHaveLength(1);
+      // Idempotency-Key: the callback's deterministic message ID (sender, correlation, the envelope's Hash).
+      expect(callA.key).toBe(`callback/orders.example/${a.Header.Correlation}/${a.Hash}`);
+      expect(callB.key).toBe(`callback/orders.example/${b.Header.Correlation}/${b.Hash}`);
+    } finally {
+      await mailroom.stop();
+    }
+  });
+
+  it('never calls back for an envelope whose signature did not verify: nothing unverified makes the runtime POST', async () => {
+    const { fixture, mailroom } = await runtime(true);
+    try {
+      const orders = fixture.domains['orders.example']!;
+      const forged = orders.sign({ To: 'shop.example', Subject: 'Hello@Host', Body: { n: 1 } });
+      const tampered = { ...forged, Body: { n: 2 } };
+      const genuine = orders.sign({ To: 'shop.example', Subject: 'Hello@Host' });
+      const settled: EnvelopeStatus[] = [];
+      mailroom.events.on('settled', (status) => settled.push(status));
+      expect((await post(mailroom, JSON.stringify(tampered), `?callback=${encodeURIComponent(`${sinkUrl}/forged`)}`)).status).toBe(202);
+      await waitFor(() => settled.find((s) => s.correlation === forged.Header.Correlation && s.final), { what: 'the forged envelope discarded' });
+      // A genuine one behind it, with a callback: once it is called, the forged one's would have been too.
+      expect((await post(mailroom, JSON.stringify(genuine), `?callback=${encodeURIComponent(`${sinkUrl}/genuine`)}`)).status).toBe(202);
+      await waitFor(() => calls.find((c) => c.path === '/genuine'), { what: 'the genuine callback' });
+      expect(settled.find((s) => s.correlation === forged.Header.Correlation)).toMatchObject({ state: 'noFeedback', discard: { reason: 'hash-mismatch' } });
+      expect(calls.filter((c) => c.path === '/forged')).toHaveLength(0);
     } finally {
       await mailroom.stop();
     }

@@ -82,6 +82,8 @@ describe('dead letters', () => {
     expect(replay.code).toBe(0);
     const status = await waitFor(() => settled.find((s) => s.correlation === letter.envelope.correlation && s.state === 'replied'), { what: 'the replayed envelope replied' });
     expect(status.attempt).toBe(1);
+    // Replayed over HTTP from loopback without a token configured: the status names who.
+    expect(status.history.find((step) => step.state === 'replayed')).toMatchObject({ by: 'loopback' });
     expect((await mailroom.stats()).deadLetters).toBe(1);
     expect(await mailroom.deadLetters.get(letter.id)).toBeUndefined();
   });

@@ -60,6 +60,7 @@ describe('remote delivery', () => {
   let partner: Server;
   let answers: number[] = [];
   const received: string[] = [];
+  const keys: (string | undefined)[] = [];
 
   beforeAll(async () => {
     server = await startNatsServer();
@@ -69,6 +70,7 @@ describe('remote delivery', () => {
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
         received.push(body);
+        keys.push(req.headers['idempotency-key'] as string | undefined);
         res.writeHead(answers.shift() ?? 202).end();
       });
     });
@@ -93,15 +95,17 @@ describe('remote delivery', () => {
 
   const deadLetters = () => readStream<DeadLetterRecord>(nc, mailroom.names.streams.dlq);
 
-  it('posts a signed envelope to the directory URL, retrying 5xx with backoff until it is taken', async () => {
+  it('posts a signed envelope to the directory URL, retrying 5xx with backoff until it is taken; every try carries the same Idempotency-Key', async () => {
     answers = [503, 500];
     received.length = 0;
+    keys.length = 0;
     const sent = await mailroom.send({ From: 'shop.example', To: 'partner.example', Subject: 'Offer@Partner', Body: { price: 42 } });
     await waitFor(() => received.length >= 3, { what: 'three delivery attempts' });
     expect(received).toHaveLength(3);
     const verified = verifyEnvelopeText(received[2]!, fixture.domains['shop.example']!.publicKey);
     expect(verified.ok).toBe(true);
     expect(verified.ok && verified.value.envelope.Header.Correlation).toBe(sent.Header.Correlation);
+    expect(keys).toEqual([0, 1, 2].map(() => `send/shop.example/${sent.Header.Correlation}`));
   });
 
   it('dead-letters an envelope the remote inbox refuses (4xx), with the reason', async () => {

@@ -2,13 +2,16 @@
  * What can go wrong, with real processes: the runtime killed with SIGKILL mid-batch,
  * nats-server killed and restarted under load, the inbox while JetStream is down.
  */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
 import { makeFixture, type Fixture } from '../support/runtime-fixture.ts';
-import { startChildRuntime } from '../support/child-runtime.ts';
+import { readHolds, startChildRuntime } from '../support/child-runtime.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { connectNats } from '../../src/transport/connect.ts';
+import { TransportError } from '../../src/errors.ts';
 import { createNames } from '../../src/transport/names.ts';
 import { startMailroom } from '../../src/runtime/mailroom.ts';
 import type { EnvelopeStatus } from '../../src/runtime/status-store.ts';
@@ -58,19 +61,33 @@ async function postAll(url: string, bodies: readonly string[]): Promise<void> {
 
 describe('the runtime killed with SIGKILL mid-batch', () => {
   it('finishes every accepted envelope after a restart, and never publishes a reply twice', async () => {
-    // 8 at a time, 100 ms each: the batch takes seconds, so the kill lands in the middle of it.
-    const fixture = await fixtureFor(8);
+    // The state at the kill is built, not raced: 100 envelopes done, then 8 (= concurrency) held
+    // in their handlers until the process dies, then 92 more accepted that cannot start.
+    const concurrency = 8;
+    const fixture = await fixtureFor(concurrency);
+    const holdDir = join(fixture.dir, 'holds');
+    await mkdir(holdDir);
     const orders = fixture.domains['orders.example']!;
-    const envelopes = Array.from({ length: 200 }, (_, n) => orders.sign({ To: 'shop.example', Subject: 'Hello@Host', Body: { n } }));
-    const spec = { input: fixture.input, dir: fixture.dir, handlerDelayMs: 100, outboxWorker: false };
+    const sign = (body: { n: number; hold?: boolean }) => orders.sign({ To: 'shop.example', Subject: 'Hello@Host', Body: body });
+    const done = Array.from({ length: 100 }, (_, n) => sign({ n }));
+    const inFlight = Array.from({ length: concurrency }, (_, n) => sign({ n: 100 + n, hold: true }));
+    const queued = Array.from({ length: 92 }, (_, n) => sign({ n: 108 + n }));
+    const envelopes = [...done, ...inFlight, ...queued];
+    const spec = { input: fixture.input, dir: fixture.dir, handlerDelayMs: 10, outboxWorker: false };
 
-    const first = await startChildRuntime(spec, 'first');
-    await postAll(first.url, envelopes.map((e) => JSON.stringify(e)));
-    // Kill it while it is in the middle of the batch.
-    await waitFor(async () => (await finalStatuses(fixture.prefix)).size >= 20, { what: 'some envelopes final', timeoutMs: 20_000 });
+    const first = await startChildRuntime({ ...spec, holdDir }, 'first');
+    await postAll(first.url, done.map((e) => JSON.stringify(e)));
+    await waitFor(async () => (await finalStatuses(fixture.prefix)).size === done.length, { what: 'the first 100 final', timeoutMs: 30_000 });
+    await postAll(first.url, inFlight.map((e) => JSON.stringify(e)));
+    const held = await waitFor(async () => {
+      const holds = await readHolds(holdDir);
+      return holds.length === concurrency ? holds : undefined;
+    }, { what: `${concurrency} envelopes held in flight`, timeoutMs: 30_000 });
+    await postAll(first.url, queued.map((e) => JSON.stringify(e)));
     await first.kill('SIGKILL');
-    const doneBeforeKill = (await finalStatuses(fixture.prefix)).size;
-    expect(doneBeforeKill).toBeLessThan(envelopes.length);
+    expect(held.every((h) => h.pid === first.pid && h.attempt === 1)).toBe(true);
+    expect(new Set(held.map((h) => h.correlation))).toEqual(new Set(inFlight.map((e) => e.Header.Correlation)));
+    expect((await finalStatuses(fixture.prefix)).size).toBe(done.length);
 
     const second = await startChildRuntime(spec, 'second');
     try {
@@ -79,24 +96,29 @@ describe('the runtime killed with SIGKILL mid-batch', () => {
         return statuses.size === envelopes.length ? statuses : undefined;
       }, { what: 'every envelope final after the restart', timeoutMs: 30_000 });
       for (const envelope of envelopes) expect(finals.get(`orders.example/${envelope.Header.Correlation}`)?.state).toBe('replied');
+      // What was in flight at the kill was delivered again, and answered by the second process.
+      for (const envelope of inFlight) expect(finals.get(`orders.example/${envelope.Header.Correlation}`)?.attempt).toBeGreaterThan(1);
       const replies = await outboxCorrelations(fixture.prefix);
       expect(replies).toHaveLength(envelopes.length);
       expect(new Set(replies).size).toBe(envelopes.length);
     } finally {
       await second.kill('SIGTERM');
     }
-  }, 90_000);
+  }, 120_000);
 });
 
 describe('nats-server killed and restarted under load', () => {
   it('the runtime reconnects; every accepted envelope reaches a final state; the inbox answers 503 meanwhile, 202 after', async () => {
     const fixture = await fixtureFor();
     const orders = fixture.domains['orders.example']!;
+    const errors: { error: unknown; context: string }[] = [];
     const mailroom = await startMailroom(fixture.config, {
       handlers: { 'shop.example': { 'Hello@Host': ({ body }) => ({ echo: body }) } },
       outboxWorker: false,
-      onError: () => undefined,
+      onError: (error, context) => errors.push({ error, context }),
     });
+    const natsChanges: string[] = [];
+    mailroom.events.on('nats', (change) => natsChanges.push(change.type));
     try {
       const envelopes = Array.from({ length: 150 }, (_, n) => orders.sign({ To: 'shop.example', Subject: 'Hello@Host', Body: { n } }));
       const bodies = envelopes.map((e) => JSON.stringify(e));
@@ -109,9 +131,14 @@ describe('nats-server killed and restarted under load', () => {
       }, { what: 'a 503 while nats-server is down' });
       expect(((await refused.json()) as { error: string }).error).toBe('unavailable');
       expect((await fetch(`${mailroom.url}/readyz`)).status).toBe(503);
+      // The loss is reported, not silent.
+      const lost = errors.find((e) => e.context === 'nats');
+      expect(lost?.error).toBeInstanceOf(TransportError);
+      expect((lost?.error as Error).message).toMatch(/lost the NATS connection/);
 
       await server.restart();
       await postAll(mailroom.url!, bodies.slice(50));
+      expect(natsChanges.slice(0, 2)).toEqual(['disconnect', 'reconnect']);
       expect((await fetch(`${mailroom.url}/readyz`)).status).toBe(200);
 
       const finals = await waitFor(async () => {

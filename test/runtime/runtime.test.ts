@@ -178,19 +178,19 @@ describe('discards', () => {
     });
   }
 
-  it('duplicate-correlation: a second envelope with a used correlation (past the dedupe window) is discarded', async () => {
+  it('correlation-reused: a different verified envelope with a claimed correlation is discarded; the holder keeps its status', async () => {
     const stranger = fixture.domains['stranger.example']!;
     const first = stranger.sign({ To: 'shop.example', Subject: 'Hello@Host', Body: { n: 1 } });
     await post(encodeEnvelope(first));
-    await finalOf('stranger.example', first.Header.Correlation);
-    // Bypass the ingress dedupe window, as a late replay would: publish straight into the inbox stream.
+    const holder = await finalOf('stranger.example', first.Header.Correlation);
+    // Another envelope (another Hash) with the same correlation: the ingress ID includes the Hash, so it is stored.
     const second = stranger.sign({ To: 'shop.example', Subject: 'Hello@Host', Body: { n: 2 }, Correlation: first.Header.Correlation });
-    const nc = await connectNats({ url: server.url });
-    await nc.publish(mailroom.names.inboxSubject('shop.example', 'stranger.example'), encodeEnvelope(second));
-    await nc.flush();
-    await nc.close();
+    const res = await post(encodeEnvelope(second));
+    expect(res.status).toBe(202);
     const status = await waitFor(() => settledFor('stranger.example', first.Header.Correlation).find((s) => s.status.discard)?.status);
-    expect(status.discard?.reason).toBe('duplicate-correlation');
+    expect(status.discard?.reason).toBe('correlation-reused');
+    expect(status.hash).toBe(second.Hash);
+    expect(await mailroom.status('stranger.example', first.Header.Correlation)).toEqual(holder);
   });
 
   it('bad input at the inbox: 400 with a named reason, 413 too large, 415 wrong media type; nothing stored', async () => {

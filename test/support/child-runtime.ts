@@ -15,7 +15,7 @@ export interface ChildRuntime {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function startChildRuntime(spec: { input: Record<string, unknown>; dir: string; handlerDelayMs?: number; outboxWorker?: boolean }, name = 'runtime'): Promise<ChildRuntime> {
+export async function startChildRuntime(spec: { input: Record<string, unknown>; dir: string; handlerDelayMs?: number; outboxWorker?: boolean; holdDir?: string }, name = 'runtime'): Promise<ChildRuntime> {
   const specPath = join(spec.dir, `${name}-${Date.now()}.json`);
   await writeFile(specPath, JSON.stringify(spec));
   // One process: tsx's loader in this node, not the tsx CLI (which runs the script in a second
@@ -49,4 +49,25 @@ export async function startChildRuntime(spec: { input: Record<string, unknown>; 
       await exited;
     },
   };
+}
+
+/** One envelope a child runtime holds in its handler (see `holdDir` in runtime-process.ts). */
+export interface Hold {
+  readonly pid: number;
+  readonly correlation: string;
+  readonly attempt: number;
+}
+
+/** The envelopes held right now (and earlier) in `holdDir`, from their markers. */
+export async function readHolds(holdDir: string): Promise<Hold[]> {
+  const { readdir } = await import('node:fs/promises');
+  return (await readdir(holdDir))
+    .map((name) => /^(\d+)\.(.+)\.(\d+)$/.exec(name))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ pid: Number(m[1]), correlation: m[2]!, attempt: Number(m[3]) }));
+}
+
+/** Lets every held handler return. */
+export async function releaseHolds(holdDir: string): Promise<void> {
+  await writeFile(join(holdDir, 'release'), '');
 }

@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectionOptions } from '@nats-io/transport-node';
 import { TransportError } from '../../src/errors.ts';
-import { connectNats, redactUrl } from '../../src/transport/connect.ts';
+import { connectNats, credentialsOf, redactUrl } from '../../src/transport/connect.ts';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
 import { waitFor } from '../support/wait-for.ts';
 
@@ -51,6 +51,12 @@ describe('connectNats', () => {
     expect((error as Error).message).toContain(`nats://alice:***@127.0.0.1:${port}`);
     expect((error as Error).message).not.toContain('s3cret');
     expect(redactUrl('nats://tok@h:1,nats://u:p@h:2')).toBe('nats://***@h:1,nats://u:***@h:2');
+  });
+
+  it('takes user and password (or a token) from the URL, which nats.js would ignore', () => {
+    expect(credentialsOf('nats://alice:s%3Acret@127.0.0.1:4')).toEqual({ server: 'nats://127.0.0.1:4', user: 'alice', pass: 's:cret' });
+    expect(credentialsOf('nats://tok@h:1')).toEqual({ server: 'nats://h:1', token: 'tok' });
+    expect(credentialsOf('nats://h:1')).toEqual({ server: 'nats://h:1' });
   });
 
   it('gives up after maxReconnectAttempts when asked to', async () => {

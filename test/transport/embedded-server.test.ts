@@ -2,9 +2,11 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { NatsServerError } from '../../src/errors.ts';
+import { AlreadyRunningError, NatsServerError } from '../../src/errors.ts';
 import { connectNats } from '../../src/transport/connect.ts';
 import { startEmbeddedNatsServer, type EmbeddedNatsServer } from '../../src/transport/embedded-server.ts';
 import { waitFor } from '../support/wait-for.ts';
@@ -133,17 +135,70 @@ describe('the embedded server and its owner', () => {
     expect(existsSync(join(storeDir, 'nats-server.pid'))).toBe(false);
   });
 
-  it('stops an orphan left on the same store by a killed Mailroom before starting again', async () => {
+  it('a second start on a store owned by a live runtime refuses at once, naming the owner, and the first server keeps serving', async () => {
+    const storeDir = await mkdtemp(join(tmpdir(), 'mailroom-embedded-owned-'));
+    const owner = await startOwner(storeDir);
+    try {
+      // Another process (the test's) and this very process are both refused while the owner lives.
+      const error = await startEmbeddedNatsServer({ storeDir }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AlreadyRunningError);
+      expect((error as AlreadyRunningError).pid).toBe(owner.pid);
+      expect((error as Error).message).toContain(`already running, pid ${owner.pid}`);
+      expect((error as AlreadyRunningError).hint).toMatch(/storeDir/);
+      expect(alive(owner.natsPid)).toBe(true);
+      const nc = await connectNats({ url: owner.url });
+      await jetstreamManager(nc).then((jsm) => jsm.getAccountInfo());
+      await nc.close();
+    } finally {
+      await owner.kill('SIGTERM');
+    }
+    await waitFor(() => !alive(owner.natsPid), { what: 'the owner to stop its server' });
+    expect(existsSync(join(storeDir, 'mailroom.lock'))).toBe(false);
+  });
+
+  it('a lock left by a runtime that was SIGKILLed is stale: the next start stops the orphan server and takes the store', async () => {
     const storeDir = await mkdtemp(join(tmpdir(), 'mailroom-embedded-orphan-'));
-    const orphan = await startEmbeddedNatsServer({ storeDir });
-    // As if Mailroom had been SIGKILLed: the server runs on, its pid file stays.
+    const owner = await startOwner(storeDir);
+    await owner.kill('SIGKILL');
+    // As Mailroom left it: the server runs on in its own process group, the lock and pid file stay.
+    expect(alive(owner.natsPid)).toBe(true);
+    expect(existsSync(join(storeDir, 'mailroom.lock'))).toBe(true);
     const next = await startEmbeddedNatsServer({ storeDir });
     try {
-      await waitFor(() => !alive(orphan.pid), { what: 'the orphan to stop' });
+      expect(alive(owner.natsPid)).toBe(false);
       expect(alive(next.pid)).toBe(true);
+      expect(JSON.parse(await readFile(join(storeDir, 'mailroom.lock'), 'utf8'))).toMatchObject({ pid: process.pid });
+      // This process owns it now: a second start here is refused too.
+      await expect(startEmbeddedNatsServer({ storeDir })).rejects.toThrow(`already running, pid ${process.pid}`);
     } finally {
       await next.stop();
-      await orphan.stop();
     }
+    if (alive(owner.natsPid)) process.kill(owner.natsPid, 'SIGKILL');
   });
 });
+
+/** A runtime process owning an embedded server on `storeDir`, as `mailroom start` runs one. */
+async function startOwner(storeDir: string): Promise<{ pid: number; natsPid: number; url: string; kill(signal: NodeJS.Signals): Promise<void> }> {
+  const module = fileURLToPath(new URL('../../src/transport/embedded-server.ts', import.meta.url));
+  const script = [
+    `const { startEmbeddedNatsServer } = await import(${JSON.stringify(module)});`,
+    `const s = await startEmbeddedNatsServer({ storeDir: ${JSON.stringify(storeDir)} });`,
+    "console.log('ready', s.pid, s.url);",
+    "process.once('SIGTERM', () => void s.stop().then(() => process.exit(0)));",
+    'setInterval(() => undefined, 1000);',
+  ].join('\n');
+  const child = spawn(process.execPath, ['--import', 'tsx/esm', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const [, natsPid, url] = await waitFor(() => /ready (\d+) (\S+)/.exec(out) ?? undefined, { what: 'the owner process to start its server', timeoutMs: 30_000 });
+  return {
+    pid: child.pid!,
+    natsPid: Number(natsPid),
+    url: url!,
+    kill: async (signal) => {
+      child.kill(signal);
+      await exited;
+    },
+  };
+}

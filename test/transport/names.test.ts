@@ -118,13 +118,18 @@ describe('createNames', () => {
     expect(n.ordered.subject(3, 'shop.example', 'a.example')).toBe('mailroom.ordered.3.shop%2Eexample.a%2Eexample');
     expect(n.parseSubject(n.ordered.subject(3, 'shop.example', 'a.example'))).toEqual({ kind: 'ordered', to: 'shop.example', from: 'a.example' });
     expect(n.ordered.consumer(3)).toBe('mailroom-ordered-3');
-    expect(n.buckets).toEqual({ status: 'mailroom-status', replay: 'mailroom-replay', conversations: 'mailroom-conversations', subscriptions: 'mailroom-subscriptions', workflows: 'mailroom-workflows' });
+    expect(n.buckets).toEqual({ status: 'mailroom-status', replay: 'mailroom-replay', outbound: 'mailroom-outbound', conversations: 'mailroom-conversations', subscriptions: 'mailroom-subscriptions', workflows: 'mailroom-workflows' });
     expect(n.workflowKey('order 1')).toBe('w.order=201');
     expect(n.workflowCorrelationKey('abc-1')).toBe('c.abc-1');
     expect(n.inboxSubject('orders.example', 'Anonymous')).toBe('mailroom.inbox.orders%2Eexample.Anonymous');
     expect(n.outboxSubject('a.example', 'b.example')).toBe('mailroom.outbox.a%2Eexample.b%2Eexample');
     expect(n.dlqSubject('a.example', 'b.example')).toBe('mailroom.dlq.a%2Eexample.b%2Eexample');
-    expect(n.inboxMsgId('shop.example', 'c-1')).toBe('shop.example/c-1');
+    // The Hash, and a 128-bit digest of the Signature: a forged copy never shares the genuine one's ID.
+    expect(n.inboxMsgId('shop.example', 'c-1', 'h4sh', 'sig')).toMatch(/^shop\.example\/c-1\/h4sh\/[A-Za-z0-9_-]{22}$/);
+    expect(n.inboxMsgId('shop.example', 'c-1', 'h4sh', 'sig')).toBe(n.inboxMsgId('shop.example', 'c-1', 'h4sh', 'sig'));
+    expect(n.inboxMsgId('shop.example', 'c-1', 'h4sh', 'sig')).not.toBe(n.inboxMsgId('shop.example', 'c-1', 'h4sh', 'forged'));
+    expect(n.inboxMsgId('shop.example', 'c-1', 'h4sh', 'sig')).not.toBe(n.inboxMsgId('shop.example', 'c-1', 'other', 'sig'));
+    expect(n.outboundKey('reply/orders.example/c-1')).toBe('reply=2Forders=2Eexample=2Fc-1');
     expect(createNames('MAILROOM').streams.inbox).toBe('MAILROOM_INBOX');
   });
 

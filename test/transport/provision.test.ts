@@ -6,6 +6,7 @@ import { createNames, type Names } from '../../src/transport/names.ts';
 import { provision, type ProvisionOptions } from '../../src/transport/provision.ts';
 import { ConfigError, TransportError } from '../../src/errors.ts';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const options: ProvisionOptions = {
   inbox: { maxDeliver: 5, ackWaitMs: 30_000, duplicateWindowMs: 120_000 },
@@ -88,6 +89,19 @@ describe('provision', () => {
     expect((await second.status.status()).ttl).toBe(86_400_000);
   });
 
+  it('status records expire after the status TTL; provisioning again sets a new TTL on the existing bucket', async () => {
+    const names = freshNames();
+    const first = await provision(nc, names, { ...options, statusTtlMs: 86_400_000 });
+    await first.status.put('orders.example.c1', JSON.stringify({ state: 'replied' }));
+    // Shortened on the running bucket (as a config change at the next start does); the record goes.
+    const second = await provision(nc, names, { ...options, statusTtlMs: 1_000 });
+    expect((await second.status.status()).ttl).toBe(1_000);
+    await second.status.put('orders.example.c2', JSON.stringify({ state: 'queued' }));
+    await waitFor(async () => (await second.status.get('orders.example.c2')) === null && (await second.status.get('orders.example.c1')) === null, { what: 'the status records to expire', timeoutMs: 15_000 });
+    // Waiting conversations never take the status TTL.
+    expect((await second.conversations.status()).ttl).toBe(0);
+  });
+
   it('is safe when several processes provision at once, even with different options', async () => {
     // A rolling deploy: the losers of the create race must reconcile with the winner's resources.
     const names = freshNames();
@@ -143,7 +157,7 @@ describe('what provisioning guarantees', () => {
     const names = freshNames();
     const { js } = await provision(nc, names, options);
     const subject = names.inboxSubject('orders.example', 'shop.example');
-    const msgID = names.inboxMsgId('shop.example', '0f8fad5b-d9cb-469f-a165-70867728950e');
+    const msgID = names.inboxMsgId('shop.example', '0f8fad5b-d9cb-469f-a165-70867728950e', 'hash', 'signature');
     const first = await js.publish(subject, 'envelope', { msgID });
     const second = await js.publish(subject, 'envelope', { msgID });
     expect(first.duplicate).toBe(false);
