@@ -87,6 +87,7 @@ export type { LogFormat, LoggerOptions } from './observability/logger.ts';
 export { logEnvelopes } from './observability/envelope-logging.ts';
 export { createMailroomMetrics } from './observability/mailroom-metrics.ts';
 export type { MailroomMetrics, MailroomMetricsOptions } from './observability/mailroom-metrics.ts';
+export type { InboxSnapshot } from './http/inbox-recorder.ts';
 export { traceEnvelopes } from './observability/envelope-tracing.ts';
 export type { EnvelopeTracing, EnvelopeTracingOptions } from './observability/envelope-tracing.ts';
 export { startInspectorServer, DEFAULT_INSPECT_PORT } from './observability/inspector-server.ts';
