@@ -1,4 +1,4 @@
-// `npm run build` (and `prepare`, so `npm install` in a checkout and `npm pack` run it):
+// `npm run build` (and `prepack`: `npm pack` and `npm publish` run it; a checkout needs no build):
 // src/ and machines/ to dist/ with tsc (JavaScript, declarations, source maps), then the files
 // the code reads at run time beside itself, and the browser bundle of Stately's inspector.
 // tsc, not a bundler: the output keeps one file per module, so the lazy `import()`s that keep
