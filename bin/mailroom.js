@@ -18,7 +18,10 @@ if (process.env.MAILROOM_CLI !== 'dist' && existsSync(sources)) {
   const { register } = await import('tsx/esm/api');
   register();
   ({ main } = await import(sources.href));
-} else {
+} else if (existsSync(built)) {
   ({ main } = await import(built.href));
+} else {
+  process.stderr.write('error: mailroom is not built (no dist/src/cli/main.js)\nhint: run `npm run build`, or unset MAILROOM_CLI to run the sources\n');
+  process.exit(2);
 }
 process.exitCode = await main(process.argv.slice(2));
