@@ -4,8 +4,14 @@ import { TypeScriptModuleError } from './errors.ts';
 
 const TYPESCRIPT = new Set(['.ts', '.mts', '.cts', '.tsx']);
 
-/** True when Mailroom itself runs from its `.ts` sources, i.e. a TypeScript loader (tsx, vitest) is active. */
-const runningFromSources = import.meta.url.endsWith('.ts');
+/** `--import tsx`, `--import tsx/esm`, or the files of tsx's CLI (`node_modules/tsx/dist/loader.mjs`). */
+const TSX_LOADER = /(?:^|[\s=])tsx(?:\/esm)?(?:\s|$)|[\\/]node_modules[\\/]tsx[\\/]/;
+
+/**
+ * A TypeScript loader is active already: Mailroom itself runs from its `.ts` sources (tsx,
+ * vitest), or node was started with tsx (`tsx app.ts`, `node --import tsx app.ts`).
+ */
+const typescriptLoaded = import.meta.url.endsWith('.ts') || [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((arg) => TSX_LOADER.test(arg));
 
 let tsx: Promise<void> | undefined;
 
@@ -36,6 +42,6 @@ function registerTsx(path: string): Promise<void> {
  */
 export async function importUserModule(path: string): Promise<Record<string, unknown>> {
   const absolute = resolve(path);
-  if (!runningFromSources && TYPESCRIPT.has(extname(absolute))) await registerTsx(absolute);
+  if (!typescriptLoaded && TYPESCRIPT.has(extname(absolute))) await registerTsx(absolute);
   return (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
 }
