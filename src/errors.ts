@@ -81,3 +81,19 @@ export class AlreadyRunningError extends MailroomError {
     super(`already running, pid ${pid}: another Mailroom runtime owns the embedded nats-server store ${storeDir} (lock ${lockFile})`, options);
   }
 }
+
+/**
+ * A handler, workflow or machine module is a `.ts` file and this process cannot load
+ * TypeScript: the built package runs on plain Node, and loads `tsx` (an optional peer
+ * dependency) only for such a module. Install `tsx`, or build the module to `.js`.
+ */
+export class TypeScriptModuleError extends MailroomError {
+  readonly _tag = 'TypeScriptModuleError';
+  readonly hint = 'install tsx to load .ts handler modules (npm install tsx), or build them to .js';
+  constructor(
+    readonly path: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`cannot load ${path}: it is TypeScript, and tsx is not installed`, options);
+  }
+}

@@ -1,7 +1,8 @@
 /**
- * Mailroom: the one public entry of the library. Explicit named exports only.
+ * Mailroom: the library's main entry ('mailroom'). Explicit named exports only. Heavier parts
+ * have entries of their own: 'mailroom/observability', 'mailroom/http', 'mailroom/testing'.
  */
-export { MailroomError, ConfigError, KeyFormatError, KeyLookupError, TransportError, NatsServerError, AlreadyRunningError } from './errors.ts';
+export { MailroomError, ConfigError, KeyFormatError, KeyLookupError, TransportError, NatsServerError, AlreadyRunningError, TypeScriptModuleError } from './errors.ts';
 
 // Envelope: parse, canonicalise, sign, verify.
 export { decodeEnvelope, verifyDecoded, verifyEnvelopeText, signEnvelope, encodeEnvelope, canonicalBytes, hashHex, defaultParseLimits } from './envelope/index.ts';
@@ -79,26 +80,9 @@ export type {
   RegisteredWorkflow,
 } from './workflows/workflow-types.ts';
 
-// Observability: metrics, logs, traces, inspector, dashboard, machine export.
-export { startObservability } from './observability/observability.ts';
-export type { Observability, ObservabilityOptions } from './observability/observability.ts';
-export { createLogger, defaultLogFormat, logFormats } from './observability/logger.ts';
-export type { LogFormat, LoggerOptions } from './observability/logger.ts';
-export { logEnvelopes } from './observability/envelope-logging.ts';
-export { createMailroomMetrics } from './observability/mailroom-metrics.ts';
-export type { MailroomMetrics, MailroomMetricsOptions } from './observability/mailroom-metrics.ts';
-export type { InboxSnapshot } from './http/inbox-recorder.ts';
-export { traceEnvelopes } from './observability/envelope-tracing.ts';
-export type { EnvelopeTracing, EnvelopeTracingOptions } from './observability/envelope-tracing.ts';
-export { startInspectorServer, DEFAULT_INSPECT_PORT } from './observability/inspector-server.ts';
-export type { InspectorServer, InspectorServerOptions } from './observability/inspector-server.ts';
+// Inspection filters for `startMailroom(config, { inspect })`. The rest of observability
+// (metrics, logs, traces, the inspector server, the dashboard, machine export) is in
+// 'mailroom/observability', and the dashboard's HTTP plugin in 'mailroom/http', so that this
+// entry loads no HTTP server, WebSocket, logger or metrics registry.
 export { inspectionPredicate, parseInspectionFilter, InspectionFilterError } from './observability/inspection-filter.ts';
 export type { InspectionFilter, InspectionPredicate } from './observability/inspection-filter.ts';
-export { EnvelopeTracker } from './observability/envelope-tracker.ts';
-export type { TrackedEnvelope, StateCounts, EnvelopeTrackerOptions } from './observability/envelope-tracker.ts';
-export { createDashboardPlugin } from './http/dashboard/dashboard-plugin.ts';
-export type { DashboardOptions } from './http/dashboard/dashboard-plugin.ts';
-export { runtimeMachines } from './observability/machine-catalog.ts';
-export type { CatalogMachine } from './observability/machine-catalog.ts';
-export { machineToStatelyJson, exportMachines } from './observability/machine-export.ts';
-export type { ExportedMachine } from './observability/machine-export.ts';

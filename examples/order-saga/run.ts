@@ -13,7 +13,8 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
-import type { Observability, WorkflowInfo } from '../../src/index.ts';
+import type { WorkflowInfo } from '../../src/index.ts';
+import type { Observability } from '../../src/observability/index.ts';
 import type { OrderInput } from './order-saga.machine.ts';
 
 const USAGE = `Usage: npx tsx examples/order-saga/run.ts [--serve] [--port N] [--inspect-port N] [--payment-timeout MS]
@@ -83,7 +84,8 @@ const httpPort = portFlag('port', flags.port, 8080);
 const inspectPort = portFlag('inspect-port', flags['inspect-port'], 8081);
 
 // Loaded once the flags are known: --help and a bad flag answer at once.
-const { createMailroom, loadConfig, startObservability } = await import('../../src/index.ts');
+const { createMailroom, loadConfig } = await import('../../src/index.ts');
+const { startObservability } = await import('../../src/observability/index.ts');
 const { orderSaga } = await import('./order-saga.machine.ts');
 const { createWarehouse } = await import('./warehouse.ts');
 const { CARDS } = await import('./services.ts');

@@ -1,8 +1,8 @@
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
 import type { AnyStateMachine } from 'xstate';
 import { CliUsageError } from './io.ts';
+import { TypeScriptModuleError } from '../errors.ts';
+import { importUserModule } from '../user-module.ts';
 
 interface ExportFlags {
   out: string;
@@ -14,8 +14,9 @@ async function machinesOf(path: string): Promise<{ id: string; machine: AnyState
   const { isStateMachine } = await import('../observability/machine-catalog.ts');
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
+    mod = await importUserModule(path);
   } catch (cause) {
+    if (cause instanceof TypeScriptModuleError) throw cause;
     throw new CliUsageError(`cannot load ${path}: ${cause instanceof Error ? cause.message : String(cause)}`);
   }
   const found = Object.entries(mod).filter((entry): entry is [string, AnyStateMachine] => isStateMachine(entry[1]));

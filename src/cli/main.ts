@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { MailroomError } from '../errors.ts';
+import { packageVersion } from '../package-root.ts';
 import { registerKeysCommand } from './keys-command.ts';
 import { registerSignCommand } from './sign-command.ts';
 import { registerVerifyCommand } from './verify-command.ts';
@@ -14,7 +15,7 @@ import { registerWorkflowsCommand } from './workflows-command.ts';
 function createProgram(): Command {
   const program = new Command('mailroom')
     .description('Mailroom: signed domain-to-domain messages on NATS JetStream, one XState actor per envelope')
-    .version(process.env.npm_package_version ?? '0.1.0')
+    .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerKeysCommand(program);
@@ -56,7 +57,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-const isEntry = process.argv[1] !== undefined && /cli[\\/]main\.ts$/.test(process.argv[1]);
+const isEntry = process.argv[1] !== undefined && /cli[\\/]main\.[jt]s$/.test(process.argv[1]);
 if (isEntry) {
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { packageRoot } from '../package-root.ts';
 
-const bin = new URL('../../bin/mailroom.js', import.meta.url);
+const bin = new URL('bin/mailroom.js', packageRoot);
 
 /**
  * The Node.js / V8 flags the runtime process runs with: the ones on the shebang line of

@@ -55,7 +55,12 @@ export interface IngressWorker {
   stop(): Promise<void>;
 }
 
-const workerUrl = new URL('./ingress-worker.mjs', import.meta.url);
+/**
+ * The thread's entry: from the TypeScript sources (a checkout, tests, benchmarks), a plain
+ * .mjs that loads them through tsx (a worker thread does not inherit its parent's loader);
+ * from the built package, the compiled module itself, on plain Node.
+ */
+const workerUrl = import.meta.url.endsWith('.ts') ? new URL('./ingress-worker.mjs', import.meta.url) : new URL('./ingress-worker-main.js', import.meta.url);
 const STOP_TIMEOUT_MS = 15_000;
 
 /** A 0700 directory for the private socket, and a secret for the forwarded peers. */

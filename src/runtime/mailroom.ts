@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { createPublicKey } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
 import { getPriority, setPriority } from 'node:os';
 import { isMainThread } from 'node:worker_threads';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -14,7 +13,8 @@ import { connectNats } from '../transport/connect.ts';
 import { createNames, type Names } from '../transport/names.ts';
 import { provision } from '../transport/provision.ts';
 import { startEmbeddedNatsServer } from '../transport/embedded-server.ts';
-import { ConfigError, TransportError } from '../errors.ts';
+import { ConfigError, TransportError, TypeScriptModuleError } from '../errors.ts';
+import { importUserModule } from '../user-module.ts';
 import type { HttpPlugin, HttpServer } from '../http/http-server.ts';
 import type { InboxSnapshot } from '../http/inbox-recorder.ts';
 import { startIngressWorker, type IngressWorker } from './ingress.ts';
@@ -250,8 +250,9 @@ const DELAYED_SEND = 'send.delayed';
 async function loadHandlerModule(path: string): Promise<HandlerMap> {
   let mod: { default?: unknown; handlers?: unknown };
   try {
-    mod = (await import(pathToFileURL(path).href)) as typeof mod;
+    mod = (await importUserModule(path)) as typeof mod;
   } catch (cause) {
+    if (cause instanceof TypeScriptModuleError) throw cause;
     throw new ConfigError(`cannot load the handlers module ${path}`, [], { cause });
   }
   const map = mod.handlers ?? mod.default;

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../package-root.ts';
 import { NatsServerError } from '../errors.ts';
 import { spawnNatsServer } from './spawn-nats-server.ts';
 import { acquireStoreLock } from './store-lock.ts';
@@ -40,7 +41,7 @@ export interface EmbeddedNatsServer {
   stop(): Promise<void>;
 }
 
-const packagedConfig = fileURLToPath(new URL('../../nats.conf', import.meta.url));
+const packagedConfig = fileURLToPath(new URL('nats.conf', packageRoot));
 const STORE_DIR_LINE = /^(\s*)(store_dir|storedir)\b/i;
 const INCLUDE_LINE = /^(\s*include\s+)(["']?)([^"'\s;]+)\2/i;
 

@@ -1,6 +1,6 @@
-import { pathToFileURL } from 'node:url';
 import type { AnyStateMachine } from 'xstate';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, TypeScriptModuleError } from '../errors.ts';
+import { importUserModule } from '../user-module.ts';
 import type { WorkflowOptions } from './workflow-types.ts';
 
 /** A workflow kind as a module gives it. */
@@ -19,8 +19,9 @@ const isMachine = (value: unknown): value is AnyStateMachine =>
 export async function loadWorkflowModule(path: string): Promise<WorkflowModuleEntry[]> {
   let mod: { default?: unknown; workflows?: unknown };
   try {
-    mod = (await import(pathToFileURL(path).href)) as typeof mod;
+    mod = (await importUserModule(path)) as typeof mod;
   } catch (cause) {
+    if (cause instanceof TypeScriptModuleError) throw cause;
     throw new ConfigError(`cannot load the workflow module ${path}: ${cause instanceof Error ? cause.message : String(cause)}`, [], { cause });
   }
   const exported = mod.workflows ?? mod.default;

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { readStaticFile } from './static-file.ts';
@@ -13,12 +14,15 @@ export interface InspectorPageOptions {
 let bundle: Promise<string> | undefined;
 
 /**
- * `createBrowserInspector` from `@statelyai/inspect`, bundled for the browser on first use
- * with esbuild (which Mailroom already has: tsx, which runs it, is built on it) and kept in
- * memory, so the relay page loads nothing from a CDN.
+ * `createBrowserInspector` from `@statelyai/inspect` for the browser, kept in memory, so the
+ * relay page loads nothing from a CDN: the build's `stately-inspect.js` beside this module
+ * (`npm run build` bundles it), or, running from the sources, bundled on first use with
+ * esbuild (a development dependency; tsx, which runs the sources, is built on it).
  */
 function browserInspectorBundle(): Promise<string> {
   bundle ??= (async () => {
+    const prebuilt = await readFile(new URL('./stately-inspect.js', import.meta.url), 'utf8').catch(() => undefined);
+    if (prebuilt !== undefined) return prebuilt;
     const { build } = await import('esbuild');
     const result = await build({
       stdin: { contents: "export { createBrowserInspector } from '@statelyai/inspect';", resolveDir: fileURLToPath(new URL('.', import.meta.url)), loader: 'js' },
