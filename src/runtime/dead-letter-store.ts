@@ -2,7 +2,7 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
 import type { Names } from '../transport/names.ts';
 import type { DeadLetterRecord } from './dead-letters.ts';
-import { REPLAYED_BY_HEADER } from './envelope-runner.ts';
+import { REPLAYED_BY_HEADER } from './message-headers.ts';
 
 /** A dead letter as listed: its id (the DLQ stream sequence) and record, and what the envelope was. */
 export interface DeadLetter extends DeadLetterRecord {

@@ -18,6 +18,7 @@ import { decodeEnvelope, type DecodedEnvelope, type ParseLimits } from '../envel
 import type { Envelope, Result } from '../envelope/types.ts';
 import { extend, nak, settle, withJitter } from './disposition.ts';
 import { startConsumeLoop } from './consume-loop.ts';
+import { CALLBACK_HEADER, RECEIVED_AT_HEADER, REPLAYED_BY_HEADER } from './message-headers.ts';
 import { startLoadLimit } from './load-limit.ts';
 import { FEEDBACK_SUBJECT, isReplySubject, replyOf, type HandlerRegistry } from './handlers.ts';
 import { callHandler, handlerTimeoutFor } from './handler-timeout.ts';
@@ -126,12 +127,7 @@ export interface EnvelopeRunner {
 
 const UNKNOWN = '?';
 
-/** Set by the HTTP inbox: when the envelope was received, before it was stored. */
-export const RECEIVED_AT_HEADER = 'Mailroom-Received-At';
-/** Set by the HTTP inbox: a URL the sender wants the final status POSTed to. */
-export const CALLBACK_HEADER = 'Mailroom-Callback';
-/** Set by a dead-letter replay: who replayed the envelope (an admin token id, `api`, `cli`). */
-export const REPLAYED_BY_HEADER = 'Mailroom-Replayed-By';
+export { CALLBACK_HEADER, RECEIVED_AT_HEADER, REPLAYED_BY_HEADER } from './message-headers.ts';
 
 /** The flight key of a stored message: its stream and sequence (the inbox and the ordered stream count apart). */
 const flightKey = (msg: JsMsg): string => `${msg.info.stream}/${msg.seq}`;
