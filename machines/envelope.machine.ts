@@ -6,6 +6,8 @@
  * `deadLetter`), an entry action of the state that needs it. The runtime supplies the steps
  * as async functions through {@link envelopeStepActions} and `.provide({ actions })`; a
  * step's result comes back to the actor as an event (`validate.done`, …, or `step.failed`).
+ * What a step produced travels in the context: `handle` returns the reply (if any), the
+ * context keeps it, `reply` gets it as input; with no reply, `handling` goes to `replied`.
  *
  * Why entry actions and events rather than invoked promise actors: an invoked actor is a
  * child `Actor` per step (created, registered, started, stopped, and copied into every
@@ -32,7 +34,11 @@ import { backoffDelayMs, dropUndefined, readStepFailure } from './step-failure.t
 export * from './envelope.types.ts';
 export { envelopeReasons, type EnvelopeReason } from './envelope-reason.ts';
 
-/** Every state of the envelope machine, in path order. Used by the status API, the dashboard and metrics. */
+/**
+ * Every state of the envelope machine, in path order. Used by the status API, the dashboard and metrics.
+ * `replied` means handled: through `replying` when the handler produced a reply, straight from
+ * `handling` when it produced none.
+ */
 export const envelopeStateNames = [
   'received',
   'queued',
@@ -163,7 +169,8 @@ function toOutput(final: EnvelopeFinalState, context: EnvelopeActorContext): Env
     disposition:
       final === 'retrying' ? { kind: 'nak', delayMs: context.retryDelayMs ?? backoffDelayMs(context.retry, context.attempt) } : { kind: 'ack' },
     discard: context.discard,
-    replyCorrelation: context.replyCorrelation,
+    replyCorrelation: context.reply?.correlation,
+    replySubject: context.reply?.subject,
     deadLetter: context.deadLetter,
     error: context.error,
   });
@@ -189,8 +196,8 @@ const isFinalState = (value: unknown): value is EnvelopeFinalState => (envelopeF
  * const machine = envelopeMachine.provide({
  *   actions: envelopeStepActions({
  *     validate: (input) => validator.check(input.messageId),
- *     handle: (input) => handlers.run(input.messageId),
- *     reply: (input) => outbox.publishReply(input.messageId, input.replyCorrelation),
+ *     handle: (input) => handlers.run(input.messageId), // → { reply?: { subject, correlation, body } }
+ *     reply: (input) => outbox.publishReply(input.messageId, input.reply),
  *     sendFeedback: (input) => feedback.send(input.messageId, input.discard),
  *     deadLetter: (input) => dlq.publish(input.messageId, input.attempt, input.deadLetter),
  *   }),
@@ -223,7 +230,7 @@ export const envelopeMachine = setup({
       const { reason = 'handler-failed', detail = failure.message, field } = failure;
       return { error: { message: failure.message, state: params.state }, discard: dropUndefined({ source: 'handler' as const, reason, detail, field }) };
     }),
-    recordReply: assign((_, params: EnvelopeHandleOutput) => ({ replyCorrelation: params.replyCorrelation })),
+    recordReply: assign((_, params: EnvelopeHandleOutput) => (params.reply ? { reply: params.reply } : {})),
     recordFault: assign((_, params: FaultParams) => {
       const { message, reason } = readStepFailure(params.error);
       return { error: dropUndefined({ message, state: params.state, reason }) };
@@ -238,6 +245,7 @@ export const envelopeMachine = setup({
   },
   guards: {
     validationPassed: (_, params: { result: EnvelopeValidateOutput }) => params.result.ok,
+    hasReply: (_, params: EnvelopeHandleOutput) => params.reply !== undefined,
     isFinalFailure: (_, params: FaultParams) => readStepFailure(params.error).final,
     hasAttemptsLeft: ({ context }) => context.attempt < context.maxAttempts,
     feedbackSent: (_, params: { result: EnvelopeFeedbackOutput }) => params.result === 'sent',
@@ -262,7 +270,11 @@ export const envelopeMachine = setup({
     handling: {
       entry: { type: 'handle', params: stepInput },
       on: {
-        'handle.done': { target: 'replying', actions: { type: 'recordReply', params: ({ event }) => event.output } },
+        'handle.done': [
+          { guard: { type: 'hasReply', params: ({ event }) => event.output }, target: 'replying', actions: { type: 'recordReply', params: ({ event }) => event.output } },
+          // No reply (a one-way message, an answer to this runtime's own request): done, nothing to send.
+          { target: 'replied' },
+        ],
         'step.failed': [
           // A final handler error is an answer, not a fault: discard and tell the sender.
           { guard: { type: 'isFinalFailure', params: faultIn('handling') }, target: 'discarded', actions: { type: 'recordHandlerDiscard', params: faultIn('handling') } },
@@ -271,7 +283,7 @@ export const envelopeMachine = setup({
       },
     },
     replying: {
-      entry: { type: 'reply', params: ({ context }) => ({ ...stepInput({ context }), replyCorrelation: present(context.replyCorrelation, 'replyCorrelation') }) },
+      entry: { type: 'reply', params: ({ context }) => ({ ...stepInput({ context }), reply: present(context.reply, 'reply') }) },
       on: { 'reply.done': 'replied', 'step.failed': onFault('replying') },
     },
     replied: { type: 'final', output: 'replied' },

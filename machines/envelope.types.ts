@@ -70,10 +70,24 @@ export interface EnvelopeDeadLetter {
   readonly detail: string;
 }
 
+/** A JSON value, as in an envelope's Body (a mirror of `JsonValue` in `src/envelope/types.ts`). */
+export type EnvelopeJsonValue = null | boolean | number | string | EnvelopeJsonValue[] | { [key: string]: EnvelopeJsonValue };
+
+/** An envelope's Body (the same type as `Envelope['Body']` in `src/envelope/types.ts`). */
+export type EnvelopeBody = { [key: string]: EnvelopeJsonValue } | string;
+
+/** The reply a handler produced: its subject, its Correlation (the request's) and its Body. */
+export interface EnvelopeReply {
+  readonly subject: string;
+  readonly correlation: string;
+  readonly body: EnvelopeBody;
+}
+
 /** The context: the input plus what the steps found out. JSON-serialisable; absent keys are left out, never `undefined`. */
 export type EnvelopeActorContext = EnvelopeActorInput & {
   readonly discard?: EnvelopeDiscard;
-  readonly replyCorrelation?: string;
+  /** Set by `handle` when the handler produced a reply; `replying` sends it. */
+  readonly reply?: EnvelopeReply;
   /** Set on the way to `retrying`: the nak delay. */
   readonly retryDelayMs?: number;
   readonly deadLetter?: EnvelopeDeadLetter;
@@ -88,7 +102,9 @@ export interface EnvelopeActorOutput {
   readonly final: 'replied' | 'feedbackSent' | 'noFeedback' | 'retrying' | 'deadLettered';
   readonly disposition: EnvelopeDisposition;
   readonly discard?: EnvelopeDiscard;
+  /** The reply's Correlation and subject, when the handler produced one (sent or not: see `final`). */
   readonly replyCorrelation?: string;
+  readonly replySubject?: string;
   readonly deadLetter?: EnvelopeDeadLetter;
   readonly error?: EnvelopeFault;
 }
@@ -104,14 +120,14 @@ export type EnvelopeValidateOutput =
   | { readonly ok: true }
   | { readonly ok: false; readonly reason: EnvelopeReason; readonly detail: string; readonly field?: string };
 
-/** Output of `handle`: the correlation ID of the reply it prepared. */
+/** Output of `handle`: the reply the handler produced, if any. Without one the envelope ends `replied` without `replying`. */
 export interface EnvelopeHandleOutput {
-  readonly replyCorrelation: string;
+  readonly reply?: EnvelopeReply;
 }
 
-/** Input of `reply`. */
+/** Input of `reply`: the reply `handle` produced. */
 export interface EnvelopeReplyInput extends EnvelopeStepInput {
-  readonly replyCorrelation: string;
+  readonly reply: EnvelopeReply;
 }
 
 /** Input of `sendFeedback`. */

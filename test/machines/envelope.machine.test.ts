@@ -54,9 +54,12 @@ interface Steps {
 }
 type Call = { [K in keyof Steps]: { actor: K; input: Parameters<Steps[K]>[0] } }[keyof Steps];
 
+/** The reply the happy handler produces (its Correlation stands in for the request's). */
+const orderReply = { subject: 'Reply@Order@Shop', correlation: 'reply-1', body: { accepted: true } };
+
 const happySteps: Steps = {
   validate: async () => ({ ok: true }),
-  handle: async () => ({ replyCorrelation: 'reply-1' }),
+  handle: async () => ({ reply: orderReply }),
   reply: async () => undefined,
   sendFeedback: async () => 'sent',
   deadLetter: async () => undefined,
@@ -98,17 +101,45 @@ describe('envelope machine: happy path', () => {
     const { output, path, calls, snapshot } = await run();
     expect(path).toEqual(['received', 'queued', 'validating', 'handling', 'replying', 'replied']);
     expect(snapshot.value).toBe('replied');
-    expect(output).toStrictEqual({ final: 'replied', disposition: { kind: 'ack' }, replyCorrelation: 'reply-1' });
+    expect(output).toStrictEqual({ final: 'replied', disposition: { kind: 'ack' }, replyCorrelation: 'reply-1', replySubject: 'Reply@Order@Shop' });
     expect(calls).toStrictEqual([
       { actor: 'validate', input: { messageId: '42', attempt: 1 } },
       { actor: 'handle', input: { messageId: '42', attempt: 1 } },
-      { actor: 'reply', input: { messageId: '42', attempt: 1, replyCorrelation: 'reply-1' } },
+      { actor: 'reply', input: { messageId: '42', attempt: 1, reply: orderReply } },
     ]);
+  });
+
+  it('keeps the reply in the context: reply gets what handle returned, nothing travels outside', async () => {
+    const { snapshot, called } = await run();
+    expect(snapshot.context.reply).toStrictEqual(orderReply);
+    expect(called('reply')).toStrictEqual([{ messageId: '42', attempt: 1, reply: orderReply }]);
   });
 
   it('passes the attempt to the steps', async () => {
     const { called } = await run({}, input({ attempt: 3 }));
     expect(called('validate')).toStrictEqual([{ messageId: '42', attempt: 3 }]);
+  });
+});
+
+describe('envelope machine: no reply', () => {
+  it('a handler with no reply walks handling → replied without entering replying, and acks', async () => {
+    const { output, path, calls, snapshot } = await run({ handle: async () => ({}) });
+    expect(path).toEqual(['received', 'queued', 'validating', 'handling', 'replied']);
+    expect(snapshot.value).toBe('replied');
+    expect(output).toStrictEqual({ final: 'replied', disposition: { kind: 'ack' } });
+    expect(calls.map((c) => c.actor)).toEqual(['validate', 'handle']);
+    expect(snapshot.context).not.toHaveProperty('reply');
+  });
+
+  it('a reply step that would fail is never reached without a reply', async () => {
+    const { output, called } = await run({ handle: async () => ({}), reply: () => Promise.reject(new Error('outbox down')) }, input({ attempt: 5 }));
+    expect(output).toStrictEqual({ final: 'replied', disposition: { kind: 'ack' } });
+    expect(called('reply')).toEqual([]);
+  });
+
+  it('draws both ways out of handling: replying when there is a reply, replied when there is none', () => {
+    const targets = envelopeMachine.root.states.handling!.transitions.get('handle.done')!.map((t) => (t.target ?? []).map((n) => n.key));
+    expect(targets).toEqual([['replying'], ['replied']]);
   });
 });
 
@@ -178,13 +209,14 @@ describe('envelope machine: retries', () => {
     expect(called('sendFeedback')).toEqual([]);
   });
 
-  it('a reply failure takes the retry path and keeps the reply correlation', async () => {
+  it('a reply failure takes the retry path and keeps the reply correlation and subject', async () => {
     const { output, path, called } = await run({ reply: () => Promise.reject(new Error('outbox publish timed out')) }, input({ attempt: 2 }));
     expect(path.slice(-2)).toEqual(['replying', 'retrying']);
     expect(output).toStrictEqual({
       final: 'retrying',
       disposition: { kind: 'nak', delayMs: 3_000 },
       replyCorrelation: 'reply-1',
+      replySubject: 'Reply@Order@Shop',
       error: { message: 'outbox publish timed out', state: 'replying' },
     });
     expect(called('reply')).toHaveLength(1);
@@ -278,6 +310,7 @@ describe('envelope machine: final handler errors', () => {
 describe('envelope machine: context and input', () => {
   const scenarios: [string, Partial<Steps>, EnvelopeActorInput][] = [
     ['replied', {}, input()],
+    ['replied without a reply', { handle: async () => ({}) }, input()],
     ['discarded', { validate: async () => ({ ok: false, reason: 'malformed', detail: 'd', field: '$' }) }, input()],
     ['retrying', { handle: () => Promise.reject(new StepError('busy', { retryable: true, retryAfterMs: 10 })) }, input()],
     ['dead-lettered', { reply: transient }, input({ attempt: 5 })],

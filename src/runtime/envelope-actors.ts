@@ -1,0 +1,130 @@
+import { createActor, fromTransition, type InspectionEvent } from 'xstate';
+import type { EnvelopeActorInput, EnvelopeActorOutput, envelopeMachine } from '../../machines/envelope.machine.ts';
+import { actorInputOf, type DeliveryPolicy, type Flight, type Flights } from './envelope-flight.ts';
+import type { Settlement } from './envelope-settlement.ts';
+import type { TraceContext } from './trace-context.ts';
+
+/** One state an envelope actor entered. `previous` is the state it left. */
+export interface EnvelopeTransition {
+  readonly from: string;
+  readonly to: string;
+  readonly subject: string;
+  readonly correlation: string;
+  readonly attempt: number;
+  readonly previous: string;
+  readonly state: string;
+  readonly at: number;
+  /** The W3C trace context the envelope arrived with, if any. */
+  readonly trace?: TraceContext;
+}
+
+/** What running envelope actors needs besides the machine and the settlement. */
+export interface EnvelopeActorsDeps {
+  readonly delivery: DeliveryPolicy;
+  /** Every state an envelope actor enters, as it happens (for metrics and the dashboard). */
+  readonly onTransition?: (transition: EnvelopeTransition) => void;
+  readonly onError?: (error: unknown, context: string) => void;
+  readonly inspect?: (event: InspectionEvent) => void;
+}
+
+/** Runs one envelope actor per flight, in one actor system, and settles each when it is done. */
+export interface EnvelopeActors {
+  /** Resolves when the flight's actor is done and its message settled (or given back). */
+  run(key: string, flight: Flight): Promise<void>;
+  stop(): void;
+}
+
+/** What an {@link ActorObserver} reports to. */
+interface ActorOwner {
+  readonly deps: EnvelopeActorsDeps;
+  readonly flights: Flights;
+  readonly settlement: Settlement;
+}
+
+/**
+ * Watches one envelope actor: records each state it enters (history, `onTransition`) and
+ * settles its message when it is done. A class, so an envelope costs one object here
+ * instead of a handful of closures.
+ */
+class ActorObserver {
+  subscription?: { unsubscribe(): void };
+  private last = 'queued';
+
+  constructor(
+    private readonly owner: ActorOwner,
+    private readonly id: string,
+    private readonly messageId: string,
+    private readonly flight: Flight,
+    private readonly input: EnvelopeActorInput,
+    private readonly resolve: () => void,
+  ) {}
+
+  record(value: unknown): void {
+    const state = String(value);
+    if (state === this.last || state === 'received' || state === 'queued') return;
+    const at = Date.now();
+    const { input, flight } = this;
+    const onTransition = this.owner.deps.onTransition;
+    // An envelope answered before is only settled: its actor's steps are no news.
+    if (onTransition && !flight.settledAs) {
+      const trace = flight.trace;
+      onTransition({ from: input.from, to: input.to, subject: input.subject, correlation: input.correlation, attempt: input.attempt, previous: this.last, state, at, ...(trace ? { trace } : {}) });
+    }
+    this.last = state;
+    flight.history.push({ state, at: new Date(at).toISOString() });
+  }
+
+  next(snapshot: { value: unknown; status: string; output?: unknown }): void {
+    this.record(snapshot.value);
+    if (snapshot.status !== 'done') return;
+    this.subscription?.unsubscribe();
+    this.owner.settlement
+      .finish(this.flight, this.input, snapshot.output as EnvelopeActorOutput)
+      .catch((error: unknown) => {
+        this.owner.deps.onError?.(error, `settling ${this.id}`);
+        this.owner.settlement.giveBack(this.flight);
+      })
+      .finally(() => this.done());
+  }
+
+  error(error: unknown): void {
+    this.owner.deps.onError?.(error, `envelope actor ${this.id}`);
+    this.owner.settlement.giveBack(this.flight);
+    this.done();
+  }
+
+  private done(): void {
+    this.owner.flights.delete(this.messageId);
+    this.resolve();
+  }
+}
+
+/**
+ * Starts the actor system envelope actors join and returns how to run one per flight. The
+ * message is settled only when its actor reaches a final state.
+ */
+export function startEnvelopeActors(logic: typeof envelopeMachine, flights: Flights, settlement: Settlement, deps: EnvelopeActorsDeps): EnvelopeActors {
+  // The root of the actor system every envelope actor joins (one clock, one inspection
+  // stream). Envelope actors name it as their parent instead of being spawned into a
+  // machine's `children`, which XState copies on every spawn and stop: O(actors in flight).
+  const system = createActor(
+    fromTransition((state: null) => state, null),
+    { id: 'mailroom', ...(deps.inspect ? { inspect: deps.inspect } : {}) },
+  );
+  system.start();
+  const owner: ActorOwner = { deps, flights, settlement };
+  return {
+    run: (key, flight) =>
+      new Promise<void>((resolve) => {
+        const input = actorInputOf(flight, deps.delivery);
+        const id = `${flight.msg.seq}.${flight.msg.info.deliveryCount}`;
+        const child = createActor(logic, { id, input, parent: system });
+        const observer = new ActorObserver(owner, id, key, flight, input, resolve);
+        observer.subscription = child.subscribe(observer);
+        child.start();
+        const snapshot = child.getSnapshot();
+        if (snapshot.status === 'active') observer.record(snapshot.value);
+      }),
+    stop: () => system.stop(),
+  };
+}

@@ -1,0 +1,86 @@
+import type { JsMsg } from '@nats-io/jetstream';
+import type { EnvelopeActorInput } from '../../machines/envelope.machine.ts';
+import { decodeEnvelope, type DecodedEnvelope, type ParseLimits } from '../envelope/index.ts';
+import type { Result } from '../envelope/types.ts';
+import { RECEIVED_AT_HEADER, REPLAYED_BY_HEADER } from './message-headers.ts';
+import type { EnvelopeStatus, StatusStep } from './status-store.ts';
+import { traceFromHeaders, type TraceContext } from './trace-context.ts';
+import type { Validation } from './validator.ts';
+
+/**
+ * One stored message while its actor runs (or waits for the throttle), keyed by stream and
+ * sequence: one flight, so one actor, per message in this process. Held in memory only for
+ * the actor's short life. What the steps produce for the machine (the reply) travels in the
+ * actor's context, not here; a flight holds what the steps share about the message itself.
+ */
+export interface Flight {
+  /**
+   * The newest delivery of the message. A redelivery that arrives while the actor runs (the ack
+   * wait passed) replaces it and starts no second actor: the actor settles with the newest
+   * delivery's ack subject (nats-server acks by stream sequence; an older one's would do too).
+   */
+  msg: JsMsg;
+  /** When this process got the message (ms): an actor older than the ack wait may have been overtaken. */
+  readonly startedAt: number;
+  readonly decoded: Result<DecodedEnvelope>;
+  readonly history: StatusStep[];
+  readonly trace?: TraceContext;
+  /** Aborted when the runner gives up on the message at stop (its grace ran out; the message was handed back). */
+  readonly stop: AbortSignal;
+  /** Set by a dead-letter replay (`Mailroom-Replayed-By`): who replayed it. Freshness is not checked again. */
+  readonly replayedBy?: string;
+  /** What validation proved (absent when validation did not finish). */
+  validation?: Validation;
+  /**
+   * The final status this very envelope (same Hash) already has: it was answered before (a
+   * redelivery whose ack was lost, a re-post after a broker restart). The actor runs no side
+   * effect and the status is not written again; the message is only settled.
+   */
+  settledAs?: EnvelopeStatus;
+}
+
+/** The messages in flight in one runner, by {@link flightKey}. */
+export type Flights = Map<string, Flight>;
+
+/** The flight key of a stored message: its stream and sequence (the inbox and the ordered stream count apart). */
+export const flightKey = (msg: JsMsg): string => `${msg.info.stream}/${msg.seq}`;
+
+/** A new flight for a delivered message: decoded once, here (the throttle needs the header, the actor the whole envelope). */
+export function openFlight(msg: JsMsg, stop: AbortSignal, limits: ParseLimits): Flight {
+  const decoded = decodeEnvelope(msg.data, { limits });
+  const queuedAt = new Date(Math.floor(msg.info.timestampNanos / 1e6)).toISOString();
+  const receivedAt = msg.headers?.get(RECEIVED_AT_HEADER) || queuedAt;
+  const history: StatusStep[] = [
+    { state: 'received', at: receivedAt },
+    { state: 'queued', at: queuedAt },
+  ];
+  const trace = traceFromHeaders(msg.headers);
+  const replayedBy = msg.headers?.get(REPLAYED_BY_HEADER) || undefined;
+  return { msg, startedAt: Date.now(), decoded, history, stop, ...(trace ? { trace } : {}), ...(replayedBy ? { replayedBy } : {}) };
+}
+
+/** The attempts, backoff and handler timeout of one subject, over the defaults. */
+export interface DeliveryPolicy {
+  readonly maxAttempts: number;
+  readonly retry: EnvelopeActorInput['retry'];
+  readonly subjects?: Readonly<Record<string, { readonly maxAttempts?: number; readonly retry?: EnvelopeActorInput['retry']; readonly handlerTimeoutMs?: number }>>;
+}
+
+const UNKNOWN = '?';
+
+/** The envelope actor's input for a flight (`?` for what an undecodable message does not say). */
+export function actorInputOf(flight: Flight, delivery: DeliveryPolicy): EnvelopeActorInput {
+  const header = flight.decoded.ok ? flight.decoded.value.envelope.Header : undefined;
+  const policy = header ? delivery.subjects?.[header.Subject] : undefined;
+  return {
+    messageId: flightKey(flight.msg),
+    from: header?.From ?? UNKNOWN,
+    to: header?.To ?? UNKNOWN,
+    subject: header?.Subject ?? UNKNOWN,
+    correlation: header?.Correlation ?? UNKNOWN,
+    attempt: flight.msg.info.deliveryCount,
+    maxAttempts: policy?.maxAttempts ?? delivery.maxAttempts,
+    retry: policy?.retry ?? delivery.retry,
+    receivedAt: Math.floor(flight.msg.info.timestampNanos / 1e6),
+  };
+}

@@ -1,0 +1,112 @@
+import type { EnvelopeActorInput, EnvelopeActorOutput } from '../../machines/envelope.machine.ts';
+import type { DecodedEnvelope } from '../envelope/index.ts';
+import { nak, settle, withJitter } from './disposition.ts';
+import type { Flight } from './envelope-flight.ts';
+import { FEEDBACK_SUBJECT, isReplySubject } from './handlers.ts';
+import { CALLBACK_HEADER } from './message-headers.ts';
+import type { EnvelopeStatus, StatusStep, StatusStore } from './status-store.ts';
+
+/** What settling needs: where statuses go, who hears of them, the ack wait. */
+export interface SettlementDeps {
+  readonly status: StatusStore;
+  readonly delivery: { readonly ackWaitMs: number };
+  readonly onSettled?: (status: EnvelopeStatus, decoded: DecodedEnvelope | undefined) => void;
+  /** Sends the final status to the callback URL the sender asked for (durably, through the outbox). */
+  readonly callback?: (url: string, status: EnvelopeStatus) => Promise<void>;
+}
+
+/** How a runner settles its messages: after a finished actor, or when it could not finish. */
+export interface Settlement {
+  /** Writes the actor's status (unless answered before), sends the callback, then acks or naks the message. */
+  finish(flight: Flight, input: EnvelopeActorInput, output: EnvelopeActorOutput): Promise<void>;
+  /** Hands the message back for a later attempt (the actor failed, or settling it did). */
+  giveBack(flight: Flight): void;
+}
+
+/** The status an actor's output gives, before what only the flight knows (hash, body, verified). */
+export function statusOf(input: EnvelopeActorInput, output: EnvelopeActorOutput, history: readonly StatusStep[]): EnvelopeStatus {
+  return {
+    from: input.from,
+    to: input.to,
+    subject: input.subject,
+    correlation: input.correlation,
+    state: output.final,
+    final: output.final !== 'retrying',
+    attempt: input.attempt,
+    history,
+    ...(output.discard ? { discard: output.discard } : {}),
+    ...(output.replyCorrelation && output.replySubject ? { replyCorrelation: output.replyCorrelation, replySubject: output.replySubject } : {}),
+    ...(output.deadLetter ? { deadLetter: output.deadLetter } : {}),
+    ...(output.disposition.kind === 'nak' ? { retryDelayMs: output.disposition.delayMs } : {}),
+    ...(output.final === 'retrying' && output.error ? { error: output.error } : {}),
+    updatedAt: new Date().toISOString(),
+  };
+}
+
+/**
+ * Settles the messages of finished envelope actors: the status first (never over a status
+ * it must not replace), then the sender's callback, then the ack or nak the output asks for.
+ */
+export function createSettlement(deps: SettlementDeps): Settlement {
+  /** The history to store: a replay or a retry continues the stored one. */
+  const historyOf = async (flight: Flight, input: EnvelopeActorInput): Promise<readonly StatusStep[]> => {
+    const history = flight.history;
+    if (flight.replayedBy !== undefined) {
+      // A dead-letter replay: the history so far, then who replayed it, then this run.
+      const previous = await deps.status.get(input.from, input.correlation).catch(() => undefined);
+      const replayed: StatusStep = { state: 'replayed', at: history[1]?.at ?? new Date().toISOString(), by: flight.replayedBy };
+      return [...(previous?.verified ? previous.history : history.slice(0, 1)), replayed, ...history.slice(1)];
+    }
+    if (input.attempt > 1) {
+      const previous = await deps.status.get(input.from, input.correlation).catch(() => undefined);
+      if (previous && previous.history.length > 2) return [...previous.history, ...history.slice(2)];
+    }
+    return history;
+  };
+
+  const statusFor = async (flight: Flight, input: EnvelopeActorInput, output: EnvelopeActorOutput): Promise<EnvelopeStatus> => {
+    const history = await historyOf(flight, input);
+    const envelope = flight.decoded.ok ? flight.decoded.value.envelope : undefined;
+    const isAnswer = envelope !== undefined && (envelope.Header.Subject === FEEDBACK_SUBJECT || isReplySubject(envelope.Header.Subject));
+    return {
+      ...statusOf(input, output, history),
+      ...(isAnswer && !output.discard ? { body: envelope.Body } : {}),
+      ...(envelope ? { hash: envelope.Hash } : {}),
+      ...(flight.validation?.holder ? { verified: true } : {}),
+    };
+  };
+
+  const write = async (flight: Flight, status: EnvelopeStatus): Promise<void> => {
+    const validation = flight.validation;
+    if (!validation?.holder) {
+      // Unverified, or a different envelope reusing the correlation: never over the holder's status.
+      await deps.status.putUnlessHeld(status);
+    } else if (flight.replayedBy !== undefined) {
+      // A replay starts over from a final status on purpose.
+      await deps.status.put(status);
+    } else if (validation.known || Date.now() - flight.startedAt > deps.delivery.ackWaitMs / 2) {
+      // Seen before, or past the ack wait (JetStream may have redelivered the message to a newer
+      // actor that has already finished): never over a final status, nor a later attempt's.
+      await deps.status.putUnlessSuperseded(status);
+    } else await deps.status.put(status);
+  };
+
+  return {
+    finish: async (flight, input, output) => {
+      if (flight.settledAs) {
+        // Answered before: nothing to write, nothing to send; only the message is settled.
+        settle(flight.msg, withJitter(output.disposition));
+        return;
+      }
+      const status = await statusFor(flight, input, output);
+      await write(flight, status);
+      const callbackUrl = flight.msg.headers?.get(CALLBACK_HEADER);
+      // Only for the verified envelope holding its correlation: an unverified one must not make this
+      // runtime POST to a URL of its choosing (a reflector), whatever it claims to be.
+      if (callbackUrl && status.final && status.verified) await deps.callback?.(callbackUrl, status);
+      settle(flight.msg, withJitter(output.disposition));
+      deps.onSettled?.(status, flight.decoded.ok ? flight.decoded.value : undefined);
+    },
+    giveBack: (flight) => settle(flight.msg, nak(1_000)),
+  };
+}
