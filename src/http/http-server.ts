@@ -9,7 +9,7 @@ import { InboxRecorder } from './inbox-recorder.ts';
 import { socketPeer, takeForwardedPeer, type Peer } from './peer-forwarding.ts';
 import type { BacklogGate } from '../runtime/backlog-gate.ts';
 import type { DeadLetterStore } from '../runtime/dead-letter-store.ts';
-import type { MailroomStats, RequestOptions } from '../runtime/mailroom.ts';
+import type { HttpPlugin, MailroomStats, RequestOptions } from '../core/mailroom-types.ts';
 import type { ConversationRecord } from '../runtime/conversations.ts';
 import { ConfigError } from '../errors.ts';
 import type { StateValue } from 'xstate';
@@ -59,8 +59,7 @@ export interface HttpServerOptions {
   readonly forwarded?: { readonly path: string; readonly secret: string; readonly url: string };
 }
 
-/** Adds routes to the runtime's HTTP server before it listens. */
-export type HttpPlugin = (app: FastifyInstance) => void | Promise<void>;
+export type { HttpPlugin } from '../core/mailroom-types.ts';
 
 export interface HttpServer {
   readonly url: string;
