@@ -83,12 +83,23 @@ function workflowSummary(info: WorkflowInfo): WorkflowSummary {
 }
 
 /**
- * The HTTP face of a runtime. Public (no token): `POST /inbox`, `GET /healthz`, `GET /readyz`,
- * and the capability status URLs `GET /status/{from}/{correlation}/{hash}/{token}` handed out in
- * the 202 of `POST /inbox`. Admin (a bearer token, or a loopback peer when no token is configured;
- * see admin-auth.ts): `GET /envelopes/{from}/{correlation}`, dead letters, conversations,
- * workflows (`?status=&name=&state=&limit=`), stats, and every plugin route (dashboard, metrics).
- * Answers 202 only after JetStream stored the envelope.
+ * The HTTP face of a runtime (`serveMailroom` calls it). Answers 202 to `POST /inbox` only
+ * after JetStream stored the envelope.
+ *
+ * Public (no token; see public-routes.ts, also served by the ingress worker thread):
+ * - `POST /inbox` (`?callback=` or `Mailroom-Callback`: a completion callback URL)
+ * - `GET /healthz`, `GET /readyz`
+ * - `GET /status/{from}/{correlation}/{hash}/{token}`: the capability status URL of a 202
+ *
+ * Admin (a bearer token, or a loopback peer when no token is configured; see admin-auth.ts):
+ * - `GET /envelopes/{from}/{correlation}`: an envelope's status
+ * - `GET /dead-letters` (`?limit=`), `GET /dead-letters/{id}`, `POST /dead-letters/{id}/replay`,
+ *   `DELETE /dead-letters/{id}`, `DELETE /dead-letters`
+ * - `GET /stats`
+ * - `GET /conversations/{from}/{correlation}`, `POST /conversations` (as a domain of `sendAs`)
+ * - `GET /workflows` (`?status=&name=&state=&limit=`), `GET /workflows/{id}`, `POST /workflows`,
+ *   `POST /workflows/{id}/events`, `POST /workflows/{id}/cancel`, `POST /workflows/{id}/resume`
+ * - every plugin route (dashboard, `/metrics` unless `metrics: 'public'`)
  */
 export async function startHttpServer(runtime: HttpRuntime, options: HttpServerOptions): Promise<HttpServer> {
   const https = options.tls ? { key: await readFile(options.tls.key), cert: await readFile(options.tls.cert) } : null;
