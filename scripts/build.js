@@ -16,7 +16,7 @@ rmSync('dist', { recursive: true, force: true });
 execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 
 // Read at run time with `new URL('./…', import.meta.url)`: the crypto worker and the dashboard's files.
-const assets = [['src/runtime', /^crypto-worker\.mjs$/], ['src/http/dashboard', /\.(?:js|css|html)$/]];
+const assets = [['src/runtime', /^crypto-worker\.mjs$/], ['src/observability/dashboard', /\.(?:js|css|html)$/]];
 for (const [dir, pattern] of assets) {
   mkdirSync(`dist/${dir}`, { recursive: true });
   for (const name of readdirSync(dir)) if (pattern.test(name)) copyFileSync(`${dir}/${name}`, `dist/${dir}/${name}`);
@@ -33,4 +33,4 @@ const bundle = await build({
   write: false,
   logLevel: 'silent',
 });
-writeFileSync('dist/src/http/dashboard/stately-inspect.js', bundle.outputFiles[0].text);
+writeFileSync('dist/src/observability/dashboard/stately-inspect.js', bundle.outputFiles[0].text);

@@ -30,10 +30,10 @@ export { loadConfig, parseConfig, parseDuration } from './config/index.ts';
 export type { MailroomConfig, MailroomConfigInput } from './config/index.ts';
 
 // Runtime.
-export { startMailroom } from './runtime/mailroom.ts';
-export { createMailroom, MailroomNotStartedError } from './runtime/create-mailroom.ts';
-export type { MailroomClient } from './runtime/create-mailroom.ts';
-export type { Mailroom, MailroomOptions, MailroomEvents } from './runtime/mailroom.ts';
+export { startMailroom } from './mailroom/start-mailroom.ts';
+export { createMailroom, MailroomNotStartedError } from './mailroom/create-mailroom.ts';
+export type { MailroomClient } from './mailroom/create-mailroom.ts';
+export type { Mailroom, MailroomOptions, MailroomEvents } from './core/mailroom-types.ts';
 export { RetryableError, FinalError, FEEDBACK_SUBJECT, replySubject, isReplySubject } from './runtime/handlers.ts';
 export type { Handler, HandlerContext, HandlerMap, HandlerResult } from './runtime/handlers.ts';
 export type { EnvelopeStatus, StatusStep, DiscardInfo } from './runtime/status-store.ts';
@@ -42,15 +42,14 @@ export { envelopeMachine, envelopeStateNames, envelopeFinalStates, envelopeStepA
 export type { EnvelopeSteps, EnvelopeEvent, EnvelopeStepName } from '../machines/envelope.machine.ts';
 export { conversationMachine, conversationStateNames } from '../machines/conversation.machine.ts';
 export type { ConversationOutcome, ConversationReply, ConversationInput } from '../machines/conversation.machine.ts';
-export type { RequestOptions, MailroomStats } from './runtime/mailroom.ts';
+export type { RequestOptions, MailroomStats } from './core/mailroom-types.ts';
 export type { ConversationRecord } from './runtime/conversations.ts';
 export type { Publication } from './runtime/topics.ts';
 export type { DeadLetter, ReplayResult } from './runtime/dead-letter-store.ts';
 export type { EnvelopeTransition } from './runtime/envelope-runner.ts';
 export type { TraceContext } from './runtime/trace-context.ts';
 export type { OrderingKey } from './runtime/ordering.ts';
-export type { HttpPlugin } from './http/http-server.ts';
-export type { AuditEntry } from './http/admin-auth.ts';
+export type { HttpPlugin, AuditEntry } from './core/mailroom-types.ts';
 
 // Workflows: users' own XState machines, run durably.
 export { activity, activityContext, fromRequest, defaultActivityPolicy } from './workflows/activity.ts';

@@ -63,7 +63,7 @@ export function registerStartCommand(program: Command): void {
         else logger.info(line);
       };
       say(config.nats.url ? `connecting to NATS at ${config.nats.url}` : `starting an embedded nats-server (store ${config.nats.embedded.storeDir})`);
-      const { startMailroom } = await import('../runtime/mailroom.ts');
+      const { startMailroom } = await import('../mailroom/start-mailroom.ts');
       const { startObservability } = await import('../observability/observability.ts');
       const observability = await startObservability({
         events: new EventEmitter(),

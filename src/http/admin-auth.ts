@@ -2,6 +2,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { socketPeer, type Peer } from './peer-forwarding.ts';
+import type { AuditEntry } from '../core/mailroom-types.ts';
+
+/** One admin action: who (a token id, `loopback` or `anonymous`), from where, what, and how it ended. */
+export type { AuditEntry } from '../core/mailroom-types.ts';
 
 /**
  * How a route is reached: `public` by anyone (the inbox, health, capability status URLs);
@@ -25,20 +29,6 @@ const AUDITED: Readonly<Record<string, string>> = {
   'POST /workflows/*': 'workflow',
   'POST /conversations': 'conversation.start',
 };
-
-/** One admin action: who (a token id, `loopback` or `anonymous`), from where, what, and how it ended. */
-export interface AuditEntry {
-  readonly action: string;
-  /** `METHOD url-pattern`, e.g. `POST /dead-letters/:id/replay`. */
-  readonly route: string;
-  /** `token:<first 8 hex of sha256(token)>`, `loopback` (no tokens configured), or `anonymous` (refused). */
-  readonly who: string;
-  readonly peer: string;
-  /** The IDs the action named: route parameters and what the handler noted (correlation, workflow id). */
-  readonly ids: Readonly<Record<string, string>>;
-  readonly status: number;
-  readonly outcome: 'ok' | 'denied' | 'failed';
-}
 
 export interface AdminAuthOptions {
   /** Admin bearer tokens (several, for rotation). None: admin routes answer only to loopback peers. */

@@ -9,7 +9,7 @@ import { InboxRecorder } from './inbox-recorder.ts';
 import { socketPeer, takeForwardedPeer, type Peer } from './peer-forwarding.ts';
 import type { BacklogGate } from '../runtime/backlog-gate.ts';
 import type { DeadLetterStore } from '../runtime/dead-letter-store.ts';
-import type { MailroomStats, RequestOptions } from '../runtime/mailroom.ts';
+import type { HttpPlugin, MailroomStats, RequestOptions } from '../core/mailroom-types.ts';
 import type { ConversationRecord } from '../runtime/conversations.ts';
 import { ConfigError } from '../errors.ts';
 import type { StateValue } from 'xstate';
@@ -59,8 +59,7 @@ export interface HttpServerOptions {
   readonly forwarded?: { readonly path: string; readonly secret: string; readonly url: string };
 }
 
-/** Adds routes to the runtime's HTTP server before it listens. */
-export type HttpPlugin = (app: FastifyInstance) => void | Promise<void>;
+export type { HttpPlugin } from '../core/mailroom-types.ts';
 
 export interface HttpServer {
   readonly url: string;
@@ -84,12 +83,23 @@ function workflowSummary(info: WorkflowInfo): WorkflowSummary {
 }
 
 /**
- * The HTTP face of a runtime. Public (no token): `POST /inbox`, `GET /healthz`, `GET /readyz`,
- * and the capability status URLs `GET /status/{from}/{correlation}/{hash}/{token}` handed out in
- * the 202 of `POST /inbox`. Admin (a bearer token, or a loopback peer when no token is configured;
- * see admin-auth.ts): `GET /envelopes/{from}/{correlation}`, dead letters, conversations,
- * workflows (`?status=&name=&state=&limit=`), stats, and every plugin route (dashboard, metrics).
- * Answers 202 only after JetStream stored the envelope.
+ * The HTTP face of a runtime (`serveMailroom` calls it). Answers 202 to `POST /inbox` only
+ * after JetStream stored the envelope.
+ *
+ * Public (no token; see public-routes.ts, also served by the ingress worker thread):
+ * - `POST /inbox` (`?callback=` or `Mailroom-Callback`: a completion callback URL)
+ * - `GET /healthz`, `GET /readyz`
+ * - `GET /status/{from}/{correlation}/{hash}/{token}`: the capability status URL of a 202
+ *
+ * Admin (a bearer token, or a loopback peer when no token is configured; see admin-auth.ts):
+ * - `GET /envelopes/{from}/{correlation}`: an envelope's status
+ * - `GET /dead-letters` (`?limit=`), `GET /dead-letters/{id}`, `POST /dead-letters/{id}/replay`,
+ *   `DELETE /dead-letters/{id}`, `DELETE /dead-letters`
+ * - `GET /stats`
+ * - `GET /conversations/{from}/{correlation}`, `POST /conversations` (as a domain of `sendAs`)
+ * - `GET /workflows` (`?status=&name=&state=&limit=`), `GET /workflows/{id}`, `POST /workflows`,
+ *   `POST /workflows/{id}/events`, `POST /workflows/{id}/cancel`, `POST /workflows/{id}/resume`
+ * - every plugin route (dashboard, `/metrics` unless `metrics: 'public'`)
  */
 export async function startHttpServer(runtime: HttpRuntime, options: HttpServerOptions): Promise<HttpServer> {
   const https = options.tls ? { key: await readFile(options.tls.key), cert: await readFile(options.tls.cert) } : null;

@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events';
-import type { MailroomEvents } from '../runtime/mailroom.ts';
+import type { MailroomEvents } from '../core/mailroom-types.ts';
 import type { StateCounts } from './envelope-tracker.ts';
 
 /**

@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { Level, Logger } from 'pino';
-import type { MailroomEvents } from '../runtime/mailroom.ts';
+import type { MailroomEvents } from '../core/mailroom-types.ts';
 import type { EnvelopeTransition } from '../runtime/envelope-runner.ts';
 import type { EnvelopeStatus } from '../runtime/status-store.ts';
 import { actorKey } from './actor-states.ts';

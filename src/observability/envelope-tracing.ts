@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, context as otelContext, createTraceState, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
-import type { MailroomEvents } from '../runtime/mailroom.ts';
+import type { MailroomEvents } from '../core/mailroom-types.ts';
 import type { EnvelopeTransition } from '../runtime/envelope-runner.ts';
 import type { EnvelopeStatus } from '../runtime/status-store.ts';
 import type { TraceContext } from '../runtime/trace-context.ts';

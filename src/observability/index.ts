@@ -10,7 +10,7 @@ export type { LogFormat, LoggerOptions } from './logger.ts';
 export { logEnvelopes } from './envelope-logging.ts';
 export { createMailroomMetrics } from './mailroom-metrics.ts';
 export type { MailroomMetrics, MailroomMetricsOptions } from './mailroom-metrics.ts';
-export type { InboxSnapshot } from '../http/inbox-recorder.ts';
+export type { InboxSnapshot } from '../core/inbox-snapshot.ts';
 export { traceEnvelopes } from './envelope-tracing.ts';
 export type { EnvelopeTracing, EnvelopeTracingOptions } from './envelope-tracing.ts';
 export { startInspectorServer, DEFAULT_INSPECT_PORT } from './inspector-server.ts';

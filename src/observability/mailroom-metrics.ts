@@ -1,10 +1,10 @@
 import type { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { MailroomEvents, MailroomStats } from '../runtime/mailroom.ts';
+import type { MailroomEvents, MailroomStats } from '../core/mailroom-types.ts';
 import type { EnvelopeTransition } from '../runtime/envelope-runner.ts';
 import type { EnvelopeStatus } from '../runtime/status-store.ts';
-import { INBOX_DURATION_BUCKETS, type InboxSnapshot } from '../http/inbox-recorder.ts';
+import { INBOX_DURATION_BUCKETS, type InboxSnapshot } from '../core/inbox-snapshot.ts';
 import { envelopeFinalStates } from '../../machines/envelope.machine.ts';
 import { ActorStates, actorKey } from './actor-states.ts';
 

@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { InspectionEvent } from 'xstate';
-import type { HttpPlugin } from '../http/http-server.ts';
-import type { Mailroom, MailroomEvents } from '../runtime/mailroom.ts';
-import { createDashboardPlugin } from '../http/dashboard/dashboard-plugin.ts';
-import { createInspectorPagePlugin } from '../http/dashboard/inspector-page.ts';
+import type { HttpPlugin } from '../core/mailroom-types.ts';
+import type { Mailroom, MailroomEvents } from '../core/mailroom-types.ts';
+import { createDashboardPlugin } from './dashboard/dashboard-plugin.ts';
+import { createInspectorPagePlugin } from './dashboard/inspector-page.ts';
 import { logEnvelopes } from './envelope-logging.ts';
 import { traceEnvelopes, type EnvelopeTracing, type EnvelopeTracingOptions } from './envelope-tracing.ts';
 import { EnvelopeTracker } from './envelope-tracker.ts';

@@ -27,7 +27,8 @@ import { connectNats } from '../transport/connect.ts';
 import { parseConfig } from '../config/index.ts';
 import { parseDuration } from '../config/index.ts';
 import { generateDomainKeys } from '../keys/index.ts';
-import { startMailroom, type Mailroom, type MailroomOptions } from '../runtime/mailroom.ts';
+import type { Mailroom, MailroomOptions } from '../core/mailroom-types.ts';
+import { startMailroom } from '../mailroom/start-mailroom.ts';
 import { MailroomError } from '../errors.ts';
 
 /** A clock you move by hand. Starts at the wall clock's now (or `start`) and never moves alone. */

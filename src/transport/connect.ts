@@ -3,7 +3,7 @@
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { TransportError } from '../errors.ts';
-import { patchNatsClient } from './nats-client-patches.ts';
+import { patchNatsConnection } from './nats-client-patches.ts';
 
 /** Options of {@link connectNats}. */
 export interface ConnectNatsOptions {
@@ -50,8 +50,9 @@ export function redactUrl(url: string): string {
  * re-establishes its subscriptions. Async stack traces are off (`noAsyncTraces`):
  * measured +50% on publish and on the consume→publish→ack loop.
  *
- * Two measured fixes to the client's hot paths are applied first (`nats-client-patches.ts`):
- * no throw-away `RequestError` per answered request, and one socket write per event-loop turn.
+ * Two measured fixes to the client's hot paths are applied to the connection it returns, and
+ * to no other (`nats-client-patches.ts`): no throw-away `RequestError` per answered request,
+ * and one socket write per event-loop turn.
  *
  * Throws a {@link TransportError} naming the URL when the first connect fails.
  *
@@ -62,14 +63,14 @@ export function redactUrl(url: string): string {
  * ```
  */
 export async function connectNats(options: ConnectNatsOptions): Promise<NatsConnection> {
-  patchNatsClient();
   const parsed = options.url.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map(credentialsOf);
   const servers = parsed.map((p) => p.server);
   const user = options.user ?? parsed.find((p) => p.user !== undefined)?.user;
   const pass = options.pass ?? parsed.find((p) => p.pass !== undefined)?.pass;
   const token = user === undefined ? parsed.find((p) => p.token !== undefined)?.token : undefined;
+  let nc: NatsConnection;
   try {
-    return await connect({
+    nc = await connect({
       servers,
       ...(options.name === undefined ? {} : { name: options.name }),
       ...(user === undefined ? {} : { user }),
@@ -86,4 +87,6 @@ export async function connectNats(options: ConnectNatsOptions): Promise<NatsConn
     const reason = redactUrl(cause instanceof Error ? cause.message : String(cause));
     throw new TransportError(`cannot connect to NATS at ${redactUrl(options.url)}: ${reason}`, { cause });
   }
+  patchNatsConnection(nc);
+  return nc;
 }

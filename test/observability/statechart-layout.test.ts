@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { createMachine } from 'xstate';
 import { envelopeMachine } from '../../machines/envelope.machine.ts';
-import { layoutStatechart } from '../../src/http/dashboard/statechart-layout.ts';
-import { renderStatechartSvg } from '../../src/http/dashboard/statechart-svg.ts';
+import { layoutStatechart } from '../../src/observability/dashboard/statechart-layout.ts';
+import { renderStatechartSvg } from '../../src/observability/dashboard/statechart-svg.ts';
 
 const overlaps = (a: { x: number; y: number; width: number; height: number }, b: typeof a) =>
   a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;

@@ -84,7 +84,7 @@ describe('the packed package in a fresh project', () => {
     for (const name of ['tsx', 'esbuild', 'effect']) expect(installed).not.toContain(name);
     const pkg = join(project, 'node_modules/mailroom');
     expect(existsSync(join(pkg, 'src'))).toBe(false);
-    for (const file of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/index.js.map', 'dist/machines/envelope.machine.js', 'dist/src/runtime/crypto-worker.mjs', 'dist/src/http/dashboard/index.html', 'dist/src/http/dashboard/stately-inspect.js', 'nats.conf', 'LICENSE', 'README.md']) {
+    for (const file of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/index.js.map', 'dist/machines/envelope.machine.js', 'dist/src/runtime/crypto-worker.mjs', 'dist/src/observability/dashboard/index.html', 'dist/src/observability/dashboard/stately-inspect.js', 'nats.conf', 'LICENSE', 'README.md']) {
       expect(existsSync(join(pkg, file)), file).toBe(true);
     }
   });

@@ -149,3 +149,71 @@ describe('nats client patches: one socket write per event-loop turn', () => {
     await listener.nc.close();
   });
 });
+
+describe('nats client patches: only the connections Mailroom opens', () => {
+  let server: NatsServerHandle;
+  beforeAll(async () => {
+    server = await startNatsServer({ jetstream: false });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("leaves a connection the embedding program opens itself (and nats.js's prototypes) as published", async () => {
+    const { connect } = await import('@nats-io/transport-node');
+    const { ProtocolHandler, RequestOne } = await import('@nats-io/nats-core/internal');
+    const methods = () => {
+      const protocol = ProtocolHandler.prototype as unknown as Record<string, unknown>;
+      const request = RequestOne.prototype as unknown as Record<string, unknown>;
+      return { flushPending: protocol['flushPending'], close: protocol['close'], resolver: request['resolver'], cancel: request['cancel'] };
+    };
+    const prototypes = methods();
+    const ours = await connectNats({ url: server.url });
+    const theirs = await connect({ servers: server.url });
+    try {
+      theirs.subscribe('echo', {
+        callback: (_err, msg) => {
+          msg.respond(msg.data);
+        },
+      });
+      await theirs.flush();
+      // Mailroom's connection carries the patches on its own protocol handler...
+      const protocolOf = (nc: NatsConnection) => (nc as unknown as { protocol: object }).protocol;
+      expect(Object.hasOwn(protocolOf(ours), 'flushPending')).toBe(true);
+      // ...the program's does not, and the prototypes are as nats.js published them.
+      expect(Object.hasOwn(protocolOf(theirs), 'flushPending')).toBe(false);
+      expect(Object.hasOwn(protocolOf(theirs), 'close')).toBe(false);
+      expect(methods()).toEqual(prototypes);
+      // An answered request on the program's connection still builds nats.js's own RequestError; Mailroom's builds none.
+      const theirsBuilt = await countingRequestErrors(async () => {
+        expect((await theirs.request('echo', 'x', { timeout: 2_000 })).string()).toBe('x');
+      });
+      const oursBuilt = await countingRequestErrors(async () => {
+        expect((await ours.request('echo', 'y', { timeout: 2_000 })).string()).toBe('y');
+      });
+      expect(theirsBuilt).toBeGreaterThan(0);
+      expect(oursBuilt).toBe(0);
+      // The program's publish is written a microtask later, as published; Mailroom's waits for the end of the turn.
+      const writtenAfterMicrotasks = async (nc: NatsConnection) => {
+        const original = Socket.prototype.write;
+        let writes = 0;
+        Socket.prototype.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
+          writes++;
+          return original.apply(this, args);
+        } as Socket['write'];
+        try {
+          nc.publish('nobody', 'a');
+          for (let i = 0; i < 5; i++) await null;
+          return writes;
+        } finally {
+          Socket.prototype.write = original;
+        }
+      };
+      expect(await writtenAfterMicrotasks(theirs)).toBe(1);
+      expect(await writtenAfterMicrotasks(ours)).toBe(0);
+    } finally {
+      await theirs.close();
+      await ours.close();
+    }
+  });
+});

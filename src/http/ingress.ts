@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { TransportError } from '../errors.ts';
-import type { InboxSnapshot } from '../http/inbox-recorder.ts';
+import type { InboxSnapshot } from '../core/inbox-snapshot.ts';
 
 /** What the worker is started with (structured-cloned: plain data only). @internal */
 export interface IngressSpec {

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { EnvelopeTracker, StateCounts } from '../../observability/envelope-tracker.ts';
-import { runtimeMachines, type CatalogMachine } from '../../observability/machine-catalog.ts';
+import type { EnvelopeTracker, StateCounts } from '../envelope-tracker.ts';
+import { runtimeMachines, type CatalogMachine } from '../machine-catalog.ts';
 import { layoutStatechart } from './statechart-layout.ts';
 import { renderStatechartSvg } from './statechart-svg.ts';
 import { readStaticFile, type StaticFile } from './static-file.ts';

@@ -15,13 +15,14 @@ import { Kvm } from '@nats-io/kv';
 import { defaultParseLimits } from '../envelope/index.ts';
 import { connectNats } from '../transport/connect.ts';
 import { createNames } from '../transport/names.ts';
-import { registerPublicRoutes } from '../http/public-routes.ts';
-import { InboxRecorder } from '../http/inbox-recorder.ts';
-import { createForwarder } from '../http/peer-forwarding.ts';
-import { acceptEnvelope } from './inbox.ts';
-import { createInboxRouter } from './ordering.ts';
-import { StatusStore } from './status-store.ts';
-import { inboxBacklogReader, startBacklogGate } from './backlog-gate.ts';
+import { registerPublicRoutes } from './public-routes.ts';
+import { InboxRecorder } from './inbox-recorder.ts';
+import { createForwarder } from './peer-forwarding.ts';
+import { acceptEnvelope } from '../runtime/inbox.ts';
+import { createInboxRouter } from '../runtime/ordering.ts';
+import { StatusStore } from '../runtime/status-store.ts';
+import { inboxBacklogReader, startBacklogGate } from '../runtime/backlog-gate.ts';
+import { Health } from '../runtime/health.ts';
 import type { IngressSpec, IngressToRuntime, RuntimeToIngress } from './ingress.ts';
 
 const spec = workerData as IngressSpec;
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
   const limits = { ...defaultParseLimits, maxBytes: spec.http.maxBodyBytes };
   const gate = startBacklogGate({ read: inboxBacklogReader(jsm, names, partitions), ...(spec.inbox.maxPending !== undefined ? { maxPending: spec.inbox.maxPending } : {}), retryAfterMs: spec.inbox.retryAfterMs, onError });
   const recorder = new InboxRecorder();
+  const health = new Health({ connection: { isConnected: () => connected && !nc.isClosed() }, jsm, names });
   const forwarder = createForwarder(spec.forward.path, spec.forward.secret);
 
   const { http } = spec;
@@ -84,15 +86,7 @@ async function main(): Promise<void> {
       accept: (input, format, trace, callback) =>
         acceptEnvelope(input, format, { js, names, subjectFor, status, limits, isConnected: () => connected && !nc.isClosed(), publishTimeoutMs: spec.publishTimeoutMs, onError }, trace, callback),
       status: (from, correlation) => status.get(from, correlation),
-      ready: async () => {
-        if (!connected || nc.isClosed()) return { ready: false, detail: 'NATS is disconnected' };
-        try {
-          await jsm.streams.info(names.streams.inbox);
-          return { ready: true, detail: 'NATS and the inbox stream answer' };
-        } catch (error) {
-          return { ready: false, detail: `the inbox stream does not answer: ${error instanceof Error ? error.message : String(error)}` };
-        }
-      },
+      ready: health.ready,
     },
     { maxBodyBytes: http.maxBodyBytes, readTimeoutMs, secret: Buffer.from(spec.statusSecret), baseUrl: () => baseUrl, backlog: gate, recorder },
   );

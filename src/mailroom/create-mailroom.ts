@@ -1,7 +1,8 @@
 import type { AnyStateMachine } from 'xstate';
 import type { MailroomConfig } from '../config/index.ts';
 import { MailroomError } from '../errors.ts';
-import { startMailroom, type Mailroom, type MailroomOptions } from './mailroom.ts';
+import type { Mailroom, MailroomOptions } from '../core/mailroom-types.ts';
+import { startMailroom } from './start-mailroom.ts';
 import type { WorkflowOptions, Workflows } from '../workflows/workflow-types.ts';
 import { registrationOf } from '../workflows/workflow-engine.ts';
 
@@ -104,6 +105,7 @@ export function createMailroom(config: MailroomConfig, options: MailroomOptions 
     conversation: (...args) => need('conversation').conversation(...args),
     status: (...args) => need('status').status(...args),
     stats: () => need('stats').stats(),
+    ready: () => need('ready').ready(),
     inboxMetrics: () => need('inboxMetrics').inboxMetrics(),
   };
 }

@@ -1,0 +1,200 @@
+/**
+ * The composition root of the runtime: builds each part once, from the connected runtime, and
+ * passes the parts to one another by name. Nothing here handles an envelope; the parts do:
+ * `inbox.ts` stores what `accept` is given, the envelope runner handles the inbox, the outbox
+ * worker delivers, the timer workers fire durable timers, `requests.ts` runs conversations.
+ */
+import { defaultParseLimits } from '../envelope/index.ts';
+import type { DecodedEnvelope } from '../envelope/index.ts';
+import { createCryptoPool, cryptoSigner } from '../runtime/crypto-pool.ts';
+import { Conversations } from '../runtime/conversations.ts';
+import { DeadLetters } from '../runtime/dead-letters.ts';
+import { DeadLetterStore } from '../runtime/dead-letter-store.ts';
+import { startEnvelopeRunner } from '../runtime/envelope-runner.ts';
+import { FeedbackLimiter } from '../runtime/feedback-limiter.ts';
+import { Health } from '../runtime/health.ts';
+import { acceptEnvelope, type InboxDeps } from '../runtime/inbox.ts';
+import { Outbound, OutboundClaims } from '../runtime/outbound.ts';
+import { startOutboxWorker } from '../runtime/outbox-worker.ts';
+import { startPoisonWatcher } from '../runtime/poison-watcher.ts';
+import { ReplayGuard } from '../runtime/replay-guard.ts';
+import { Requests } from '../runtime/requests.ts';
+import { Sender } from '../runtime/sender.ts';
+import { StatusStore } from '../runtime/status-store.ts';
+import { Throttle } from '../runtime/throttle.ts';
+import { Timers, startTimerWorker } from '../runtime/timers.ts';
+import { Topics } from '../runtime/topics.ts';
+import { inboxUrlFor } from '../config/index.ts';
+import { WorkflowEngine } from '../workflows/workflow-engine.ts';
+import { loadWorkflowModule } from '../workflows/workflow-module.ts';
+import type { ConnectedRuntime } from './connect-runtime.ts';
+import type { Mailroom, MailroomOptions } from './mailroom-types.ts';
+import { inspectWorkflows } from './workflow-inspection.ts';
+
+/** A started runtime before HTTP is attached: the {@link Mailroom} API less what the HTTP server adds, and `stop`. */
+export type Runtime = Omit<Mailroom, 'url' | 'adminUrl' | 'inboxMetrics' | 'stop'>;
+
+/** Starts consuming: timers, tasks, the poison watcher, the envelope runner, the outbox worker. Their stops go to the runtime's scope. */
+export async function startRuntime(connected: ConnectedRuntime, options: MailroomOptions): Promise<Runtime> {
+  const { config, scope, events, onError, domains, nc, connection, names, handles, ordering } = connected;
+  const { js } = handles;
+  const { delivery, validation } = config;
+  const now = options.now ?? Date.now;
+  const status = new StatusStore(handles.status, names.statusKey);
+  const replay = new ReplayGuard(handles.replay, names.replayKey);
+  const pool = options.cryptoPool === true ? await scope.acquire(async () => createCryptoPool(), (p) => p.close()) : options.cryptoPool || undefined;
+  const signer = pool ? cryptoSigner(pool) : undefined;
+  const outbound = new Outbound(js, names.outboxSubject, undefined, signer, new OutboundClaims(handles.outbound, names.outboundKey));
+  const timers = new Timers(js, names);
+  const topics = new Topics(handles.subscriptions, outbound, config.topics);
+  const conversations = new Conversations(handles.conversations, nc, names, timers, (change) => events.emit('conversation', change));
+  await scope.acquire(
+    async () => conversations.listen(),
+    () => conversations.close(),
+  );
+  const sender = new Sender({ js, names, outbound, timers, domains, now });
+  const requests = new Requests({ conversations, sender, domains, now });
+  const workflows = new WorkflowEngine({
+    kv: handles.workflows,
+    names,
+    timers,
+    tasks: new Timers(js, names, names.taskSubject),
+    now,
+    request: requests.linked,
+    conversation: (from, correlation) => conversations.get(from, correlation),
+    registerHandler: (domain, subject, handler) => domains.registerHosted(domain, subject, handler),
+    onError,
+  });
+  workflows.onChange((change) => events.emit('workflow', change));
+  // Workflows have no live actor: their steps become synthetic inspection events (Stately Inspector).
+  if (options.inspect) workflows.onChange(inspectWorkflows({ inspect: options.inspect, workflows, onError }).onChange);
+  conversations.onFinished((link) => workflows.conversationFinished(link));
+  const fromConfig = (await Promise.all(config.workflows.map((path) => loadWorkflowModule(path)))).flat();
+  for (const { machine, options: workflowOptions } of [...fromConfig, ...(options.workflows ?? [])]) workflows.register(machine, workflowOptions);
+
+  const maxWait = options.timerMaxWaitMs !== undefined ? { maxWaitMs: options.timerMaxWaitMs } : {};
+  await scope.acquire(
+    async () =>
+      startTimerWorker({
+        consumer: await js.consumers.get(names.streams.timers, names.consumers.timers),
+        now,
+        ...maxWait,
+        stopGraceMs: delivery.stopGraceMs,
+        handlers: { ...workflows.timerHandlers(), ...requests.timerHandlers(), ...sender.timerHandlers() },
+        onError,
+      }),
+    (loop) => loop.stop(),
+  );
+  await scope.acquire(
+    async () =>
+      startTimerWorker({
+        consumer: await js.consumers.get(names.streams.tasks, names.consumers.tasks),
+        now,
+        concurrency: delivery.concurrency,
+        ...maxWait,
+        stopGraceMs: delivery.stopGraceMs,
+        handlers: workflows.taskHandlers(),
+        onError,
+      }),
+    (loop) => loop.stop(),
+  );
+  const deadLetterStore = new DeadLetterStore(js, handles.jsm, names);
+  const deadLetters = new DeadLetters(js, (msg) => {
+    const parsed = names.parseSubject(msg.subject);
+    return parsed ? names.dlqSubject(parsed.to, parsed.from) : names.dlqSubject('unknown', 'unknown');
+  });
+  const partitionConsumers = Array.from({ length: ordering.partitions }, (_, p) => ({ stream: names.ordered.stream, consumer: names.ordered.consumer(p) }));
+  await scope.acquire(
+    async () =>
+      startPoisonWatcher({
+        nc,
+        jsm: handles.jsm,
+        consumers: [{ stream: names.streams.inbox, consumer: names.consumers.inbox }, ...partitionConsumers],
+        deadLetters,
+        onError,
+      }),
+    (watcher) => watcher.stop(),
+  );
+
+  const keys = await domains.keyResolver();
+  const limits = { ...defaultParseLimits, maxBytes: config.http.maxBodyBytes };
+  const runner = await scope.acquire(
+    async () =>
+      startEnvelopeRunner({
+        consumer: await js.consumers.get(names.streams.inbox, names.consumers.inbox),
+        orderedConsumers: await Promise.all(partitionConsumers.map(({ stream, consumer }) => js.consumers.get(stream, consumer))),
+        validator: {
+          isLocalDomain: domains.isLocal,
+          hasHandler: domains.hasHandler,
+          keys,
+          replay,
+          window: { maxSkewMs: validation.maxSkewMs, ...(validation.maxAgeMs !== null ? { maxAgeMs: validation.maxAgeMs } : {}) },
+          now,
+          ...(signer ? { verifier: signer } : {}),
+        },
+        limits,
+        handlers: domains.handlers,
+        identities: domains.identities,
+        bufferOf: domains.bufferOf,
+        feedbackLimiter: new FeedbackLimiter({ ...config.feedback, now, onSuppressed: (sender) => events.emit('feedbackSuppressed', { sender, reason: 'rate-limit' }) }),
+        outbound,
+        status,
+        deadLetters,
+        delivery: { maxAttempts: delivery.maxAttempts, concurrency: delivery.concurrency, ackWaitMs: delivery.ackWaitMs, retry: delivery.retry, subjects: delivery.subjects, handlerTimeoutMs: delivery.handlerTimeoutMs, stopGraceMs: delivery.stopGraceMs },
+        throttle: new Throttle({ subjects: delivery.subjects, ...(delivery.senderRate ? { senderRate: delivery.senderRate } : {}), now }),
+        onSettled: (s, decoded: DecodedEnvelope | undefined) => events.emit('settled', s, decoded?.envelope),
+        onTransition: (t) => events.emit('transition', t),
+        callback: (url, s) => outbound.callback(url, s, s),
+        answers: requests,
+        onError,
+        ...(options.inspect ? { inspect: options.inspect } : {}),
+      }),
+    (r) => r.stop(),
+  );
+  if (options.outboxWorker !== false)
+    await scope.acquire(
+      async () =>
+        startOutboxWorker({
+          consumer: await js.consumers.get(names.streams.outbox, names.consumers.outbox),
+          js,
+          names,
+          inboxSubjectFor: (header) => ordering.inboxSubjectFor(header),
+          isLocalDomain: domains.isLocal,
+          inboxUrlFor: (domain) => inboxUrlFor(config, domain),
+          allowPrivateNetworks: config.outbox.allowPrivateNetworks,
+          maxAttempts: config.outbox.maxAttempts,
+          retry: config.outbox.retry,
+          deadLetters,
+          concurrency: delivery.concurrency,
+          stopGraceMs: delivery.stopGraceMs,
+          onDelivered: (info) => events.emit('delivered', info),
+          onError,
+        }),
+      (w) => w.stop(),
+    );
+
+  const inbox: InboxDeps = { js, names, subjectFor: ordering.inboxSubjectFor, status, limits, isConnected: connection.isConnected, publishTimeoutMs: 2_000, onError };
+  const health = new Health({ connection, jsm: handles.jsm, names });
+  return {
+    natsUrl: connected.natsUrl,
+    names,
+    events,
+    handle: (domain, subject, handler) => domains.handlers.register(domain, subject, handler),
+    accept: (input, format = 'auto', trace, callback) => acceptEnvelope(typeof input === 'string' ? Buffer.from(input) : input, format, inbox, trace, callback),
+    send: sender.send,
+    startConversation: requests.startConversation,
+    request: requests.request,
+    conversation: (from, correlation) => conversations.get(from, correlation),
+    publish: (event) => topics.publish(domains.identityOf(event.from), event.topic, event.body ?? {}, event.eventId),
+    subscribe: async (topic, domain, handler) => {
+      if (handler) domains.registerHosted(domain, topic, handler);
+      await topics.subscribe(topic, domain);
+    },
+    unsubscribe: (topic, domain) => topics.unsubscribe(topic, domain),
+    status: (from, correlation) => status.get(from, correlation),
+    deadLetters: deadLetterStore,
+    stats: () => health.stats(() => runner.inFlight()),
+    ready: health.ready,
+    workflows,
+  };
+}

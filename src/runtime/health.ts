@@ -1,0 +1,90 @@
+/**
+ * How the runtime is doing: whether its NATS connection is up (the inbox answers 503 while it
+ * is not), whether it is ready (`GET /readyz`), and its queue depths (`GET /stats`, `/metrics`).
+ */
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { TransportError } from '../errors.ts';
+import type { Names } from '../transport/names.ts';
+
+/** Queue depths, from JetStream (so they count every process sharing the consumers). */
+export interface MailroomStats {
+  readonly inbox: { readonly waiting: number; readonly inFlight: number; readonly redelivered: number };
+  readonly outbox: { readonly waiting: number; readonly inFlight: number; readonly redelivered: number };
+  readonly deadLetters: number;
+  /** Envelope actors running in this process. */
+  readonly actors: number;
+}
+
+/** Ready = the inbox can store: connected, and its stream answers. */
+export interface Readiness {
+  readonly ready: boolean;
+  readonly detail: string;
+}
+
+/** A change of the NATS connection, as `MailroomEvents.nats` reports it. */
+export interface NatsChange {
+  readonly type: 'disconnect' | 'reconnect';
+  readonly server: string;
+}
+
+/** The NATS connection as the inbox sees it: up, or lost until the client reconnects. */
+export class ConnectionState {
+  #connected = true;
+
+  constructor(private readonly nc: NatsConnection) {}
+
+  /** Follows the connection's status until it closes: `onChange` on each loss and return; a loss also goes to `onError`. */
+  watch(onChange: (change: NatsChange) => void, onError: (error: unknown, context: string) => void): void {
+    void (async () => {
+      for await (const s of this.nc.status()) {
+        if (s.type === 'disconnect') {
+          this.#connected = false;
+          onChange({ type: 'disconnect', server: s.server });
+          onError(new TransportError(`lost the NATS connection to ${s.server}; POST /inbox answers 503 until it is back`), 'nats');
+        } else if (s.type === 'reconnect') {
+          this.#connected = true;
+          onChange({ type: 'reconnect', server: s.server });
+        }
+      }
+    })();
+  }
+
+  /** Connected to NATS (as last reported), and the connection is not closed. */
+  readonly isConnected = (): boolean => this.#connected && !this.nc.isClosed();
+}
+
+export class Health {
+  constructor(
+    private readonly parts: {
+      readonly connection: Pick<ConnectionState, 'isConnected'>;
+      readonly jsm: JetStreamManager;
+      readonly names: Names;
+    },
+  ) {}
+
+  readonly ready = async (): Promise<Readiness> => {
+    if (!this.parts.connection.isConnected()) return { ready: false, detail: 'NATS is disconnected' };
+    try {
+      await this.parts.jsm.streams.info(this.parts.names.streams.inbox);
+      return { ready: true, detail: 'NATS and the inbox stream answer' };
+    } catch (error) {
+      return { ready: false, detail: `the inbox stream does not answer: ${error instanceof Error ? error.message : String(error)}` };
+    }
+  };
+
+  /** Queue depths; `actors` counts the envelope actors running in this process (read last, as the depths come in). */
+  async stats(actors: () => number): Promise<MailroomStats> {
+    const { jsm, names } = this.parts;
+    const consumer = async (stream: string, name: string) => {
+      const info = await jsm.consumers.info(stream, name);
+      return { waiting: info.num_pending, inFlight: info.num_ack_pending, redelivered: info.num_redelivered };
+    };
+    return {
+      inbox: await consumer(names.streams.inbox, names.consumers.inbox),
+      outbox: await consumer(names.streams.outbox, names.consumers.outbox),
+      deadLetters: (await jsm.streams.info(names.streams.dlq)).state.messages,
+      actors: actors(),
+    };
+  }
+}
