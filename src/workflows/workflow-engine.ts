@@ -21,20 +21,21 @@
  * versions), `activity-runner.ts`, `request-bridge.ts` and `workflow-triggers.ts`.
  */
 import { randomUUID } from 'node:crypto';
-import { matchesState, type AnyStateMachine, type EventObject } from 'xstate';
+import type { AnyStateMachine, EventObject } from 'xstate';
 import type { KV } from '@nats-io/kv';
 import type { Names } from '../transport/names.ts';
 import type { Timers, TimerHandler } from '../runtime/timers.ts';
 import type { Handler } from '../runtime/handlers.ts';
 import { TransportError } from '../errors.ts';
 import { ActivityRunner } from './activity-runner.ts';
+import { KeyedQueue } from './keyed-queue.ts';
 import { planStart, planStep, planTask, resumeEffects, isYoung, type Step, type StepEffect, type StepInput } from './plan-step.ts';
 import { RequestBridge, type RequestBridgeDeps } from './request-bridge.ts';
 import { WorkflowRegistry } from './workflow-registry.ts';
 import { WorkflowStore } from './workflow-store.ts';
 import { triggerHandler, type TriggerTarget } from './workflow-triggers.ts';
 import { InvalidWorkflowInputError, UnknownWorkflowError, WorkflowNotFoundError, WorkflowWaitTimeoutError } from './workflow-errors.ts';
-import { WORKFLOW_REPLY, WORKFLOW_TASK, WORKFLOW_TIMER, checkEvent, jsonCopy, toInfo, type ChildEvent, type ReplyPayload, type TaskPayload, type TimerPayload, type WorkflowRecord } from './workflow-record.ts';
+import { WORKFLOW_REPLY, WORKFLOW_TASK, WORKFLOW_TIMER, checkEvent, jsonCopy, matchesFilter, toInfo, type ChildEvent, type ReplyPayload, type TaskPayload, type TimerPayload, type WorkflowRecord } from './workflow-record.ts';
 import type { RegisteredWorkflow, WorkflowChange, WorkflowEvent, WorkflowFilter, WorkflowInfo, WorkflowOptions, WorkflowStatus, Workflows } from './workflow-types.ts';
 
 export { registrationOf } from './workflow-registry.ts';
@@ -50,8 +51,7 @@ export interface WorkflowEngineDeps {
   /** The task queue (activities), apart from the timers so long activities never hold a timer back. */
   readonly tasks: Timers;
   readonly now: () => number;
-  /** Starts a conversation (idempotent for one correlation): signs and sends the request. Returns when it times out. */
-  /** `link` goes with the conversation and comes back to {@link WorkflowEngine.conversationFinished} when it ends. */
+  /** Starts a request's conversation; its `link` comes back to {@link WorkflowEngine.conversationFinished}. See {@link RequestBridgeDeps}. */
   readonly request: RequestBridgeDeps['request'];
   readonly conversation: RequestBridgeDeps['conversation'];
   readonly registerHandler: (domain: string, subject: string, handler: Handler) => void;
@@ -66,7 +66,7 @@ export class WorkflowEngine implements Workflows {
   readonly #activities: ActivityRunner;
   readonly #requests: RequestBridge;
   readonly #triggers: TriggerTarget;
-  readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #queue = new KeyedQueue();
   readonly #listeners = new Set<(change: WorkflowChange) => void>();
 
   constructor(deps: WorkflowEngineDeps) {
@@ -117,7 +117,7 @@ export class WorkflowEngine implements Workflows {
     const id = options.id ?? randomUUID();
     if (typeof id !== 'string' || id.length === 0) throw new InvalidWorkflowInputError('a workflow id must be a non-empty string');
     const step = planStart(definition, id, input, this.#deps.now());
-    return this.#exclusive(id, async () => {
+    return this.#queue.run(id, async () => {
       await this.#publish(step.effects);
       await this.#store.create(step.record);
       if (options.correlation !== undefined) await this.#store.link(options.correlation, { id });
@@ -145,14 +145,8 @@ export class WorkflowEngine implements Workflows {
   }
 
   async list(filter: WorkflowFilter = {}): Promise<WorkflowInfo[]> {
-    const out: WorkflowInfo[] = [];
-    for (const record of await this.#store.all()) {
-      if (filter.name !== undefined && record.name !== filter.name) continue;
-      if (filter.status !== undefined && record.status !== filter.status) continue;
-      if (filter.state !== undefined && !matchesState(filter.state, record.snapshot.value)) continue;
-      out.push(toInfo(record));
-    }
-    return out.sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+    const records = (await this.#store.all()).filter((record) => matchesFilter(record, filter));
+    return records.map(toInfo).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
   }
 
   async cancel(id: string, reason = 'cancelled'): Promise<WorkflowInfo> {
@@ -193,20 +187,9 @@ export class WorkflowEngine implements Workflows {
 
   // ——— steps ———
 
-  #exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.#locks.get(id) ?? Promise.resolve();
-    const run = previous.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.#locks.set(id, tail);
-    void tail.then(() => {
-      if (this.#locks.get(id) === tail) this.#locks.delete(id);
-    });
-    return run;
-  }
-
   /** Reads, plans the step, publishes its timers and tasks, and stores it with a revision check; again on a conflict. */
   #advance(id: string, input: StepInput): Promise<Advanced> {
-    return this.#exclusive(id, async () => {
+    return this.#queue.run(id, async () => {
       for (let tries = 0; tries < 25; tries++) {
         const stored = await this.#store.read(id);
         if (!stored) return { kind: 'missing' } as const;

@@ -2,9 +2,9 @@
  * A workflow as the engine keeps it: its KV record, the payloads of its timers and tasks, and
  * the small pure helpers every part of the engine shares. All of it is JSON.
  */
-import type { EventObject } from 'xstate';
+import { matchesState, type EventObject } from 'xstate';
 import { InvalidWorkflowInputError } from './workflow-errors.ts';
-import type { PersistedWorkflowSnapshot, WorkflowHistoryEntry, WorkflowInfo, WorkflowStatus } from './workflow-types.ts';
+import type { PersistedWorkflowSnapshot, WorkflowFilter, WorkflowHistoryEntry, WorkflowInfo, WorkflowStatus } from './workflow-types.ts';
 
 /** Timer kind: a workflow's delayed event came due. */
 export const WORKFLOW_TIMER = 'workflow.timer';
@@ -133,4 +133,11 @@ export function toInfo(record: WorkflowRecord): WorkflowInfo {
     activities: Object.entries(record.activities).map(([id, a]) => ({ id, src: a.src, kind: a.kind, startedAt: a.startedAt })),
     timers: Object.entries(record.timers).map(([id, t]) => ({ id, due: t.due, event: t.event.type })),
   };
+}
+
+/** Whether a record is one {@link WorkflowFilter} asks for. */
+export function matchesFilter(record: WorkflowRecord, filter: WorkflowFilter): boolean {
+  if (filter.name !== undefined && record.name !== filter.name) return false;
+  if (filter.status !== undefined && record.status !== filter.status) return false;
+  return filter.state === undefined || matchesState(filter.state, record.snapshot.value);
 }
