@@ -8,8 +8,8 @@
  * values, and only the engine turns them into timers, tasks and calls.
  */
 import { randomUUID } from 'node:crypto';
-import { createActor, initialTransition, transition, type AnyActorRef, type AnyMachineSnapshot, type AnyStateMachine, type EventObject } from 'xstate';
-import { isRequestLogic } from './activity.ts';
+import { createActor, initialTransition, transition, type AnyMachineSnapshot, type AnyStateMachine, type EventObject } from 'xstate';
+import { effectsOf, type StepAction, type StepEffect } from './step-effects.ts';
 import { InvalidWorkflowInputError, WorkflowNotRunningError } from './workflow-errors.ts';
 import { errorInfo, jsonCopy, message, type ActivityEntry, type ChildEvent, type TaskPayload, type TimerPayload, type WorkflowRecord } from './workflow-record.ts';
 import { resolveDefinition, type WorkflowDefinition, type WorkflowKind } from './workflow-registry.ts';
@@ -30,28 +30,6 @@ export type StepInput =
   | { readonly type: 'finished'; readonly child: string; readonly token: string; readonly event: ChildEvent }
   | { readonly type: 'cancel'; readonly reason: string }
   | { readonly type: 'resume' };
-
-/** An action of a step as XState returns it: custom actions carry their implementation. */
-export interface StepAction {
-  readonly type: string;
-  readonly params?: unknown;
-  readonly info?: unknown;
-  readonly exec?: unknown;
-}
-
-/**
- * What a step asks the engine to do. `schedule-timer` and `schedule-task` are published
- * before the record is stored (they carry its `seq`); the others run once it is stored, in order.
- */
-export type StepEffect =
-  | { readonly type: 'schedule-timer'; readonly msgId: string; readonly due: number; readonly payload: TimerPayload }
-  | { readonly type: 'schedule-task'; readonly msgId: string; readonly due: number; readonly payload: TaskPayload }
-  /** Stop the attempt of this activity if it runs in this process: the workflow no longer waits for it. */
-  | { readonly type: 'stop-activity'; readonly token: string }
-  /** Run a custom action (or `log`) of the machine. */
-  | { readonly type: 'run-action'; readonly action: StepAction }
-  /** Tell the runtime's `onError`: a parked workflow, an unsupported `sendTo`. */
-  | { readonly type: 'report'; readonly error: Error; readonly context: string };
 
 /** A record and its effects. */
 export interface Step {
@@ -152,15 +130,6 @@ export function planTask(record: WorkflowRecord, kind: WorkflowKind | undefined,
     event: { type: `xstate.error.actor.${payload.child}`, error: { name: 'ActivityNotFound', message: `no actor logic for ${activity.src} in version ${resolved.definition.version}` } },
     ...(restoreError ? { restoreError: restoreError.error } : {}),
   };
-}
-
-/** The timers and tasks of a resumed workflow again: those that came while it was parked were dropped. */
-export function resumeEffects(record: WorkflowRecord, now: number): StepEffect[] {
-  const { id, seq } = record;
-  return [
-    ...Object.entries(record.timers).map(([key, timer]): StepEffect => ({ type: 'schedule-timer', msgId: `${id}/${timer.token}/resume/${seq}`, due: timer.due, payload: { id, key, token: timer.token, seq, createdAt: now } })),
-    ...Object.entries(record.activities).map(([child, activity]): StepEffect => ({ type: 'schedule-task', msgId: `${id}/${activity.token}/resume/${seq}`, due: now, payload: { id, child, token: activity.token, seq, createdAt: now, attempt: 1 } })),
-  ];
 }
 
 /** Published so recently that the step publishing it may still be on its way to KV. */
@@ -280,59 +249,4 @@ function plan(draft: WorkflowRecord, definition: WorkflowDefinition, snapshot: A
     draft.activities = {};
   }
   return { record: draft, effects };
-}
-
-/** One action of the machine: a durable timer, a task, a record change, or a call after the step is stored. */
-function effectsOf(record: WorkflowRecord, definition: WorkflowDefinition, action: StepAction, now: number, newId: () => string): StepEffect[] {
-  const params = (action.params ?? {}) as Record<string, unknown>;
-  switch (action.type) {
-    case 'xstate.raise':
-      return typeof params['delay'] === 'number' ? [schedule(record, params['id'] as string | undefined, params['event'] as EventObject, params['delay'], now, newId)] : [];
-    case 'xstate.sendTo': {
-      const to = params['to'] as AnyActorRef | undefined;
-      if (to && (to as { logic?: unknown }).logic === definition.machine) {
-        return [schedule(record, params['id'] as string | undefined, params['event'] as EventObject, typeof params['delay'] === 'number' ? params['delay'] : 0, now, newId)];
-      }
-      const target = typeof params['targetId'] === 'string' ? params['targetId'] : (to?.id ?? 'unknown');
-      const error = new Error(`workflow ${record.id}: sendTo ${target} is not supported in a durable workflow (only the workflow itself); the event ${(params['event'] as EventObject | undefined)?.type} was not sent`);
-      return [{ type: 'report', error, context: 'workflows' }];
-    }
-    case 'xstate.cancel': {
-      const sendId = params['sendId'];
-      if (typeof sendId === 'string') delete record.timers[sendId];
-      return [];
-    }
-    case 'xstate.spawnChild': {
-      const ref = params['actorRef'] as (AnyActorRef & { options?: { input?: unknown }; logic?: unknown }) | undefined;
-      const child = params['id'] as string | undefined;
-      if (!ref || !child) return [];
-      const token = newId();
-      record.activities[child] = {
-        token,
-        src: typeof params['src'] === 'string' ? params['src'] : child,
-        input: jsonCopy(ref.options?.input ?? null, `the input of activity ${child}`),
-        kind: isRequestLogic(ref.logic) ? 'request' : 'activity',
-        startedAt: now,
-      };
-      return [{ type: 'schedule-task', msgId: `${record.id}/${token}/1`, due: now, payload: { id: record.id, child, token, seq: record.seq, createdAt: now, attempt: 1 } }];
-    }
-    case 'xstate.stopChild': {
-      const child = (action.params as { id?: unknown } | undefined)?.id;
-      const activity = typeof child === 'string' ? record.activities[child] : undefined;
-      if (typeof child !== 'string' || !activity) return [];
-      delete record.activities[child];
-      return [{ type: 'stop-activity', token: activity.token }];
-    }
-    default:
-      return typeof action.exec === 'function' ? [{ type: 'run-action', action }] : [];
-  }
-}
-
-/** A delayed event: recorded with a fresh token, and published as a timer carrying it. */
-function schedule(record: WorkflowRecord, sendId: string | undefined, event: EventObject, delay: number, now: number, newId: () => string): StepEffect {
-  const key = sendId ?? `anonymous.${newId()}`;
-  const token = newId();
-  const due = now + Math.max(0, delay);
-  record.timers[key] = { token, due, event: jsonCopy(event, 'a delayed event') };
-  return { type: 'schedule-timer', msgId: `${record.id}/${token}`, due, payload: { id: record.id, key, token, seq: record.seq, createdAt: now } };
 }

@@ -16,9 +16,10 @@
  * a timer that arrives before its step is visible waits; one whose step never landed is
  * dropped. Nothing waits in memory: between events a workflow is only its KV record.
  *
- * This class coordinates; the rooms are: `plan-step.ts` (the step, pure: record and input in,
- * record and effects out), `workflow-store.ts` (KV), `workflow-registry.ts` (kinds and
- * versions), `activity-runner.ts`, `request-bridge.ts` and `workflow-triggers.ts`.
+ * This class coordinates. The rooms: `plan-step.ts` (the step, pure: record and input in,
+ * record and effects out) with `step-effects.ts` (the effects), `workflow-store.ts` (KV),
+ * `workflow-registry.ts` (kinds and versions), `activity-runner.ts`, `request-bridge.ts`
+ * (fromRequest conversations) and `workflow-triggers.ts` (envelopes that start or signal).
  */
 import { randomUUID } from 'node:crypto';
 import type { AnyStateMachine, EventObject } from 'xstate';
@@ -29,7 +30,8 @@ import type { Handler } from '../runtime/handlers.ts';
 import { TransportError } from '../errors.ts';
 import { ActivityRunner } from './activity-runner.ts';
 import { KeyedQueue } from './keyed-queue.ts';
-import { planStart, planStep, planTask, resumeEffects, isYoung, type Step, type StepEffect, type StepInput } from './plan-step.ts';
+import { planStart, planStep, planTask, isYoung, type Step, type StepInput } from './plan-step.ts';
+import { resumeEffects, type StepEffect } from './step-effects.ts';
 import { RequestBridge, type RequestBridgeDeps } from './request-bridge.ts';
 import { WorkflowRegistry } from './workflow-registry.ts';
 import { WorkflowStore } from './workflow-store.ts';

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { assign, fromPromise, raise, sendTo, setup, type AnyStateMachine } from 'xstate';
 import { fromRequest } from '../../src/workflows/activity.ts';
-import { planStart, planStep, planTask, resumeEffects, ORPHAN_GRACE_MS, type StepInput, type StepPlan } from '../../src/workflows/plan-step.ts';
+import { planStart, planStep, planTask, ORPHAN_GRACE_MS, type StepInput, type StepPlan } from '../../src/workflows/plan-step.ts';
+import { resumeEffects } from '../../src/workflows/step-effects.ts';
 import { WorkflowRegistry, type WorkflowKind } from '../../src/workflows/workflow-registry.ts';
 import type { WorkflowRecord } from '../../src/workflows/workflow-record.ts';
 import type { WorkflowOptions } from '../../src/workflows/workflow-types.ts';
