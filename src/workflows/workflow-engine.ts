@@ -36,7 +36,7 @@ import { RequestBridge, type RequestBridgeDeps } from './request-bridge.ts';
 import { WorkflowRegistry } from './workflow-registry.ts';
 import { WorkflowStore } from './workflow-store.ts';
 import { triggerHandler, type TriggerTarget } from './workflow-triggers.ts';
-import { InvalidWorkflowInputError, UnknownWorkflowError, WorkflowNotFoundError, WorkflowWaitTimeoutError } from './workflow-errors.ts';
+import { InvalidWorkflowInputError, UnknownWorkflowError, WorkflowNotFoundError } from './workflow-errors.ts';
 import { WORKFLOW_REPLY, WORKFLOW_TASK, WORKFLOW_TIMER, checkEvent, jsonCopy, matchesFilter, toInfo, type ChildEvent, type ReplyPayload, type TaskPayload, type TimerPayload, type WorkflowRecord } from './workflow-record.ts';
 import type { RegisteredWorkflow, WorkflowChange, WorkflowEvent, WorkflowFilter, WorkflowInfo, WorkflowOptions, WorkflowStatus, Workflows } from './workflow-types.ts';
 
@@ -167,19 +167,7 @@ export class WorkflowEngine implements Workflows {
   async waitFor(id: string, until: WorkflowStatus | ((info: WorkflowInfo) => boolean), options: { readonly timeoutMs?: number } = {}): Promise<WorkflowInfo> {
     const timeoutMs = options.timeoutMs ?? 30_000;
     const test = typeof until === 'function' ? until : (info: WorkflowInfo) => info.status === until;
-    const watch = await this.#store.watch(id);
-    let last: WorkflowInfo | undefined;
-    const timer = setTimeout(() => watch.stop(), timeoutMs);
-    try {
-      for await (const record of watch.records) {
-        last = toInfo(record);
-        if (test(last)) return last;
-      }
-    } finally {
-      clearTimeout(timer);
-      watch.stop();
-    }
-    throw new WorkflowWaitTimeoutError(id, timeoutMs, last ? { status: last.status, state: last.state } : undefined);
+    return this.#store.waitFor(id, test, timeoutMs);
   }
 
   /** The conversations hook: a request a workflow made (its `link`, a {@link ReplyPayload}) has ended; wake the workflow. */

@@ -1,13 +1,14 @@
 /**
  * Workflow records and correlation links in the workflows KV bucket: reads, revision-checked
- * writes, one-pass listing, watching one record.
+ * writes, one-pass listing, waiting for one record to change.
  */
 import type { KV, KvEntry } from '@nats-io/kv';
 import type { Names } from '../transport/names.ts';
 import { isAlreadyExists } from '../runtime/status-store.ts';
 import { TransportError } from '../errors.ts';
-import { WorkflowAlreadyExistsError } from './workflow-errors.ts';
-import type { CorrelationLink, WorkflowRecord } from './workflow-record.ts';
+import { WorkflowAlreadyExistsError, WorkflowWaitTimeoutError } from './workflow-errors.ts';
+import { toInfo, type CorrelationLink, type WorkflowRecord } from './workflow-record.ts';
+import type { WorkflowInfo } from './workflow-types.ts';
 
 function decode<T>(entry: KvEntry | null): T | undefined {
   if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
@@ -86,16 +87,23 @@ export class WorkflowStore {
     return records;
   }
 
-  /** The record as it is now and after each change, until `stop()`. */
-  async watch(id: string): Promise<{ readonly records: AsyncIterable<WorkflowRecord>; stop(): void }> {
+  /** The workflow once it satisfies `test` (checked now and after each change); throws {@link WorkflowWaitTimeoutError} after `timeoutMs`. */
+  async waitFor(id: string, test: (info: WorkflowInfo) => boolean, timeoutMs: number): Promise<WorkflowInfo> {
     const watcher = await this.#kv.watch({ key: this.#names.workflowKey(id) });
-    async function* records(): AsyncGenerator<WorkflowRecord> {
+    let last: WorkflowInfo | undefined;
+    const timer = setTimeout(() => watcher.stop(), timeoutMs);
+    try {
       for await (const entry of watcher) {
         const record = decode<WorkflowRecord>(entry);
-        if (record) yield record;
+        if (!record) continue;
+        last = toInfo(record);
+        if (test(last)) return last;
       }
+    } finally {
+      clearTimeout(timer);
+      watcher.stop();
     }
-    return { records: records(), stop: () => watcher.stop() };
+    throw new WorkflowWaitTimeoutError(id, timeoutMs, last ? { status: last.status, state: last.state } : undefined);
   }
 
   async link(correlation: string, link: CorrelationLink): Promise<void> {
