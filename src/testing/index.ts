@@ -24,6 +24,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { spawnNatsServer, type NatsServerProcess } from '../transport/spawn-nats-server.ts';
 import { connectNats } from '../transport/connect.ts';
+import { DUE_HEADER } from '../transport/names.ts';
 import { parseConfig } from '../config/index.ts';
 import { parseDuration } from '../config/index.ts';
 import { generateDomainKeys } from '../keys/index.ts';
@@ -89,8 +90,6 @@ export interface TestMailroom {
   /** Stops the runtime and the nats-server, and removes the temporary folder. */
   stop(): Promise<void>;
 }
-
-const DUE_HEADER = 'Mailroom-Due';
 
 /** Starts an ephemeral nats-server and a runtime on a {@link TestClock}. */
 export async function createTestMailroom(options: TestMailroomOptions = {}): Promise<TestMailroom> {
