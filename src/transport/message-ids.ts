@@ -22,6 +22,9 @@ export const messageIds = {
   replay: (dlqStream: string, id: number | string): string => `replay/${dlqStream}/${id}`,
 } as const;
 
+/** The client names Mailroom's NATS connections give the server (seen in `nats server report connections`). */
+export const CONNECTION_NAMES = { runtime: 'mailroom', ingress: 'mailroom-ingress', testkit: 'mailroom-testkit' } as const;
+
 /** The queue group the poison watchers of every process share, so one handles each advisory. */
 export const POISON_QUEUE_GROUP = 'mailroom-poison';
 

@@ -24,7 +24,7 @@ function fingerprint(value: string): string {
 }
 
 export { InvalidNameError };
-export { messageIds, POISON_QUEUE_GROUP, maxDeliveriesAdvisorySubject, kvStreamName } from './message-ids.ts';
+export { messageIds, CONNECTION_NAMES, POISON_QUEUE_GROUP, maxDeliveriesAdvisorySubject, kvStreamName } from './message-ids.ts';
 export * from './message-headers.ts';
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
