@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelayMs, jittered, nextAttempt, retryDisposition, type RetryPolicy } from '../../src/runtime/retry-policy.ts';
 import { backoffDelayMs as envelopeDelayMs } from '../../machines/step-failure.ts';
-import { defaultActivityPolicy, retryDelay } from '../../src/workflows/activity.ts';
+import { defaultActivityPolicy, retryDelay, retryPolicyOf } from '../../src/workflows/activity.ts';
 import { parseConfig } from '../../src/config/index.ts';
 
 // The three formulas as they were before the policy was one module, kept here as the reference.
@@ -48,6 +48,13 @@ describe('retry policy: the defaults of each caller, attempt by attempt', () => 
   it('activities (3 attempts, 1 s doubling to 60 s): timer delays, not jittered', () => {
     expect(defaultActivityPolicy).toEqual({ maxAttempts: 3, initialDelayMs: 1_000, backoff: 2, maxDelayMs: 60_000 });
     expect([1, 2, 3, 4, 8].map((attempt) => retryDelay(defaultActivityPolicy, attempt))).toEqual([1_000, 2_000, 4_000, 8_000, 60_000]);
+    // The engine's rule today: a FinalError, or the last attempt, ends the activity; else a timer after retryDelay.
+    const policy = retryPolicyOf(defaultActivityPolicy);
+    expect([1, 2, 3].map((attempt) => nextAttempt(policy, attempt, { final: false }))).toEqual([
+      { kind: 'retry', delayMs: 1_000 },
+      { kind: 'retry', delayMs: 2_000 },
+      { kind: 'dead-letter', reason: 'max-attempts' },
+    ]);
   });
 
   it('the config defaults are the ones in the tables above', () => {
