@@ -4,6 +4,7 @@
  * @internal
  */
 import type { EnvelopeActorInput, EnvelopeStepFailure } from './envelope.types.ts';
+import { backoffDelayMs as scheduleDelayMs } from './retry-policy.ts';
 
 /** A rejection, normalised: the reason of a rejected promise can be anything. */
 export interface StepFailure {
@@ -35,12 +36,12 @@ export function readStepFailure(error: unknown): StepFailure {
 }
 
 /**
- * The nak delay before the next attempt: `min(maxDelayMs, initialDelayMs × multiplier^(attempt−1))`,
- * rounded to whole milliseconds. Jitter is the runtime's job.
+ * The nak delay before the next attempt: the retry policy's backoff
+ * (`min(maxDelayMs, initialDelayMs × multiplier^(attempt−1))`), rounded to whole
+ * milliseconds. Jitter is the runtime's job.
  */
 export function backoffDelayMs(retry: EnvelopeActorInput['retry'], attempt: number): number {
-  const delay = retry.initialDelayMs * retry.multiplier ** Math.max(0, attempt - 1);
-  return Math.round(Math.min(retry.maxDelayMs, delay));
+  return Math.round(scheduleDelayMs(retry, attempt));
 }
 
 /** Leaves out `undefined` values, so objects stay equal after a JSON round trip. */

@@ -14,7 +14,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { defaultParseLimits } from '../envelope/index.ts';
 import { connectNats } from '../transport/connect.ts';
-import { createNames } from '../transport/names.ts';
+import { CONNECTION_NAMES, createNames } from '../transport/names.ts';
 import { registerPublicRoutes } from './public-routes.ts';
 import { InboxRecorder } from './inbox-recorder.ts';
 import { createForwarder } from './peer-forwarding.ts';
@@ -45,7 +45,7 @@ function isPublic(req: IncomingMessage): boolean {
 
 async function main(): Promise<void> {
   const names = createNames(spec.prefix);
-  const nc = await connectNats({ url: spec.natsUrl, name: 'mailroom-ingress' });
+  const nc = await connectNats({ url: spec.natsUrl, name: CONNECTION_NAMES.ingress });
   let connected = true;
   void (async () => {
     for await (const s of nc.status()) {

@@ -2,28 +2,10 @@ import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import dnsPacket, { type Answer, type DecodedPacket, type TxtAnswer } from 'dns-packet';
-import { MailroomError } from '../errors.ts';
+import { DnsQueryError, type DnsFailure } from '../errors/key-errors.ts';
 import type { DnsServerAddress } from './dns-servers.ts';
 
-/** Why a DNS query got no usable answer. */
-export type DnsFailure = 'timeout' | 'server-failure' | 'network' | 'bad-response';
-
-/**
- * A DNS query got no usable answer: every server timed out, answered SERVFAIL / REFUSED /
- * another error code, or could not be reached. The `cause` of a `KeyLookupError`.
- */
-export class DnsQueryError extends MailroomError {
-  readonly _tag = 'DnsQueryError';
-  constructor(
-    message: string,
-    readonly failure: DnsFailure,
-    /** `host:port` of the (last) server asked. */
-    readonly server: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+export { DnsQueryError, type DnsFailure };
 
 /** The TXT answer for one name. @internal */
 export interface TxtLookup {

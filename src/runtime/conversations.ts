@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createActor, type Snapshot } from 'xstate';
-import type { KV, KvEntry } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   conversationMachine,
@@ -9,6 +9,7 @@ import {
   type ConversationOutcome,
 } from '../../machines/conversation.machine.ts';
 import type { Names } from '../transport/names.ts';
+import { liveEntry } from '../transport/kv-entries.ts';
 import { isAlreadyExists } from './status-store.ts';
 import type { Timers } from './timers.ts';
 
@@ -100,7 +101,7 @@ export class Conversations {
         let parsed;
         try {
           notice = msg.json<DoneNotice>();
-          parsed = this.names.parseKey(msg.subject.slice(this.names.conversationDoneWildcard.length - 1));
+          parsed = this.names.parseConversationDoneSubject(msg.subject);
         } catch {
           return;
         }
@@ -182,8 +183,8 @@ export class Conversations {
   }
 
   async get(from: string, correlation: string): Promise<ConversationRecord | undefined> {
-    const entry = await this.kv.get(this.#key(from, correlation));
-    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+    const entry = liveEntry(await this.kv.get(this.#key(from, correlation)));
+    if (!entry) return undefined;
     const p = entry.json<PersistedConversation>();
     return { state: p.value, status: p.status, context: p.context, ...(p.output ? { output: p.output } : {}) };
   }
@@ -196,8 +197,8 @@ export class Conversations {
   async deliver(from: string, correlation: string, event: ConversationEvent, sender?: string): Promise<ConversationOutcome | undefined> {
     const key = this.#key(from, correlation);
     for (let tries = 0; tries < 10; tries++) {
-      const entry: KvEntry | null = await this.kv.get(key);
-      if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+      const entry = liveEntry(await this.kv.get(key));
+      if (!entry) return undefined;
       const persisted = entry.json<PersistedConversation>();
       if (persisted.status === 'done') return undefined;
       if (sender !== undefined && sender !== persisted.context.to) return undefined;

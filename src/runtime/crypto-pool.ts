@@ -27,6 +27,7 @@
 import type { KeyObject } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { CryptoPoolError } from '../errors/delivery-errors.ts';
 
 export type CryptoAlgorithm = 'ed25519' | 'rsa';
 
@@ -62,10 +63,7 @@ export interface CryptoPool {
   close(): Promise<void>;
 }
 
-/** Raised for calls on a closed pool and for a pool whose workers cannot run. */
-export class CryptoPoolError extends Error {
-  override readonly name = 'CryptoPoolError';
-}
+export { CryptoPoolError };
 
 const VERIFY = 0;
 const SIGN = 1;

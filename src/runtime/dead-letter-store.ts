@@ -1,8 +1,7 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
-import type { Names } from '../transport/names.ts';
+import { messageIds, REPLAY_OF_HEADER, REPLAYED_BY_HEADER, type Names } from '../transport/names.ts';
 import type { DeadLetterRecord } from './dead-letters.ts';
-import { REPLAYED_BY_HEADER } from './message-headers.ts';
 
 /** A dead letter as listed: its id (the DLQ stream sequence) and record, and what the envelope was. */
 export interface DeadLetter extends DeadLetterRecord {
@@ -71,9 +70,9 @@ export class DeadLetterStore {
     const letter = await this.get(id);
     if (!letter) return undefined;
     const h = headers();
-    h.set('Mailroom-Replay-Of', String(id));
+    h.set(REPLAY_OF_HEADER, String(id));
     h.set(REPLAYED_BY_HEADER, options.by || 'api');
-    const ack = await this.js.publish(letter.subject, Buffer.from(letter.data, 'base64'), { msgID: `replay/${this.names.streams.dlq}/${id}`, headers: h });
+    const ack = await this.js.publish(letter.subject, Buffer.from(letter.data, 'base64'), { msgID: messageIds.replay(this.names.streams.dlq, id), headers: h });
     await this.jsm.streams.deleteMessage(this.names.streams.dlq, id, false);
     return { id, subject: letter.subject, sequence: ack.seq };
   }

@@ -1,6 +1,7 @@
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
 import { TransportError } from '../errors.ts';
+import { ATTEMPTS_HEADER, LAST_REASON_HEADER, LAST_STATE_HEADER, messageIds, REASON_HEADER } from '../transport/names.ts';
 import type { StatusStep } from './status-store.ts';
 
 /** A dead letter as stored in `MAILROOM_DLQ`: why, where it stopped, how often it was tried, and the original bytes. */
@@ -60,12 +61,12 @@ export class DeadLetters {
       data: Buffer.from(stored.data).toString('base64'),
     };
     const h = headers();
-    h.set('Mailroom-Reason', deadLetter.reason);
-    h.set('Mailroom-Last-State', deadLetter.lastState);
-    if (deadLetter.lastReason) h.set('Mailroom-Last-Reason', deadLetter.lastReason);
-    h.set('Mailroom-Attempts', String(record.attempts));
+    h.set(REASON_HEADER, deadLetter.reason);
+    h.set(LAST_STATE_HEADER, deadLetter.lastState);
+    if (deadLetter.lastReason) h.set(LAST_REASON_HEADER, deadLetter.lastReason);
+    h.set(ATTEMPTS_HEADER, String(record.attempts));
     try {
-      await this.js.publish(this.dlqSubjectFor(msg), JSON.stringify(record), { msgID: `dlq/${stored.stream}/${stored.seq}`, headers: h });
+      await this.js.publish(this.dlqSubjectFor(msg), JSON.stringify(record), { msgID: messageIds.deadLetter(stored.stream, stored.seq), headers: h });
     } catch (cause) {
       throw new TransportError('could not publish the dead letter', { cause });
     }

@@ -1,4 +1,8 @@
 import type { JsMsg } from '@nats-io/jetstream';
+import { jittered } from '../../machines/retry-policy.ts';
+
+// Equal jitter is the retry policy's (`machines/retry-policy.ts`); re-exported for the callers of this module.
+export { jittered };
 
 /**
  * What happens to a JetStream message: acked (done), naked (delivered again after
@@ -32,12 +36,6 @@ export function settle(msg: JsMsg, disposition: Disposition): void {
       throw new Error(`unknown disposition ${JSON.stringify(never)}`);
     }
   }
-}
-
-/** Equal jitter: a delay in [delay/2, delay], so a burst of failures does not come back as a burst. */
-export function jittered(delayMs: number, random: () => number = Math.random): number {
-  if (delayMs <= 0) return 0;
-  return Math.round(delayMs / 2 + random() * (delayMs / 2));
 }
 
 /** With jitter on its delay, for retries. */

@@ -1,36 +1,7 @@
-import { MailroomError } from '../errors.ts';
+import { HANDLER_TIMEOUT, HandlerStoppedError, HandlerTimeoutError } from '../errors/handler-errors.ts';
 import type { Handler, HandlerContext, HandlerResult } from './handlers.ts';
 
-/** The reason a handler that ran past its timeout fails with (in the status and the dead letter). */
-export const HANDLER_TIMEOUT = 'handler-timeout';
-
-/**
- * A handler ran longer than its subject's `handlerTimeout`. The attempt fails as retryable
- * (reason `handler-timeout`): the envelope is retried with backoff, and dead-lettered when
- * its attempts run out. It is also the handler's `signal.reason`.
- */
-export class HandlerTimeoutError extends MailroomError {
-  readonly _tag = 'HandlerTimeoutError';
-  readonly retryable = true;
-  readonly reason = HANDLER_TIMEOUT;
-  constructor(
-    readonly subject: string,
-    readonly timeoutMs: number,
-  ) {
-    super(`the handler for ${subject} did not finish within ${timeoutMs} ms`);
-  }
-}
-
-/**
- * The runtime stopped before the handler finished: its envelope was handed back to the
- * queue for another process. The handler's `signal.reason` at a forced stop.
- */
-export class HandlerStoppedError extends MailroomError {
-  readonly _tag = 'HandlerStoppedError';
-  constructor(readonly subject: string) {
-    super(`the runtime stopped before the handler for ${subject} finished; the envelope was handed back`);
-  }
-}
+export { HANDLER_TIMEOUT, HandlerTimeoutError, HandlerStoppedError };
 
 /** How long the handler of a subject may run: the subject's own `handlerTimeoutMs`, else the default. */
 export function handlerTimeoutFor(

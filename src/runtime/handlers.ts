@@ -1,4 +1,3 @@
-import { MailroomError } from '../errors.ts';
 import type { Envelope } from '../envelope/types.ts';
 
 /** What a handler sees of one verified envelope. */
@@ -42,31 +41,8 @@ export type Handler = (context: HandlerContext) => HandlerResult | Promise<Handl
 /** Handlers by subject, as a handlers module exports them (`export default { 'Hello@Host': fn }`). */
 export type HandlerMap = Readonly<Record<string, Handler>>;
 
-/** Throw from a handler for a transient fault: the envelope is retried later with backoff. */
-export class RetryableError extends MailroomError {
-  readonly _tag = 'RetryableError';
-  readonly retryable = true;
-  constructor(
-    message: string,
-    readonly retryAfterMs?: number,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
-/** Throw from a handler to refuse an envelope for good: it is discarded with `reason`, and feedback is sent. */
-export class FinalError extends MailroomError {
-  readonly _tag = 'FinalError';
-  readonly retryable = false;
-  constructor(
-    message: string,
-    readonly reason: string = 'handler-refused',
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+// The handler errors live in `src/errors/handler-errors.ts`, each with its contract.
+export { RetryableError, FinalError } from '../errors/handler-errors.ts';
 
 /** The subject of a reply to `subject`. Replies are recognised by this prefix and never answered. */
 export const replySubject = (subject: string): string => `Reply@${subject}`;

@@ -1,11 +1,6 @@
 /**
- * The `Mailroom-*` NATS headers an inbox message carries. In a file of their own so the
- * inbox (which runs on the ingress thread) does not load the envelope runner and XState.
+ * The `Mailroom-*` NATS headers an inbox message carries. They live with every other NATS
+ * header in `src/transport/message-headers.ts` (no imports, so the inbox on the ingress
+ * thread still loads neither the envelope runner nor XState); this path re-exports them.
  */
-
-/** Set by the HTTP inbox: when the envelope was received, before it was stored. */
-export const RECEIVED_AT_HEADER = 'Mailroom-Received-At';
-/** Set by the HTTP inbox: a URL the sender wants the final status POSTed to. */
-export const CALLBACK_HEADER = 'Mailroom-Callback';
-/** Set by a dead-letter replay: who replayed the envelope (an admin token id, `api`, `cli`). */
-export const REPLAYED_BY_HEADER = 'Mailroom-Replayed-By';
+export { RECEIVED_AT_HEADER, CALLBACK_HEADER, REPLAYED_BY_HEADER } from '../transport/message-headers.ts';

@@ -6,6 +6,8 @@ import type { Envelope } from '../envelope/types.ts';
 import type { KV } from '@nats-io/kv';
 import type { PrivateKey } from '../keys/index.ts';
 import { TransportError } from '../errors.ts';
+import { CALLBACK_HEADER, KIND_HEADER, messageIds } from '../transport/names.ts';
+import { liveEntry } from '../transport/kv-entries.ts';
 import { isAlreadyExists } from './status-store.ts';
 import { FEEDBACK_SUBJECT } from './handlers.ts';
 import { setTraceHeaders, type TraceContext } from './trace-context.ts';
@@ -72,8 +74,7 @@ export class OutboundClaims {
   }
 
   private async stored(key: string): Promise<Uint8Array | undefined> {
-    const entry = await this.kv.get(key);
-    return entry && entry.operation === 'PUT' && entry.length > 0 ? entry.value : undefined;
+    return liveEntry(await this.kv.get(key))?.value;
   }
 }
 
@@ -122,7 +123,7 @@ export class Outbound {
   async publish(identity: DomainIdentity, draft: EnvelopeDraft, kind: OutboundKind, msgId: string, options: PublishOptions = {}): Promise<Envelope> {
     const { envelope, bytes } = await this.signOnce(identity, draft, msgId, options);
     const h = headers();
-    h.set('Mailroom-Kind', kind);
+    h.set(KIND_HEADER, kind);
     setTraceHeaders(h, options.trace);
     try {
       await this.js.publish(this.outboxSubject(envelope.Header.To, envelope.Header.From), bytes, {
@@ -142,10 +143,10 @@ export class Outbound {
    */
   async callback(url: string, status: { from: string; to: string; correlation: string; hash?: string }, body: unknown): Promise<void> {
     const h = headers();
-    h.set('Mailroom-Kind', 'callback');
-    h.set('Mailroom-Callback', url);
+    h.set(KIND_HEADER, 'callback');
+    h.set(CALLBACK_HEADER, url);
     try {
-      await this.js.publish(this.outboxSubject(status.from, status.to), JSON.stringify(body), { msgID: `callback/${status.from}/${status.correlation}${status.hash ? `/${status.hash}` : ''}`, headers: h, timeout: this.publishTimeoutMs });
+      await this.js.publish(this.outboxSubject(status.from, status.to), JSON.stringify(body), { msgID: messageIds.callback(status.from, status.correlation, status.hash), headers: h, timeout: this.publishTimeoutMs });
     } catch (cause) {
       throw new TransportError('could not publish the callback to the outbox', { cause });
     }
@@ -157,7 +158,7 @@ export class Outbound {
       identity,
       { To: request.From, Subject: subject, Body: body, Correlation: request.Correlation },
       'reply',
-      `reply/${request.From}/${request.Correlation}`,
+      messageIds.reply(request.From, request.Correlation),
       options,
     );
   }
@@ -168,7 +169,7 @@ export class Outbound {
    * place of the feedback about the genuine envelope with the same correlation.
    */
   feedback(identity: DomainIdentity, buffer: string, discarded: Pick<Envelope['Header'], 'From' | 'Correlation'> & { readonly Hash: string }, reason: string, options: PublishOptions = {}): Promise<Envelope> {
-    const key = `feedback/${discarded.From}/${discarded.Correlation}/${discarded.Hash}`;
+    const key = messageIds.feedback(discarded.From, discarded.Correlation, discarded.Hash);
     return this.publish(
       identity,
       {

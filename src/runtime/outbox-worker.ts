@@ -1,7 +1,8 @@
 import type { Consumer, JetStreamClient, JsMsg } from '@nats-io/jetstream';
-import type { Names } from '../transport/names.ts';
+import { CALLBACK_HEADER, KIND_HEADER, MSG_ID_HEADER, type Names } from '../transport/names.ts';
 import type { DeadLetters } from './dead-letters.ts';
-import { ACK, jittered, nak, settle } from './disposition.ts';
+import { ACK, settle } from './disposition.ts';
+import { nextAttempt, retryDisposition, type RetryPolicy } from './retry-policy.ts';
 import { headers } from '@nats-io/transport-node';
 import { startConsumeLoop } from './consume-loop.ts';
 import { setTraceHeaders, traceFromHeaders } from './trace-context.ts';
@@ -31,10 +32,6 @@ export interface OutboxWorker {
   stop(): Promise<void>;
 }
 
-function backoff(attempt: number, retry: OutboxWorkerDeps['retry']): number {
-  return Math.min(retry.maxDelayMs, retry.initialDelayMs * retry.multiplier ** Math.max(0, attempt - 1));
-}
-
 /**
  * Delivers what the outbox holds. A domain hosted here gets the envelope straight into its
  * inbox stream (deduplicated by `From/Correlation/Hash/…`, see `names.inboxMsgId`); a remote
@@ -42,13 +39,14 @@ function backoff(attempt: number, retry: OutboxWorkerDeps['retry']): number {
  * retried with backoff (nak with delay: durable), and a dead letter after the last attempt.
  */
 export function startOutboxWorker(deps: OutboxWorkerDeps): Promise<OutboxWorker> {
+  const policy: RetryPolicy = { maxAttempts: deps.maxAttempts, ...deps.retry };
   const deliver = async (msg: JsMsg): Promise<DeliveryResult> => {
     const parsed = deps.names.parseSubject(msg.subject);
     if (!parsed) return { ok: false, retryable: false, detail: `not an outbox subject: ${msg.subject}` };
     // The outbox message's own deterministic ID (`reply/<from>/<correlation>`, ...): the same on every retry.
-    const msgId = msg.headers?.get('Nats-Msg-Id') || undefined;
+    const msgId = msg.headers?.get(MSG_ID_HEADER) || undefined;
     const post = { timeoutMs: deps.timeoutMs ?? 10_000, ...(msgId ? { idempotencyKey: msgId } : {}) };
-    const callback = msg.headers?.get('Mailroom-Kind') === 'callback' ? msg.headers.get('Mailroom-Callback') : undefined;
+    const callback = msg.headers?.get(KIND_HEADER) === 'callback' ? msg.headers.get(CALLBACK_HEADER) : undefined;
     // A callback URL comes from the sender of an envelope: always behind the SSRF guard.
     if (callback) return postEnvelope(callback, msg.string(), { ...post, guard: !deps.allowPrivateNetworks });
     if (deps.isLocalDomain(parsed.to)) {
@@ -78,12 +76,12 @@ export function startOutboxWorker(deps: OutboxWorkerDeps): Promise<OutboxWorker>
       if (parsed) deps.onDelivered?.({ to: parsed.to, from: parsed.from, local: deps.isLocalDomain(parsed.to), status: result.status });
       return;
     }
-    if (result.retryable && attempt < deps.maxAttempts) {
-      settle(msg, nak(jittered(backoff(attempt, deps.retry))));
+    const decision = nextAttempt(policy, attempt, { final: !result.retryable });
+    if (decision.kind === 'retry') {
+      settle(msg, retryDisposition(decision));
       return;
     }
-    const reason = result.retryable ? 'max-attempts' : 'final-error';
-    await deps.deadLetters.publish(msg, { reason, lastState: 'delivering', detail: result.detail }, []);
+    await deps.deadLetters.publish(msg, { reason: decision.reason, lastState: 'delivering', detail: result.detail }, []);
     settle(msg, ACK);
   };
 

@@ -1,6 +1,7 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { DeadLetters } from './dead-letters.ts';
+import { maxDeliveriesAdvisorySubject, POISON_QUEUE_GROUP } from '../transport/names.ts';
 
 /** `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.<stream>.<consumer>` (io.nats.jetstream.advisory.v1.max_deliver). */
 interface MaxDeliverAdvisory {
@@ -38,8 +39,8 @@ export function startPoisonWatcher(options: {
     options.onPoison?.(advisory);
   };
   const subscriptions: Subscription[] = options.consumers.map(({ stream, consumer }) =>
-    options.nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${consumer}`, {
-      queue: 'mailroom-poison',
+    options.nc.subscribe(maxDeliveriesAdvisorySubject(stream, consumer), {
+      queue: POISON_QUEUE_GROUP,
       callback: (error, msg) => {
         if (error) return options.onError(error, 'poison advisories');
         handle(msg.json<MaxDeliverAdvisory>()).catch((e: unknown) => options.onError(e, `poison message ${stream} #${msg.json<MaxDeliverAdvisory>().stream_seq}`));

@@ -1,5 +1,6 @@
 import type { KV } from '@nats-io/kv';
 import { isAlreadyExists } from './status-store.ts';
+import { isPut } from '../transport/kv-entries.ts';
 
 /**
  * What a claim found: `claimed` — this envelope is the first to use the correlation;
@@ -35,7 +36,7 @@ export class ReplayGuard {
       if (!isAlreadyExists(error)) throw error;
       const entry = await this.kv.get(key);
       // Deleted or expired between the create and the read: claim it again.
-      if (entry === null || entry.operation !== 'PUT') return again ? this.claim(from, correlation, hash, false) : 'reused';
+      if (!isPut(entry)) return again ? this.claim(from, correlation, hash, false) : 'reused';
       return entry.string() === hash ? 'same' : 'reused';
     }
   }

@@ -1,19 +1,8 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import ipaddr from 'ipaddr.js';
-import { MailroomError } from '../errors.ts';
+import { SsrfBlockedError } from '../errors/delivery-errors.ts';
 
-/** A delivery target resolved to a loopback, private, link-local or otherwise non-public address. */
-export class SsrfBlockedError extends MailroomError {
-  readonly _tag = 'SsrfBlockedError';
-  readonly retryable = false;
-  constructor(
-    readonly host: string,
-    readonly address: string,
-    readonly range: string,
-  ) {
-    super(`refusing to deliver to ${host}: it resolves to ${address} (${range}), which is not a public address`);
-  }
-}
+export { SsrfBlockedError };
 
 /** The ipaddr.js range name of an address; IPv4-mapped IPv6 is judged as its IPv4 address. */
 function addressRange(address: string): string {

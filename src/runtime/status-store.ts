@@ -1,4 +1,6 @@
 import type { KV } from '@nats-io/kv';
+import { isWrongLastSequence } from '../transport/jetstream-errors.ts';
+import { isPut, liveEntry } from '../transport/kv-entries.ts';
 
 /** One state an envelope passed through, with when. */
 export interface StatusStep {
@@ -78,7 +80,7 @@ export class StatusStore {
     for (let tries = 0; tries < 5; tries++) {
       const entry = await this.kv.get(key);
       try {
-        if (!entry || entry.operation !== 'PUT') {
+        if (!isPut(entry)) {
           await this.kv.create(key, data);
           return true;
         }
@@ -102,9 +104,9 @@ export class StatusStore {
     const key = this.keyOf(status.from, status.correlation);
     const data = JSON.stringify(status);
     for (let tries = 0; tries < 5; tries++) {
-      const entry = await this.kv.get(key);
+      const entry = liveEntry(await this.kv.get(key));
       try {
-        if (!entry || entry.operation !== 'PUT' || entry.length === 0) {
+        if (!entry) {
           await this.kv.create(key, data);
           return true;
         }
@@ -119,14 +121,14 @@ export class StatusStore {
   }
 
   async get(from: string, correlation: string): Promise<EnvelopeStatus | undefined> {
-    const entry = await this.kv.get(this.keyOf(from, correlation));
-    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
-    return entry.json<EnvelopeStatus>();
+    return liveEntry(await this.kv.get(this.keyOf(from, correlation)))?.json<EnvelopeStatus>();
   }
 }
 
-/** True when a KV create failed because the key exists (the server's "wrong last sequence"). */
+/**
+ * True when a KV create failed because the key exists, or an update because another write came
+ * first: the server's "wrong last sequence", by its JetStream API error code (10071).
+ */
 export function isAlreadyExists(error: unknown): boolean {
-  const text = String((error as { message?: unknown })?.message ?? error);
-  return /wrong last sequence|key exists|already exists/i.test(text);
+  return isWrongLastSequence(error);
 }

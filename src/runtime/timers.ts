@@ -1,11 +1,10 @@
 import type { Consumer, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
-import type { Names } from '../transport/names.ts';
+import { DUE_HEADER, messageIds, type Names } from '../transport/names.ts';
 import { TransportError } from '../errors.ts';
 import { startConsumeLoop, type ConsumeLoop } from './consume-loop.ts';
 import { ACK, extend, nak, settle, TERM } from './disposition.ts';
 
-const DUE_HEADER = 'Mailroom-Due';
 /** The longest single nak delay; a later timer is simply naked again. */
 const MAX_WAIT_MS = 24 * 60 * 60 * 1000;
 
@@ -37,7 +36,7 @@ export class Timers {
     const h = headers();
     h.set(DUE_HEADER, String(Math.round(due)));
     try {
-      await this.js.publish(this.subjectOf(kind), JSON.stringify({ kind, id, payload }), { msgID: `timer/${kind}/${id}`, headers: h });
+      await this.js.publish(this.subjectOf(kind), JSON.stringify({ kind, id, payload }), { msgID: messageIds.timer(kind, id), headers: h });
     } catch (cause) {
       throw new TransportError(`could not schedule the ${kind} timer ${id}`, { cause });
     }

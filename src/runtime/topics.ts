@@ -1,5 +1,6 @@
 import type { KV } from '@nats-io/kv';
-import { encodeKeyToken, decodeKeyToken } from '../transport/names.ts';
+import { messageIds, subscriberOfKey, subscriptionFilter, subscriptionKey } from '../transport/names.ts';
+import { isPut } from '../transport/kv-entries.ts';
 import type { Envelope } from '../envelope/types.ts';
 import { deterministicUuid, type DomainIdentity, type Outbound } from './outbound.ts';
 
@@ -26,20 +27,20 @@ export class Topics {
   ) {}
 
   async subscribe(topic: string, domain: string): Promise<void> {
-    await this.kv.put(`${encodeKeyToken(topic)}.${encodeKeyToken(domain)}`, '1');
+    await this.kv.put(subscriptionKey(topic, domain), '1');
   }
 
   async unsubscribe(topic: string, domain: string): Promise<void> {
-    await this.kv.delete(`${encodeKeyToken(topic)}.${encodeKeyToken(domain)}`);
+    await this.kv.delete(subscriptionKey(topic, domain));
   }
 
   /** The subscribers of a topic: the config's and the ones subscribed at run time. */
   async subscribers(topic: string): Promise<string[]> {
     const found = new Set(this.configured[topic]?.subscribers ?? []);
-    const keys = await this.kv.keys(`${encodeKeyToken(topic)}.*`);
+    const keys = await this.kv.keys(subscriptionFilter(topic));
     for await (const key of keys) {
       const entry = await this.kv.get(key);
-      if (entry?.operation === 'PUT') found.add(decodeKeyToken(key.slice(key.indexOf('.') + 1)));
+      if (isPut(entry)) found.add(subscriberOfKey(key));
     }
     return [...found].sort();
   }
@@ -47,7 +48,7 @@ export class Topics {
   async publish(identity: DomainIdentity, topic: string, body: Envelope['Body'], eventId: string = crypto.randomUUID()): Promise<Publication> {
     const deliveries = await Promise.all(
       (await this.subscribers(topic)).map(async (subscriber) => {
-        const key = `publish/${identity.name}/${eventId}/${subscriber}`;
+        const key = messageIds.publish(identity.name, eventId, subscriber);
         const correlation = deterministicUuid(key);
         await this.outbound.publish(identity, { To: subscriber, Subject: topic, Body: body, Correlation: correlation }, 'send', key);
         return { subscriber, correlation };

@@ -1,4 +1,5 @@
 import type { MsgHdrs } from '@nats-io/transport-node';
+import { TRACEPARENT_HEADER, TRACESTATE_HEADER } from '../transport/message-headers.ts';
 
 /** W3C trace context (https://www.w3.org/TR/trace-context/), carried in NATS headers from inbox to reply. */
 export interface TraceContext {
@@ -17,12 +18,12 @@ export function traceContextOf(traceparent: unknown, tracestate?: unknown): Trac
 
 /** Reads the trace context of a NATS message. */
 export function traceFromHeaders(h: MsgHdrs | undefined): TraceContext | undefined {
-  return h ? traceContextOf(h.get('traceparent'), h.get('tracestate')) : undefined;
+  return h ? traceContextOf(h.get(TRACEPARENT_HEADER), h.get(TRACESTATE_HEADER)) : undefined;
 }
 
 /** Writes a trace context into NATS headers. */
 export function setTraceHeaders(h: MsgHdrs, trace: TraceContext | undefined): void {
   if (!trace) return;
-  h.set('traceparent', trace.traceparent);
-  if (trace.tracestate) h.set('tracestate', trace.tracestate);
+  h.set(TRACEPARENT_HEADER, trace.traceparent);
+  if (trace.tracestate) h.set(TRACESTATE_HEADER, trace.tracestate);
 }

@@ -24,6 +24,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { spawnNatsServer, type NatsServerProcess } from '../transport/spawn-nats-server.ts';
 import { connectNats } from '../transport/connect.ts';
+import { CONNECTION_NAMES, DUE_HEADER } from '../transport/names.ts';
 import { parseConfig } from '../config/index.ts';
 import { parseDuration } from '../config/index.ts';
 import { generateDomainKeys } from '../keys/index.ts';
@@ -91,8 +92,6 @@ export interface TestMailroom {
   stop(): Promise<void>;
 }
 
-const DUE_HEADER = 'Mailroom-Due';
-
 /** Starts an ephemeral nats-server and a runtime on a {@link TestClock}. */
 export async function createTestMailroom(options: TestMailroomOptions = {}): Promise<TestMailroom> {
   const dir = await mkdtemp(join(tmpdir(), 'mailroom-testkit-'));
@@ -127,7 +126,7 @@ export async function createTestMailroom(options: TestMailroomOptions = {}): Pro
     );
     const { domains: _d, config: _c, clock: _k, natsUrl: _n, ...rest } = options;
     mailroom = await startMailroom(config, { http: false, onError: () => undefined, ...rest, now: clock.now, timerMaxWaitMs: 25 });
-    nc = await connectNats({ url: natsUrl, name: 'mailroom-testkit' });
+    nc = await connectNats({ url: natsUrl, name: CONNECTION_NAMES.testkit });
     const jsm = await jetstreamManager(nc);
     const running = mailroom;
     const settle = async (timeoutMs = 10_000) => {

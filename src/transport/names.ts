@@ -1,6 +1,7 @@
 /**
- * The one module that builds subject, stream, consumer, KV bucket and KV key names.
- * Nothing else in Mailroom concatenates a NATS name by hand.
+ * The one module that builds subject, stream, consumer, KV bucket and KV key names, and
+ * (through the two modules it re-exports) message IDs, headers, advisory subjects and queue
+ * groups. Nothing else in Mailroom concatenates a NATS name by hand.
  *
  * Two reversible encodings are used, each with exactly one spelling per value
  * (decoding rejects anything the encoder would not have produced):
@@ -15,24 +16,16 @@
  *   `orders=2Eexample`). A UUID correlation stays as it is.
  */
 import { createHash } from 'node:crypto';
-import { MailroomError } from '../errors.ts';
+import { InvalidNameError } from '../errors/transport-errors.ts';
 
 /** 128 bits of SHA-256, base64url: a short, collision-resistant stand-in for a long value in an ID. */
 function fingerprint(value: string): string {
   return createHash('sha256').update(value).digest().subarray(0, 16).toString('base64url');
 }
 
-/** A name could not be built or parsed: empty input, a malformed token, a bad prefix. */
-export class InvalidNameError extends MailroomError {
-  readonly _tag = 'InvalidNameError';
-  constructor(
-    message: string,
-    readonly input: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+export { InvalidNameError };
+export { messageIds, CONNECTION_NAMES, POISON_QUEUE_GROUP, maxDeliveriesAdvisorySubject, kvStreamName } from './message-ids.ts';
+export * from './message-headers.ts';
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 // `%`, the subject separators and wildcards, C0 controls, space, DEL, C1 controls and
@@ -120,8 +113,18 @@ export function decodeKeyToken(token: string): string {
   return decodeEscapes(token, '=', encodeKeyToken, 'KV key token');
 }
 
-/** Which of the three streams a subject belongs to. */
+/** Which kind of envelope stream a subject belongs to: the inbox, the outbox, the dead letters, or an ordered inbox partition. */
 export type StreamKind = 'inbox' | 'outbox' | 'dlq' | 'ordered';
+
+/**
+ * The subscriptions bucket key of `(topic, domain)`: `<topic>.<domain>`, both KV-encoded. Not
+ * per prefix (the bucket is).
+ */
+export const subscriptionKey = (topic: string, domain: string): string => `${encodeKeyToken(topic)}.${encodeKeyToken(domain)}`;
+/** The KV filter of every subscription to `topic`. */
+export const subscriptionFilter = (topic: string): string => `${encodeKeyToken(topic)}.*`;
+/** The subscribed domain of a subscriptions bucket key (reverses {@link subscriptionKey}). */
+export const subscriberOfKey = (key: string): string => decodeKeyToken(key.slice(key.indexOf('.') + 1));
 
 /** The addressing part of a Mailroom message subject. */
 export interface ParsedSubject {
@@ -162,6 +165,8 @@ export interface Names {
   conversationDoneSubject(key: string): string;
   /** Wildcard of {@link Names.conversationDoneSubject}. */
   readonly conversationDoneWildcard: string;
+  /** Reverses {@link Names.conversationDoneSubject} for a status-shaped key; throws {@link InvalidNameError}. */
+  parseConversationDoneSubject(subject: string): ParsedKey;
   /** KV bucket names: `mailroom-status`, `mailroom-replay`, `mailroom-outbound`, `mailroom-conversations`, `mailroom-subscriptions`, `mailroom-workflows`. */
   readonly buckets: { readonly status: string; readonly replay: string; readonly outbound: string; readonly conversations: string; readonly subscriptions: string; readonly workflows: string };
   /** The outbound bucket key of an outbound envelope, by its deterministic message ID (`reply/<from>/<correlation>`, ...): one KV token. */
@@ -220,6 +225,11 @@ export function createNames(prefix = 'mailroom'): Names {
   const subject = (kind: StreamKind) => (to: string, from: string) =>
     `${lower}.${kind}.${domainToken(to)}.${domainToken(from)}`;
   const key = (from: string, correlation: string) => `${domainKeyToken(from)}.${encodeKeyToken(correlation)}`;
+  const parseKey = (value: string): ParsedKey => {
+    const parts = value.split('.');
+    if (parts.length !== 2) throw new InvalidNameError(`KV key must have two tokens, got ${JSON.stringify(value)}`, value);
+    return { from: decodeKeyToken(parts[0] ?? ''), correlation: decodeKeyToken(parts[1] ?? '') };
+  };
 
   return {
     prefix: lower,
@@ -237,6 +247,11 @@ export function createNames(prefix = 'mailroom'): Names {
     },
     conversationDoneSubject: (key) => `${lower}.conversations.done.${key}`,
     conversationDoneWildcard: `${lower}.conversations.done.>`,
+    parseConversationDoneSubject(value) {
+      const head = `${lower}.conversations.done.`;
+      if (!value.startsWith(head)) throw new InvalidNameError(`not a conversation-done subject: ${JSON.stringify(value)}`, value);
+      return parseKey(value.slice(head.length));
+    },
     buckets: { status: `${lower}-status`, replay: `${lower}-replay`, outbound: `${lower}-outbound`, conversations: `${lower}-conversations`, subscriptions: `${lower}-subscriptions`, workflows: `${lower}-workflows` },
     outboundKey: (msgId) => encodeKeyToken(msgId),
     workflowKey: (id) => `w.${encodeKeyToken(id)}`,
@@ -266,11 +281,7 @@ export function createNames(prefix = 'mailroom'): Names {
     },
     statusKey: key,
     replayKey: key,
-    parseKey(value) {
-      const parts = value.split('.');
-      if (parts.length !== 2) throw new InvalidNameError(`KV key must have two tokens, got ${JSON.stringify(value)}`, value);
-      return { from: decodeKeyToken(parts[0] ?? ''), correlation: decodeKeyToken(parts[1] ?? '') };
-    },
+    parseKey,
     inboxMsgId: (from, correlation, hash, signature) => `${from}/${correlation}/${hash}/${fingerprint(signature)}`,
   };
 }

@@ -24,7 +24,8 @@ import {
 import { Kvm, type KV } from '@nats-io/kv';
 import { nanos } from '@nats-io/transport-node';
 import { ConfigError, TransportError } from '../errors.ts';
-import type { Names } from './names.ts';
+import { kvStreamName, type Names } from './names.ts';
+import { JS_API_CODES } from './jetstream-errors.ts';
 
 /** Settings of the inbox stream and its consumer. */
 export interface InboxProvisionOptions {
@@ -73,7 +74,7 @@ export interface Provisioned {
   readonly workflows: KV;
 }
 
-const STREAM_NAME_IN_USE = 10058;
+const STREAM_NAME_IN_USE = JS_API_CODES.streamNameInUse;
 
 function validate(options: ProvisionOptions): void {
   const issues: { path: string; message: string }[] = [];
@@ -208,7 +209,7 @@ async function ensureBucket(
   retry = true,
 ): Promise<KV> {
   const kvm = new Kvm(js);
-  const stream = `KV_${bucket}`;
+  const stream = kvStreamName(bucket);
   const current = await streamInfo(jsm, stream);
   try {
     if (!current) {
@@ -241,8 +242,10 @@ async function ensureBucket(
 }
 
 /**
- * Creates or updates (idempotently) the inbox, outbox and DLQ streams, the
- * `inbox` and `outbox` durable pull consumers and the status, replay and outbound buckets.
+ * Creates or updates (idempotently) the five streams (inbox, outbox, DLQ, timers, tasks; a
+ * sixth, the ordered inbox, when `ordered.partitions` > 0), their durable pull consumers
+ * (inbox, outbox, timers, tasks, and one per ordered partition) and the six KV buckets
+ * (status, replay, outbound, conversations, subscriptions, workflows).
  * A setting the server cannot change in place is a `TransportError` that says what
  * to do; invalid options are a `ConfigError`.
  *

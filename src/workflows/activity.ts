@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { fromPromise, type PromiseActorLogic } from 'xstate';
 import type { Envelope } from '../envelope/types.ts';
 import type { ConversationOutcome } from '../../machines/conversation.machine.ts';
+import { backoffDelayMs, type RetryPolicy } from '../../machines/retry-policy.ts';
 
 /** How an activity is retried. Every field has a default; see {@link defaultActivityPolicy}. */
 export interface ActivityPolicy {
@@ -20,9 +21,14 @@ export interface ActivityPolicy {
 /** The policy of an activity that states none: 3 attempts, 1 s then 2 s apart (doubling, at most 60 s), no timeout. */
 export const defaultActivityPolicy: ActivityPolicy = { maxAttempts: 3, initialDelayMs: 1_000, backoff: 2, maxDelayMs: 60_000 };
 
-/** The delay before attempt `attempt + 1` under `policy`. */
+/** An activity's policy as the retry policy takes it (`backoff` is its `multiplier`), for `nextAttempt`. */
+export function retryPolicyOf(policy: ActivityPolicy): RetryPolicy {
+  return { maxAttempts: policy.maxAttempts, initialDelayMs: policy.initialDelayMs, maxDelayMs: policy.maxDelayMs, multiplier: policy.backoff };
+}
+
+/** The delay before attempt `attempt + 1` under `policy`: the retry policy's backoff, not rounded, not jittered (a durable timer). */
 export function retryDelay(policy: ActivityPolicy, attempt: number): number {
-  return Math.min(policy.initialDelayMs * policy.backoff ** Math.max(0, attempt - 1), policy.maxDelayMs);
+  return backoffDelayMs(retryPolicyOf(policy), attempt);
 }
 
 /** What an activity knows of its own run. */
