@@ -134,7 +134,7 @@ const placeholders = envelopeStepActions(placeholderSteps);
 type StepFailedEvent = Extract<EnvelopeEvent, { type: 'step.failed' }>;
 
 /** A fault in `state`: the step's rejection, read from the `step.failed` event. */
-interface FaultParams {
+export interface FaultParams {
   readonly state: EnvelopeFaultState;
   readonly error: unknown;
 }
