@@ -15,7 +15,7 @@ import type { WorkflowDefinition } from './workflow-registry.ts';
 /** What the activity runner needs. */
 export interface ActivityRunnerDeps {
   /** The task queue a retry is scheduled on. */
-  readonly tasks: Timers;
+  readonly tasks: Pick<Timers, 'schedule'>;
   readonly now: () => number;
   readonly onError: (error: unknown, context: string) => void;
 }
