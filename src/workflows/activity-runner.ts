@@ -5,7 +5,7 @@
  */
 import { createActor, type AnyStateMachine } from 'xstate';
 import type { Timers } from '../runtime/timers.ts';
-import { FinalError } from '../runtime/handlers.ts';
+import { FinalError } from '../errors/index.ts';
 import { nextAttempt } from '../../machines/retry-policy.ts';
 import { defaultActivityPolicy, policyOf, retryPolicyOf, runInActivity, type ActivityPolicy } from './activity.ts';
 import { ActivityCancelledError, ActivityTimeoutError } from './workflow-errors.ts';
