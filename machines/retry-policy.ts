@@ -1,7 +1,8 @@
 /**
- * The one retry policy: exponential backoff, equal jitter, and attempts → retry or dead-letter.
- * Envelopes (the envelope machine, through `step-failure.ts`), the outbox, and workflow
- * activities (whose retries are durable timers) all compute their delays here. Pure; it lives
+ * The one retry policy: exponential backoff, equal or full jitter, and attempts → retry or
+ * dead-letter. Envelopes (the envelope machine, through `step-failure.ts`), the outbox,
+ * workflow activities (whose retries are durable timers) and the workflow engine's
+ * revision-conflict back-off all compute their delays here. Pure; it lives
  * in `machines/` because machines may import nothing else, and the runtime imports it as
  * `src/runtime/retry-policy.ts`.
  * @internal
@@ -37,6 +38,17 @@ export function backoffDelayMs(schedule: RetrySchedule, attempt: number): number
 export function jittered(delayMs: number, random: () => number = Math.random): number {
   if (delayMs <= 0) return 0;
   return Math.round(delayMs / 2 + random() * (delayMs / 2));
+}
+
+/**
+ * Full jitter: a delay anywhere in [0, delay), not rounded, for contention between writers
+ * (two processes that lost the same revision check should not wake together). Not rounded
+ * because it is for an in-process `setTimeout`, which takes fractions; a nak or a timer uses
+ * {@link jittered} or the plain backoff.
+ */
+export function fullJitter(delayMs: number, random: () => number = Math.random): number {
+  if (delayMs <= 0) return 0;
+  return random() * delayMs;
 }
 
 /**

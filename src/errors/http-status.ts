@@ -5,6 +5,7 @@ import type { FinalError, HandlerStoppedError, HandlerTimeoutError, MissingSigni
 import type { DnsQueryError, KeyFormatError, KeyLookupError } from './key-errors.ts';
 import type { AlreadyRunningError, InvalidNameError, NatsServerError, TransportError } from './transport-errors.ts';
 import type {
+  ActivityCancelledError,
   ActivityTimeoutError,
   InvalidWorkflowInputError,
   UnknownWorkflowError,
@@ -40,6 +41,7 @@ export type KnownError =
   | WorkflowNotRunningError
   | InvalidWorkflowInputError
   | ActivityTimeoutError
+  | ActivityCancelledError
   | WorkflowWaitTimeoutError;
 
 // A record, not a list: adding a class to the union without its tag here does not compile.
@@ -68,6 +70,7 @@ const TAGS: Readonly<Record<KnownError['_tag'], true>> = {
   WorkflowNotRunningError: true,
   InvalidWorkflowInputError: true,
   ActivityTimeoutError: true,
+  ActivityCancelledError: true,
   WorkflowWaitTimeoutError: true,
 };
 
@@ -136,6 +139,7 @@ export function httpStatusOf(error: unknown): HttpProblem | undefined {
     case 'SsrfBlockedError':
     case 'CryptoPoolError':
     case 'ActivityTimeoutError':
+    case 'ActivityCancelledError':
     case 'WorkflowWaitTimeoutError':
       return undefined;
     default: {

@@ -27,6 +27,7 @@ export {
   WorkflowNotRunningError,
   InvalidWorkflowInputError,
   ActivityTimeoutError,
+  ActivityCancelledError,
   WorkflowWaitTimeoutError,
 } from './workflow-errors.ts';
 export { httpStatusOf, isKnownError, type KnownError, type HttpProblem } from './http-status.ts';

@@ -95,6 +95,27 @@ export class ActivityTimeoutError extends MailroomError {
 }
 
 /**
+ * Ends an activity attempt that its workflow no longer waits for: the workflow left the state
+ * that invoked it, or was cancelled, and the step that did so stopped the attempt.
+ *
+ * - Thrown (as the attempt's rejection) by the activity runner when it stops the attempt; the
+ *   activity's actor is stopped, so its signal is aborted.
+ * - Final, and silent: the attempt is not retried, nothing is reported, and no event goes to the
+ *   workflow (it has moved on).
+ * - HTTP: none; it never leaves the activity runner.
+ */
+export class ActivityCancelledError extends MailroomError {
+  readonly _tag = 'ActivityCancelledError';
+  constructor(
+    readonly activity: string,
+    readonly workflowId: string,
+    readonly token: string,
+  ) {
+    super(`activity ${activity} of workflow ${JSON.stringify(workflowId)} was stopped: the workflow no longer waits for it`);
+  }
+}
+
+/**
  * `workflows.waitFor` gave up before the workflow reached what was asked.
  *
  * - Thrown (as a rejection) by `workflows.waitFor`; the workflow itself is not affected.

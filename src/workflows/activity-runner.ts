@@ -5,19 +5,17 @@
  */
 import { createActor, type AnyStateMachine } from 'xstate';
 import type { Timers } from '../runtime/timers.ts';
-import { FinalError } from '../runtime/handlers.ts';
-import { defaultActivityPolicy, policyOf, retryDelay, runInActivity, type ActivityPolicy } from './activity.ts';
-import { ActivityTimeoutError } from './workflow-errors.ts';
+import { FinalError } from '../errors/index.ts';
+import { nextAttempt } from '../../machines/retry-policy.ts';
+import { defaultActivityPolicy, policyOf, retryPolicyOf, runInActivity, type ActivityPolicy } from './activity.ts';
+import { ActivityCancelledError, ActivityTimeoutError } from './workflow-errors.ts';
 import { WORKFLOW_TASK, errorInfo, jsonCopy, message, type ActivityEntry, type ChildEvent, type TaskPayload } from './workflow-record.ts';
 import type { WorkflowDefinition } from './workflow-registry.ts';
-
-/** Stops an activity attempt that the workflow no longer waits for. */
-class ActivityCancelled extends Error {}
 
 /** What the activity runner needs. */
 export interface ActivityRunnerDeps {
   /** The task queue a retry is scheduled on. */
-  readonly tasks: Timers;
+  readonly tasks: Pick<Timers, 'schedule'>;
   readonly now: () => number;
   readonly onError: (error: unknown, context: string) => void;
 }
@@ -49,10 +47,11 @@ export class ActivityRunner {
     try {
       output = await this.#attempt(logic, payload, policy, activity);
     } catch (error) {
-      if (error instanceof ActivityCancelled) return undefined;
-      const final = error instanceof FinalError || payload.attempt >= policy.maxAttempts;
-      if (!final) {
-        const due = this.#deps.now() + retryDelay(policy, payload.attempt);
+      if (error instanceof ActivityCancelledError) return undefined;
+      // A retry is a durable timer at the backoff, not jittered; a FinalError or the last attempt ends the activity.
+      const decision = nextAttempt(retryPolicyOf(policy), payload.attempt, { final: error instanceof FinalError });
+      if (decision.kind === 'retry') {
+        const due = this.#deps.now() + decision.delayMs;
         const next: TaskPayload = { ...payload, attempt: payload.attempt + 1 };
         this.#deps.onError(new Error(`activity ${activity.src} of workflow ${payload.id} failed (attempt ${payload.attempt} of ${policy.maxAttempts}): ${message(error)}; retrying`), 'workflows');
         await this.#deps.tasks.schedule(WORKFLOW_TASK, `${payload.id}/${payload.token}/${next.attempt}`, due, next);
@@ -87,7 +86,7 @@ export class ActivityRunner {
         error: (error: unknown) => settle(() => reject(error)),
       });
       this.#running.set(payload.token, () => {
-        settle(() => reject(new ActivityCancelled()));
+        settle(() => reject(new ActivityCancelledError(activity.src, payload.id, payload.token)));
         actor.stop();
       });
       if (policy.timeoutMs !== undefined) {

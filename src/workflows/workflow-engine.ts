@@ -28,6 +28,7 @@ import type { Names } from '../transport/names.ts';
 import type { Timers, TimerHandler } from '../runtime/timers.ts';
 import type { Handler } from '../runtime/handlers.ts';
 import { TransportError } from '../errors.ts';
+import { backoffDelayMs, fullJitter, type RetryPolicy } from '../../machines/retry-policy.ts';
 import { ActivityRunner } from './activity-runner.ts';
 import { KeyedQueue } from './keyed-queue.ts';
 import { planStart, planStep, planTask, isYoung, type Step, type StepInput } from './plan-step.ts';
@@ -42,6 +43,13 @@ import type { RegisteredWorkflow, WorkflowChange, WorkflowEvent, WorkflowFilter,
 
 export { registrationOf } from './workflow-registry.ts';
 export { WORKFLOW_REPLY, WORKFLOW_TASK, WORKFLOW_TIMER } from './workflow-record.ts';
+
+/**
+ * Storing a step that lost its revision check (another process stored one first): read and
+ * plan again, up to 25 times, after a full-jittered pause of up to 1, 2, 4, … ms, at most 50.
+ * @internal
+ */
+export const REVISION_CONFLICT: RetryPolicy = { maxAttempts: 25, initialDelayMs: 1, multiplier: 2, maxDelayMs: 50 };
 
 type Advanced = { kind: 'applied' | 'drop' | 'later' | 'elsewhere'; record: WorkflowRecord } | { kind: 'missing' };
 
@@ -180,7 +188,7 @@ export class WorkflowEngine implements Workflows {
   /** Reads, plans the step, publishes its timers and tasks, and stores it with a revision check; again on a conflict. */
   #advance(id: string, input: StepInput): Promise<Advanced> {
     return this.#queue.run(id, async () => {
-      for (let tries = 0; tries < 25; tries++) {
+      for (let attempt = 1; attempt <= REVISION_CONFLICT.maxAttempts; attempt++) {
         const stored = await this.#store.read(id);
         if (!stored) return { kind: 'missing' } as const;
         const { record, revision } = stored;
@@ -190,8 +198,8 @@ export class WorkflowEngine implements Workflows {
         await this.#publish(plan.effects);
         if (!(await this.#store.update(plan.record, revision))) {
           // Another process stored a step first. Back off a little (random, growing), so two
-          // busy writers do not keep colliding until the tries run out.
-          await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** tries, 50)));
+          // busy writers do not keep colliding until the attempts run out.
+          await new Promise((resolve) => setTimeout(resolve, fullJitter(backoffDelayMs(REVISION_CONFLICT, attempt))));
           continue;
         }
         this.#afterCommit(plan, plan.label);

@@ -6,5 +6,6 @@ export {
   WorkflowNotRunningError,
   InvalidWorkflowInputError,
   ActivityTimeoutError,
+  ActivityCancelledError,
   WorkflowWaitTimeoutError,
 } from '../errors/workflow-errors.ts';

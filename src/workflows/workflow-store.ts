@@ -4,15 +4,16 @@
  */
 import type { KV, KvEntry } from '@nats-io/kv';
 import type { Names } from '../transport/names.ts';
+import { liveEntry } from '../transport/kv-entries.ts';
 import { isAlreadyExists } from '../runtime/status-store.ts';
 import { TransportError } from '../errors.ts';
 import { WorkflowAlreadyExistsError, WorkflowWaitTimeoutError } from './workflow-errors.ts';
 import { toInfo, type CorrelationLink, type WorkflowRecord } from './workflow-record.ts';
 import type { WorkflowInfo } from './workflow-types.ts';
 
+/** The value of a live entry (see {@link liveEntry}); `undefined` for none, a delete or purge marker, or an empty value. */
 function decode<T>(entry: KvEntry | null): T | undefined {
-  if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
-  return entry.json<T>();
+  return liveEntry(entry)?.json<T>();
 }
 
 /** The workflows bucket, as records. */

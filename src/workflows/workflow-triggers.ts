@@ -3,7 +3,8 @@
  * registers for its domain and subject.
  */
 import type { EventObject } from 'xstate';
-import { FinalError, type Handler } from '../runtime/handlers.ts';
+import type { Handler } from '../runtime/handlers.ts';
+import { FinalError } from '../errors/index.ts';
 import { InvalidWorkflowInputError, WorkflowAlreadyExistsError, WorkflowNotFoundError, WorkflowNotRunningError } from './workflow-errors.ts';
 import type { WorkflowInfo, WorkflowTrigger } from './workflow-types.ts';
 

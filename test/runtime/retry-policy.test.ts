@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelayMs, jittered, nextAttempt, retryDisposition, type RetryPolicy } from '../../src/runtime/retry-policy.ts';
+import { fullJitter } from '../../machines/retry-policy.ts';
+import { REVISION_CONFLICT } from '../../src/workflows/workflow-engine.ts';
 import { backoffDelayMs as envelopeDelayMs } from '../../machines/step-failure.ts';
 import { defaultActivityPolicy, retryDelay, retryPolicyOf } from '../../src/workflows/activity.ts';
 import { parseConfig } from '../../src/config/index.ts';
 
-// The three formulas as they were before the policy was one module, kept here as the reference.
+// The four formulas as they were before the policy was one module, kept here as the reference.
 const before = {
   envelope: (r: { initialDelayMs: number; maxDelayMs: number; multiplier: number }, attempt: number) =>
     Math.round(Math.min(r.maxDelayMs, r.initialDelayMs * r.multiplier ** Math.max(0, attempt - 1))),
@@ -12,6 +14,8 @@ const before = {
     Math.min(r.maxDelayMs, r.initialDelayMs * r.multiplier ** Math.max(0, attempt - 1)),
   activity: (p: { initialDelayMs: number; maxDelayMs: number; backoff: number }, attempt: number) =>
     Math.min(p.initialDelayMs * p.backoff ** Math.max(0, attempt - 1), p.maxDelayMs),
+  /** The workflow engine's pause after a lost revision check, `tries` counted from 0. */
+  revisionConflict: (random: () => number, tries: number) => random() * Math.min(2 ** tries, 50),
 };
 
 describe('retry policy: the defaults of each caller, attempt by attempt', () => {
@@ -57,6 +61,16 @@ describe('retry policy: the defaults of each caller, attempt by attempt', () => 
     ]);
   });
 
+  it('a workflow step that lost its revision check (25 attempts, full jitter up to 1, 2, 4 … 50 ms): in-process pauses, not rounded', () => {
+    expect(REVISION_CONFLICT).toEqual({ maxAttempts: 25, initialDelayMs: 1, multiplier: 2, maxDelayMs: 50 });
+    const table: [attempt: number, ceilingMs: number][] = [[1, 1], [2, 2], [3, 4], [4, 8], [5, 16], [6, 32], [7, 50], [25, 50]];
+    for (const [attempt, ceilingMs] of table) {
+      expect(backoffDelayMs(REVISION_CONFLICT, attempt), `attempt ${attempt}`).toBe(ceilingMs);
+      expect(fullJitter(backoffDelayMs(REVISION_CONFLICT, attempt), () => 0)).toBe(0);
+      expect(fullJitter(backoffDelayMs(REVISION_CONFLICT, attempt), () => 0.5)).toBe(ceilingMs / 2);
+    }
+  });
+
   it('the config defaults are the ones in the tables above', () => {
     const config = parseConfig({}, { env: {} });
     expect(config.delivery.maxAttempts).toBe(5);
@@ -85,6 +99,14 @@ describe('retry policy: the same numbers as the three formulas it replaces', () 
         expect(retryDelay(activity, attempt)).toBe(before.activity(activity, attempt));
         for (const r of [0, 0.25, 0.5, 0.999, 1]) expect(jittered(backoffDelayMs(schedule, attempt), () => r)).toBe(jittered(before.outbox(schedule, attempt), () => r));
       }
+    }
+  });
+
+  it('full jitter: anywhere in [0, delay), not rounded; nothing for no delay', () => {
+    for (const r of [0, 0.1, 0.25, 0.5, 0.999]) {
+      for (let tries = 0; tries < 30; tries++) expect(fullJitter(backoffDelayMs(REVISION_CONFLICT, tries + 1), () => r)).toBe(before.revisionConflict(() => r, tries));
+      expect(fullJitter(7, () => r)).toBe(7 * r);
+      expect(fullJitter(0, () => r)).toBe(0);
     }
   });
 
