@@ -10,7 +10,8 @@ import { waitFor } from '../support/wait-for.ts';
 import { startMailroom, type Mailroom } from '../../src/runtime/mailroom.ts';
 import type { EnvelopeStatus } from '../../src/runtime/status-store.ts';
 import { startObservability, type Observability } from '../../src/observability/observability.ts';
-import { inspectionPredicate, parseInspectionFilter, InspectionFilterError } from '../../src/observability/inspection-filter.ts';
+import { inspectionPredicate, parseInspectionFilter } from '../../src/observability/inspection-filter.ts';
+import { InspectionFilterError } from '../../src/errors.ts';
 
 let server: NatsServerHandle;
 let fixture: Fixture;
