@@ -16,8 +16,7 @@
  *   mailroom                 startMailroom, createMailroom: core + http, in start order
  *   cli, testing, index.ts   the entries
  *
- * One exception: `src/runtime/mailroom.ts`, a deprecated re-export of `startMailroom` at its old
- * path for the tests and benchmarks that import it (delete it with the last such import).
+ * No exceptions.
  */
 const layers = [
   ['machines', '^machines/'],
@@ -34,7 +33,6 @@ const layers = [
   ['mailroom', '^src/mailroom/'],
   ['entries', '^src/(cli/|testing/|index[.]ts$)'],
 ];
-const legacyReExports = '^src/runtime/mailroom[.]ts$';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -50,7 +48,7 @@ module.exports = {
       name: `${name}-imports-upward`,
       severity: /** @type {const} */ ('error'),
       comment: `${name} may import only ${layers.slice(0, i).map(([n]) => n).join(', ') || 'packages'} (see the layering at the top of .dependency-cruiser.cjs).`,
-      from: { path, pathNot: legacyReExports },
+      from: { path },
       to: { path: layers.slice(i + 1).map(([, p]) => `(${p})`).join('|') },
     })),
     {

@@ -14,7 +14,8 @@ import { spawnNatsServer } from '../src/transport/spawn-nats-server.ts';
 import { generateDomainKeys, parsePrivateKey } from '../src/keys/index.ts';
 import { encodeEnvelope, signEnvelope } from '../src/envelope/index.ts';
 import { parseConfig } from '../src/config/index.ts';
-import { startMailroom, type MailroomEvents } from '../src/runtime/mailroom.ts';
+import { startMailroom } from '../src/mailroom/start-mailroom.ts';
+import type { MailroomEvents } from '../src/core/mailroom-types.ts';
 import type { ConversationOutcome } from '../machines/conversation.machine.ts';
 import { Cleanup, windowed, isMain, makeTempDir, progress, removeTempDir, runAsScript, type BenchOptions, type BenchResult } from './support.ts';
 

@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { parseConfig } from '../src/config/index.ts';
-import { startMailroom } from '../src/runtime/mailroom.ts';
+import { startMailroom } from '../src/mailroom/start-mailroom.ts';
 import { connectNats } from '../src/transport/connect.ts';
 import { createNames } from '../src/transport/names.ts';
 import { spawnNatsServer } from '../src/transport/spawn-nats-server.ts';

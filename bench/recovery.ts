@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { parseConfig } from '../src/config/index.ts';
-import { startMailroom } from '../src/runtime/mailroom.ts';
+import { startMailroom } from '../src/mailroom/start-mailroom.ts';
 import type { EnvelopeStatus } from '../src/runtime/status-store.ts';
 import { connectNats } from '../src/transport/connect.ts';
 import { createNames } from '../src/transport/names.ts';

@@ -25,7 +25,8 @@ import { join } from 'node:path';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { parseConfig } from '../src/config/index.ts';
-import { startMailroom, type Mailroom } from '../src/runtime/mailroom.ts';
+import { startMailroom } from '../src/mailroom/start-mailroom.ts';
+import type { Mailroom } from '../src/core/mailroom-types.ts';
 import { connectNats } from '../src/transport/connect.ts';
 import type { HandlerMap } from '../src/runtime/handlers.ts';
 

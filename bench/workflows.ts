@@ -18,7 +18,7 @@ import { setup } from 'xstate';
 import { spawnNatsServer } from '../src/transport/spawn-nats-server.ts';
 import { generateDomainKeys } from '../src/keys/index.ts';
 import { parseConfig } from '../src/config/index.ts';
-import { startMailroom } from '../src/runtime/mailroom.ts';
+import { startMailroom } from '../src/mailroom/start-mailroom.ts';
 import { activity } from '../src/workflows/activity.ts';
 import { Cleanup, WINDOW, windowed, isMain, makeTempDir, percentile, progress, removeTempDir, runAsScript, type BenchOptions, type BenchResult } from './support.ts';
 

@@ -2,7 +2,7 @@
  * Mailroom: the library's main entry ('mailroom'). Explicit named exports only. Heavier parts
  * have entries of their own: 'mailroom/observability', 'mailroom/http', 'mailroom/testing'.
  */
-export { MailroomError, ConfigError, KeyFormatError, KeyLookupError, TransportError, NatsServerError, AlreadyRunningError, TypeScriptModuleError } from './errors.ts';
+export { MailroomError, ConfigError, KeyFormatError, KeyLookupError, TransportError, NatsServerError, AlreadyRunningError, TypeScriptModuleError, MailroomNotStartedError, InspectionFilterError } from './errors.ts';
 
 // Envelope: parse, canonicalise, sign, verify.
 export { decodeEnvelope, verifyDecoded, verifyEnvelopeText, signEnvelope, encodeEnvelope, canonicalBytes, hashHex, defaultParseLimits } from './envelope/index.ts';
@@ -31,7 +31,7 @@ export type { MailroomConfig, MailroomConfigInput } from './config/index.ts';
 
 // Runtime.
 export { startMailroom } from './mailroom/start-mailroom.ts';
-export { createMailroom, MailroomNotStartedError } from './mailroom/create-mailroom.ts';
+export { createMailroom } from './mailroom/create-mailroom.ts';
 export type { MailroomClient } from './mailroom/create-mailroom.ts';
 export type { Mailroom, MailroomOptions, MailroomEvents } from './core/mailroom-types.ts';
 export { RetryableError, FinalError, FEEDBACK_SUBJECT, replySubject, isReplySubject } from './runtime/handlers.ts';
@@ -83,5 +83,5 @@ export type {
 // (metrics, logs, traces, the inspector server, the dashboard, machine export) is in
 // 'mailroom/observability', and the dashboard's HTTP plugin in 'mailroom/http', so that this
 // entry loads no HTTP server, WebSocket, logger or metrics registry.
-export { inspectionPredicate, parseInspectionFilter, InspectionFilterError } from './observability/inspection-filter.ts';
+export { inspectionPredicate, parseInspectionFilter } from './observability/inspection-filter.ts';
 export type { InspectionFilter, InspectionPredicate } from './observability/inspection-filter.ts';

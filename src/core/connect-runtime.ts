@@ -8,7 +8,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { MailroomConfig } from '../config/index.ts';
 import { connectNats } from '../transport/connect.ts';
 import { startEmbeddedNatsServer } from '../transport/embedded-server.ts';
-import { createNames, type Names } from '../transport/names.ts';
+import { CONNECTION_NAMES, createNames, type Names } from '../transport/names.ts';
 import { provision, type Provisioned } from '../transport/provision.ts';
 import { Domains } from '../runtime/domains.ts';
 import { ConnectionState } from '../runtime/health.ts';
@@ -54,7 +54,7 @@ export async function connectRuntime(config: MailroomConfig, options: MailroomOp
     natsUrl = server.url;
   }
   const nc: NatsConnection = await scope.acquire(
-    () => connectNats({ url: natsUrl, name: 'mailroom' }),
+    () => connectNats({ url: natsUrl, name: CONNECTION_NAMES.runtime }),
     async (c) => {
       await c.drain().catch(() => c.close());
     },

@@ -38,3 +38,19 @@ export class TypeScriptModuleError extends MailroomError {
     super(`cannot load ${path}: it is TypeScript, and tsx is not installed`, options);
   }
 }
+
+/**
+ * An inspection filter (`--inspect-filter`, `parseInspectionFilter`) that does not parse:
+ * `part` is the piece that failed, `hint` shows the syntax.
+ *
+ * - Thrown by `parseInspectionFilter`, before the runtime starts.
+ * - The command (or the caller) fails; nothing is retried.
+ * - HTTP: none (the CLI and the embedding code only).
+ */
+export class InspectionFilterError extends MailroomError {
+  readonly _tag = 'InspectionFilterError';
+  readonly hint = 'use domain=D, subject=S or correlation=C, separated by commas, e.g. --inspect-filter domain=shop.example,subject=Hello@Host';
+  constructor(readonly part: string) {
+    super(`bad inspect filter ${JSON.stringify(part)}`);
+  }
+}

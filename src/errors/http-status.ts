@@ -1,4 +1,5 @@
-import type { ConfigError, TypeScriptModuleError } from './config-errors.ts';
+import type { ConfigError, InspectionFilterError, TypeScriptModuleError } from './config-errors.ts';
+import type { MailroomNotStartedError } from './lifecycle-errors.ts';
 import type { CryptoPoolError, SsrfBlockedError } from './delivery-errors.ts';
 import type { EnvelopeDraftError } from './envelope-errors.ts';
 import type { FinalError, HandlerStoppedError, HandlerTimeoutError, MissingSigningKeyError, RetryableError, UnknownSubjectError } from './handler-errors.ts';
@@ -19,6 +20,8 @@ import type {
 export type KnownError =
   | ConfigError
   | TypeScriptModuleError
+  | InspectionFilterError
+  | MailroomNotStartedError
   | KeyFormatError
   | KeyLookupError
   | DnsQueryError
@@ -48,6 +51,8 @@ export type KnownError =
 const TAGS: Readonly<Record<KnownError['_tag'], true>> = {
   ConfigError: true,
   TypeScriptModuleError: true,
+  InspectionFilterError: true,
+  MailroomNotStartedError: true,
   KeyFormatError: true,
   KeyLookupError: true,
   DnsQueryError: true,
@@ -122,6 +127,8 @@ export function httpStatusOf(error: unknown): HttpProblem | undefined {
       return BAD_REQUEST;
     // Faults of the runtime, not of the request, and errors that never reach a route.
     case 'TypeScriptModuleError':
+    case 'InspectionFilterError':
+    case 'MailroomNotStartedError':
     case 'KeyFormatError':
     case 'KeyLookupError':
     case 'DnsQueryError':

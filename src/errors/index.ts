@@ -10,11 +10,11 @@
  * backoff, after {@link RetryableError}'s `retryAfterMs` when it gives one.
  *
  * Kept beside their callers: the CLI's `CliUsageError` and `AdminTokenError` (exit codes,
- * `src/cli/io.ts`), `TestClockSettleError` (`mailroom/testing`), `InspectionFilterError`
- * (`observability/inspection-filter.ts`) and `MailroomNotStartedError` (`runtime/create-mailroom.ts`).
+ * `src/cli/io.ts`) and `TestClockSettleError` (`mailroom/testing`).
  */
 export { MailroomError } from './mailroom-error.ts';
-export { ConfigError, TypeScriptModuleError } from './config-errors.ts';
+export { ConfigError, TypeScriptModuleError, InspectionFilterError } from './config-errors.ts';
+export { MailroomNotStartedError } from './lifecycle-errors.ts';
 export { KeyFormatError, KeyLookupError, DnsQueryError, type DnsFailure } from './key-errors.ts';
 export { TransportError, NatsServerError, AlreadyRunningError, InvalidNameError } from './transport-errors.ts';
 export { RetryableError, FinalError, HandlerTimeoutError, HandlerStoppedError, UnknownSubjectError, MissingSigningKeyError, HANDLER_TIMEOUT } from './handler-errors.ts';

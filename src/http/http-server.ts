@@ -11,7 +11,7 @@ import type { BacklogGate } from '../runtime/backlog-gate.ts';
 import type { DeadLetterStore } from '../runtime/dead-letter-store.ts';
 import type { HttpPlugin, MailroomStats, RequestOptions } from '../core/mailroom-types.ts';
 import type { ConversationRecord } from '../runtime/conversations.ts';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, httpStatusOf } from '../errors.ts';
 import type { StateValue } from 'xstate';
 import type { WorkflowFilter, WorkflowInfo, WorkflowStatus, Workflows } from '../workflows/workflow-types.ts';
 
@@ -215,7 +215,9 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
       const path = `/conversations/${encodeURIComponent(body.from!)}/${encodeURIComponent(correlation)}`;
       return reply.code(202).header('location', path).send({ correlation, state: 'awaitingReply', status: `${baseUrl}${path}` });
     } catch (error) {
-      if (error instanceof ConfigError) return problem(reply, 400, 'not-local', error.message);
+      // The one ConfigError this route meets: a `from` not hosted here. Its status is httpStatusOf's; its code names the case.
+      const answer = httpStatusOf(error);
+      if (answer && error instanceof ConfigError) return problem(reply, answer.status, 'not-local', error.message);
       throw error;
     }
   });
@@ -262,13 +264,11 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
       return undefined;
     }
   };
+  /** A workflow error as its problem (`httpStatusOf`); anything else is rethrown (500). */
   const workflowError = (reply: FastifyReply, error: unknown) => {
-    const tag = (error as { _tag?: unknown })?._tag;
-    const detail = error instanceof Error ? error.message : String(error);
-    if (tag === 'WorkflowNotFoundError') return problem(reply, 404, 'not-found', detail);
-    if (tag === 'WorkflowNotRunningError' || tag === 'WorkflowAlreadyExistsError') return problem(reply, 409, 'conflict', detail);
-    if (tag === 'InvalidWorkflowInputError' || tag === 'UnknownWorkflowError') return problem(reply, 400, 'bad-request', detail);
-    throw error;
+    const answer = httpStatusOf(error);
+    if (!answer) throw error;
+    return problem(reply, answer.status, answer.error, (error as Error).message);
   };
   app.post<{ Body: unknown }>('/workflows', async (request, reply) => {
     const workflows = runtime.workflows;

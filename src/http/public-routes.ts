@@ -6,6 +6,7 @@ import type { AcceptOutcome } from '../runtime/inbox.ts';
 import type { EnvelopeStatus } from '../runtime/status-store.ts';
 import type { BacklogGate } from '../runtime/backlog-gate.ts';
 import { traceContextOf, type TraceContext } from '../runtime/trace-context.ts';
+import { CALLBACK_HEADER } from '../transport/message-headers.ts';
 
 /** What the public routes need: the inbox, the status store and readiness. The ingress worker thread has these too. */
 export interface PublicRuntime {
@@ -26,6 +27,9 @@ export interface PublicRoutesOptions {
   readonly backlog?: BacklogGate;
   readonly recorder?: InboxRecorder;
 }
+
+/** Node gives request headers in lower case. */
+const CALLBACK = CALLBACK_HEADER.toLowerCase();
 
 export const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
 
@@ -76,7 +80,7 @@ export function registerPublicRoutes(app: FastifyInstance, runtime: PublicRuntim
     }
     const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     const format = type === 'application/json' ? 'json' : YAML_TYPES.includes(type) ? 'yaml' : 'auto';
-    const callback = callbackOf(request.query as Record<string, unknown>, request.headers['mailroom-callback']);
+    const callback = callbackOf(request.query as Record<string, unknown>, request.headers[CALLBACK]);
     if (callback instanceof Error) return problem(reply, 400, 'bad-callback', callback.message);
     backlog?.begin();
     let outcome: AcceptOutcome | undefined;

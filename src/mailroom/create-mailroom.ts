@@ -1,18 +1,10 @@
 import type { AnyStateMachine } from 'xstate';
 import type { MailroomConfig } from '../config/index.ts';
-import { MailroomError } from '../errors.ts';
+import { MailroomNotStartedError } from '../errors.ts';
 import type { Mailroom, MailroomOptions } from '../core/mailroom-types.ts';
 import { startMailroom } from './start-mailroom.ts';
 import type { WorkflowOptions, Workflows } from '../workflows/workflow-types.ts';
 import { registrationOf } from '../workflows/workflow-engine.ts';
-
-/** A method that needs the runtime was called before `start()` or after `stop()`. */
-export class MailroomNotStartedError extends MailroomError {
-  readonly _tag = 'MailroomNotStartedError';
-  constructor(readonly method: string) {
-    super(`mailroom.${method}() needs a started runtime: call await mailroom.start() first`);
-  }
-}
 
 /**
  * A Mailroom to embed, created before it starts: register workflows and handlers first,

@@ -1,5 +1,5 @@
 import type { AnyActorRef, InspectionEvent } from 'xstate';
-import { MailroomError } from '../errors.ts';
+import { InspectionFilterError } from '../errors.ts';
 import { isWorkflowActor } from './workflow-inspection.ts';
 
 /** Which envelopes to inspect. Values of one key are alternatives; different keys must all match. `*` is a wildcard. */
@@ -11,15 +11,6 @@ export interface InspectionFilter {
 }
 
 const KEYS = ['domain', 'subject', 'correlation'] as const;
-
-/** An `--inspect-filter` that does not parse. */
-export class InspectionFilterError extends MailroomError {
-  readonly _tag = 'InspectionFilterError';
-  readonly hint = 'use domain=D, subject=S or correlation=C, separated by commas, e.g. --inspect-filter domain=shop.example,subject=Hello@Host';
-  constructor(readonly part: string) {
-    super(`bad inspect filter ${JSON.stringify(part)}`);
-  }
-}
 
 /**
  * Parses `domain=shop.example,subject=Hello@Host` (the `--inspect-filter` flag). A key may

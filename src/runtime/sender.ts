@@ -6,7 +6,7 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { EnvelopeDraft } from '../envelope/index.ts';
 import type { Envelope } from '../envelope/types.ts';
-import type { Names } from '../transport/names.ts';
+import { messageIds, type Names } from '../transport/names.ts';
 import type { Domains } from './domains.ts';
 import type { Outbound } from './outbound.ts';
 import type { TimerHandler, Timers } from './timers.ts';
@@ -36,7 +36,7 @@ export class Sender {
     const { names, outbound, timers, domains, now } = this.parts;
     const identity = domains.identityOf(draft.From);
     const correlation = draft.Correlation ?? crypto.randomUUID();
-    const msgId = `send/${draft.From}/${correlation}`;
+    const msgId = messageIds.send(draft.From, correlation);
     const notBefore = options.notBefore ?? (options.delayMs !== undefined ? now() + options.delayMs : undefined);
     // A given correlation may be sent again (a workflow's redelivered task): signed once, see OutboundClaims.
     const claim = { claim: draft.Correlation !== undefined };

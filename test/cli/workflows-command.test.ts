@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { assign, setup } from 'xstate';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
 import { makeFixture } from '../support/runtime-fixture.ts';
-import { startMailroom, type Mailroom } from '../../src/runtime/mailroom.ts';
+import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
+import type { Mailroom } from '../../src/core/mailroom-types.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const bin = join(root, 'bin/mailroom.js');

@@ -11,7 +11,8 @@ import { createWebSocketReceiver, type StatelyInspectionEvent } from '@statelyai
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { startMailroom, type Mailroom } from '../../src/runtime/mailroom.ts';
+import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
+import type { Mailroom } from '../../src/core/mailroom-types.ts';
 import type { WorkflowInfo } from '../../src/workflows/workflow-types.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

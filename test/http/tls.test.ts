@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
 import { makeFixture } from '../support/runtime-fixture.ts';
 import { parseConfig } from '../../src/config/index.ts';
-import { startMailroom, type Mailroom } from '../../src/runtime/mailroom.ts';
+import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
+import type { Mailroom } from '../../src/core/mailroom-types.ts';
 
 const hasOpenssl = (() => {
   try {

@@ -4,7 +4,8 @@ import { EventEmitter } from 'node:events';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
 import { makeFixture } from '../support/runtime-fixture.ts';
 import { waitFor } from '../support/wait-for.ts';
-import { startMailroom, type Mailroom, type MailroomEvents } from '../../src/runtime/mailroom.ts';
+import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
+import type { Mailroom, MailroomEvents } from '../../src/core/mailroom-types.ts';
 import { ConversationCounter } from '../../src/observability/conversation-counter.ts';
 
 let server: NatsServerHandle;

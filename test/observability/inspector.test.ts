@@ -7,10 +7,12 @@ import { createWebSocketReceiver, type StatelyInspectionEvent } from '@statelyai
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
 import { makeFixture, type Fixture } from '../support/runtime-fixture.ts';
 import { waitFor } from '../support/wait-for.ts';
-import { startMailroom, type Mailroom } from '../../src/runtime/mailroom.ts';
+import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
+import type { Mailroom } from '../../src/core/mailroom-types.ts';
 import type { EnvelopeStatus } from '../../src/runtime/status-store.ts';
 import { startObservability, type Observability } from '../../src/observability/observability.ts';
-import { inspectionPredicate, parseInspectionFilter, InspectionFilterError } from '../../src/observability/inspection-filter.ts';
+import { inspectionPredicate, parseInspectionFilter } from '../../src/observability/inspection-filter.ts';
+import { InspectionFilterError } from '../../src/errors.ts';
 
 let server: NatsServerHandle;
 let fixture: Fixture;

@@ -9,7 +9,8 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type Re
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
 import { makeFixture, type Fixture } from '../support/runtime-fixture.ts';
 import { waitFor } from '../support/wait-for.ts';
-import { startMailroom, type Mailroom } from '../../src/runtime/mailroom.ts';
+import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
+import type { Mailroom } from '../../src/core/mailroom-types.ts';
 import { RetryableError } from '../../src/runtime/handlers.ts';
 import type { EnvelopeStatus } from '../../src/runtime/status-store.ts';
 import { startObservability, type Observability } from '../../src/observability/observability.ts';

@@ -11,7 +11,8 @@ import { createInspector, createWebSocketReceiver, type StatelyInspectionEvent }
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
 import { makeFixture, type Fixture } from '../support/runtime-fixture.ts';
 import { waitFor } from '../support/wait-for.ts';
-import { startMailroom, type Mailroom } from '../../src/runtime/mailroom.ts';
+import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
+import type { Mailroom } from '../../src/core/mailroom-types.ts';
 import { startObservability, type Observability } from '../../src/observability/observability.ts';
 import { inspectionPredicate, parseInspectionFilter } from '../../src/observability/inspection-filter.ts';
 import { inspectWorkflows, isWorkflowActor, workflowSessionId } from '../../src/observability/workflow-inspection.ts';

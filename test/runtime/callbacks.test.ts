@@ -4,7 +4,8 @@ import { createServer, type Server } from 'node:http';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
 import { makeFixture, type Fixture } from '../support/runtime-fixture.ts';
 import { waitFor } from '../support/wait-for.ts';
-import { startMailroom, type Mailroom } from '../../src/runtime/mailroom.ts';
+import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
+import type { Mailroom } from '../../src/core/mailroom-types.ts';
 import type { EnvelopeStatus } from '../../src/runtime/status-store.ts';
 
 let server: NatsServerHandle;

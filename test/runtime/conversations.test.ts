@@ -7,7 +7,8 @@ import { createServer, type Server } from 'node:http';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
 import { makeFixture, type Fixture } from '../support/runtime-fixture.ts';
 import { waitFor } from '../support/wait-for.ts';
-import { startMailroom, type Mailroom, type MailroomOptions } from '../../src/runtime/mailroom.ts';
+import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
+import type { Mailroom, MailroomOptions } from '../../src/core/mailroom-types.ts';
 import { encodeEnvelope } from '../../src/envelope/index.ts';
 import type { Envelope } from '../../src/envelope/types.ts';
 

@@ -8,7 +8,8 @@ import { startNatsServer, type NatsServerHandle } from '../support/nats-server.t
 import { makeDomain, makeFixture, type Fixture } from '../support/runtime-fixture.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { connectNats } from '../../src/transport/connect.ts';
-import { startMailroom, type Mailroom } from '../../src/runtime/mailroom.ts';
+import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
+import type { Mailroom } from '../../src/core/mailroom-types.ts';
 import { RetryableError } from '../../src/runtime/handlers.ts';
 import { REPLAYED_BY_HEADER } from '../../src/runtime/envelope-runner.ts';
 import { encodeEnvelope } from '../../src/envelope/index.ts';

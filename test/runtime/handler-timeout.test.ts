@@ -10,7 +10,8 @@ import { startNatsServer, type NatsServerHandle } from '../support/nats-server.t
 import { makeFixture, type Fixture } from '../support/runtime-fixture.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { readStream } from '../support/stream-reads.ts';
-import { startMailroom, type Mailroom } from '../../src/runtime/mailroom.ts';
+import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
+import type { Mailroom } from '../../src/core/mailroom-types.ts';
 import { connectNats } from '../../src/transport/connect.ts';
 import { callHandler, handlerTimeoutFor, HandlerStoppedError, HandlerTimeoutError } from '../../src/runtime/handler-timeout.ts';
 import type { Handler, HandlerResult } from '../../src/runtime/handlers.ts';

@@ -14,7 +14,7 @@ import { makeFixture } from '../support/runtime-fixture.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { connectNats } from '../../src/transport/connect.ts';
 import { createNames } from '../../src/transport/names.ts';
-import { startMailroom } from '../../src/runtime/mailroom.ts';
+import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
 import { encodeEnvelope } from '../../src/envelope/index.ts';
 
 const PREFIX = 'oapm';

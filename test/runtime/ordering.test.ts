@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
 import { makeFixture } from '../support/runtime-fixture.ts';
 import { waitFor } from '../support/wait-for.ts';
-import { startMailroom, type Mailroom, type MailroomOptions } from '../../src/runtime/mailroom.ts';
+import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
+import type { Mailroom, MailroomOptions } from '../../src/core/mailroom-types.ts';
 import { RetryableError } from '../../src/runtime/handlers.ts';
 import { partitionOf } from '../../src/runtime/ordering.ts';
 

@@ -9,7 +9,8 @@ import { startNatsServer, type NatsServerHandle } from '../support/nats-server.t
 import { makeFixture, type Fixture } from '../support/runtime-fixture.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { connectNats } from '../../src/transport/connect.ts';
-import { startMailroom, type Mailroom } from '../../src/runtime/mailroom.ts';
+import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
+import type { Mailroom } from '../../src/core/mailroom-types.ts';
 import { verifyEnvelopeText } from '../../src/envelope/index.ts';
 import { isPublicAddress, createGuardedLookup } from '../../src/runtime/ssrf-guard.ts';
 import { postEnvelope } from '../../src/runtime/http-delivery.ts';

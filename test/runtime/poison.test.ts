@@ -9,7 +9,7 @@ import { startNatsServer, type NatsServerHandle } from '../support/nats-server.t
 import { makeFixture } from '../support/runtime-fixture.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { connectNats } from '../../src/transport/connect.ts';
-import { startMailroom } from '../../src/runtime/mailroom.ts';
+import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
 
 let server: NatsServerHandle;
 let nc: NatsConnection;

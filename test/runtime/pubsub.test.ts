@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
 import { makeFixture, type Fixture } from '../support/runtime-fixture.ts';
 import { waitFor } from '../support/wait-for.ts';
-import { startMailroom, type Mailroom, type MailroomOptions } from '../../src/runtime/mailroom.ts';
+import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
+import type { Mailroom, MailroomOptions } from '../../src/core/mailroom-types.ts';
 import { RetryableError, type HandlerContext } from '../../src/runtime/handlers.ts';
 import type { EnvelopeStatus } from '../../src/runtime/status-store.ts';
 

@@ -13,7 +13,7 @@ import { waitFor } from '../support/wait-for.ts';
 import { connectNats } from '../../src/transport/connect.ts';
 import { TransportError } from '../../src/errors.ts';
 import { createNames } from '../../src/transport/names.ts';
-import { startMailroom } from '../../src/runtime/mailroom.ts';
+import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
 import type { EnvelopeStatus } from '../../src/runtime/status-store.ts';
 import type { Envelope } from '../../src/envelope/types.ts';
 import { readStatuses, readStream } from '../support/stream-reads.ts';

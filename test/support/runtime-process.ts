@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/index.ts';
-import { startMailroom } from '../../src/runtime/mailroom.ts';
+import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
 import type { HandlerMap } from '../../src/runtime/handlers.ts';
 
 interface Spec {

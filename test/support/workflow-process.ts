@@ -11,7 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseConfig } from '../../src/config/index.ts';
-import { startMailroom } from '../../src/runtime/mailroom.ts';
+import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
 import type { WorkflowEvent } from '../../src/workflows/workflow-types.ts';
 import { workflowMachines } from './workflow-machines.ts';
 

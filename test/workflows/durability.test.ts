@@ -19,7 +19,8 @@ import { startWorkflowChild, type WorkflowChild } from '../support/workflow-chil
 import { readRuns, workflowMachines, type LifecycleContext, type LifecycleInput } from '../support/workflow-machines.ts';
 import { connectNats } from '../../src/transport/connect.ts';
 import { createNames } from '../../src/transport/names.ts';
-import { startMailroom, type Mailroom } from '../../src/runtime/mailroom.ts';
+import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
+import type { Mailroom } from '../../src/core/mailroom-types.ts';
 import type { WorkflowInfo } from '../../src/workflows/workflow-types.ts';
 
 let server: NatsServerHandle;

@@ -11,7 +11,8 @@ import { startNatsServer, type NatsServerHandle } from '../support/nats-server.t
 import { waitFor } from '../support/wait-for.ts';
 import { connectNats } from '../../src/transport/connect.ts';
 import { makeFixture, type Fixture } from '../support/runtime-fixture.ts';
-import { startMailroom, type Mailroom } from '../../src/runtime/mailroom.ts';
+import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
+import type { Mailroom } from '../../src/core/mailroom-types.ts';
 import { activity, activityContext } from '../../src/workflows/activity.ts';
 import { InvalidWorkflowInputError, UnknownWorkflowError, WorkflowAlreadyExistsError, WorkflowNotFoundError, WorkflowNotRunningError } from '../../src/workflows/workflow-errors.ts';
 

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
 import { makeFixture } from '../support/runtime-fixture.ts';
 import { parseConfig } from '../../src/config/index.ts';
-import { startMailroom } from '../../src/runtime/mailroom.ts';
+import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
 import { loadWorkflowModule } from '../../src/workflows/workflow-module.ts';
 import { ConfigError } from '../../src/errors.ts';
 
