@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelayMs, readStepFailure } from '../../machines/step-failure.ts';
+import { MissingSigningKeyError, UnknownSubjectError } from '../../src/errors/handler-errors.ts';
 
 describe('backoffDelayMs', () => {
   const retry = { initialDelayMs: 500, maxDelayMs: 10_000, multiplier: 2 };
@@ -35,5 +36,12 @@ describe('readStepFailure', () => {
     expect(readStepFailure('timeout').message).toBe('timeout');
     expect(readStepFailure(undefined).message).toBe('undefined');
     expect(readStepFailure({ code: 'ECONNRESET' }).message).toBe('{"code":"ECONNRESET"}');
+  });
+  it("reads the runtime's tagged final faults as the duck-typed errors they replaced", () => {
+    const duckSubject = Object.assign(new Error('no handler for Hello@Host'), { retryable: false, reason: 'unknown-subject' });
+    const duckKey = Object.assign(new Error('no signing key for shop.example'), { retryable: false });
+    expect(readStepFailure(new UnknownSubjectError('Hello@Host'))).toStrictEqual(readStepFailure(duckSubject));
+    expect(readStepFailure(new MissingSigningKeyError('shop.example'))).toStrictEqual(readStepFailure(duckKey));
+    expect(readStepFailure(new UnknownSubjectError('Hello@Host'))).toStrictEqual({ message: 'no handler for Hello@Host', final: true, reason: 'unknown-subject' });
   });
 });
