@@ -18,6 +18,7 @@ import type { FeedbackLimiter } from './feedback-limiter.ts';
 import { callHandler, handlerTimeoutFor } from './handler-timeout.ts';
 import { FEEDBACK_SUBJECT, isReplySubject, replyOf, type HandlerRegistry } from './handlers.ts';
 import { humanReason, type DomainIdentity, type Outbound, type PublishOptions } from './outbound.ts';
+import { withStep } from './status-history.ts';
 import type { StatusStore } from './status-store.ts';
 import { validateEnvelope, type ValidatorDeps } from './validator.ts';
 
@@ -126,7 +127,7 @@ export function createEnvelopeSteps(flights: Flights, deps: EnvelopeStepDeps): E
     deadLetter: async (input: EnvelopeDeadLetterInput): Promise<void> => {
       const f = flight(input.messageId);
       // The actor is entering deadLettering as this runs; the record's history ends there.
-      const history = f.history.at(-1)?.state === 'deadLettering' ? f.history : [...f.history, { state: 'deadLettering', at: new Date().toISOString() }];
+      const history = withStep(f.history, 'deadLettering', new Date().toISOString());
       await deps.deadLetters.publish(f.msg, input.deadLetter, history);
     },
   };
