@@ -2,7 +2,7 @@ import type { JsMsg } from '@nats-io/jetstream';
 import type { EnvelopeActorInput } from '../../machines/envelope.machine.ts';
 import { decodeEnvelope, type DecodedEnvelope, type ParseLimits } from '../envelope/index.ts';
 import type { Result } from '../envelope/types.ts';
-import { RECEIVED_AT_HEADER, REPLAYED_BY_HEADER } from './message-headers.ts';
+import { RECEIVED_AT_HEADER, REPLAYED_BY_HEADER } from '../transport/message-headers.ts';
 import { initialHistory } from './status-history.ts';
 import type { EnvelopeStatus, StatusStep } from './status-store.ts';
 import { traceFromHeaders, type TraceContext } from './trace-context.ts';

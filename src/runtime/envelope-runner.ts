@@ -16,7 +16,7 @@ import { createSettlement, type SettlementDeps } from './envelope-settlement.ts'
 import { provideEnvelopeMachine, type EnvelopeStepDeps } from './envelope-steps.ts';
 
 export type { EnvelopeTransition } from './envelope-actors.ts';
-export { CALLBACK_HEADER, RECEIVED_AT_HEADER, REPLAYED_BY_HEADER } from './message-headers.ts';
+export { CALLBACK_HEADER, RECEIVED_AT_HEADER, REPLAYED_BY_HEADER } from '../transport/message-headers.ts';
 
 /** What the runner needs; built by `createMailroom`. Each part takes its own share. */
 export interface EnvelopeRunnerDeps extends EnvelopeLoopDeps, EnvelopeStepDeps, SettlementDeps, EnvelopeActorsDeps {

@@ -3,7 +3,7 @@ import type { DecodedEnvelope } from '../envelope/index.ts';
 import { nak, settle, withJitter } from './disposition.ts';
 import type { Flight } from './envelope-flight.ts';
 import { FEEDBACK_SUBJECT, isReplySubject } from './handlers.ts';
-import { CALLBACK_HEADER } from './message-headers.ts';
+import { CALLBACK_HEADER } from '../transport/message-headers.ts';
 import { continuesStoredHistory, mergeHistory } from './status-history.ts';
 import type { EnvelopeStatus, StatusStep, StatusStore } from './status-store.ts';
 
