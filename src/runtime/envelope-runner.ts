@@ -7,6 +7,9 @@
  * - `envelope-actors.ts`: the actor system, one actor per flight, its transitions and history;
  * - `envelope-steps.ts`: the machine's steps (validate, handle, reply, sendFeedback, deadLetter);
  * - `envelope-settlement.ts`: the status, the callback, then the ack or nak.
+ *
+ * The status history's rules (initial steps, appending, continuing a retry's or a replay's
+ * stored history) are in `status-history.ts`, shared with the inbox.
  */
 import type { EnvelopeActorInput } from '../../machines/envelope.machine.ts';
 import { startEnvelopeActors, type EnvelopeActorsDeps } from './envelope-actors.ts';
