@@ -29,7 +29,7 @@ import {
   type EnvelopeStepInput,
   type EnvelopeValidateOutput,
 } from './envelope.types.ts';
-import { backoffDelayMs, dropUndefined, readStepFailure } from './step-failure.ts';
+import { backoffDelayMs, dropUndefined, faultDecision, readStepFailure } from './step-failure.ts';
 
 export * from './envelope.types.ts';
 export { envelopeReasons, type EnvelopeReason } from './envelope-reason.ts';
@@ -144,20 +144,20 @@ const faultIn =
   ({ event }: { event: StepFailedEvent }): FaultParams => ({ state, error: event.error });
 
 /**
- * The transitions out of a state whose step failed: dead-letter at once on a final
- * error, else retry while attempts are left, else dead-letter with `max-attempts`.
+ * The transitions out of a state whose step failed, as the shared retry policy decides
+ * ({@link faultDecision}): retry, or dead-letter (`final-error` at once on a final error,
+ * `max-attempts` when the attempts are used up).
  */
 const onFault = (state: EnvelopeFaultState) => {
   const fault = faultIn(state);
-  const deadLetterAs = (reason: EnvelopeDeadLetter['reason']) => (args: { event: StepFailedEvent }) => ({ ...fault(args), reason });
+  const deadLetterAs = ({ context, event }: { context: EnvelopeActorContext; event: StepFailedEvent }) => {
+    const decision = faultDecision(context, readStepFailure(event.error));
+    if (decision.kind !== 'dead-letter') throw new Error('envelope machine: the retry policy retries this fault; it cannot be dead-lettered');
+    return { ...fault({ event }), reason: decision.reason };
+  };
   return [
-    {
-      guard: { type: 'isFinalFailure', params: fault },
-      target: 'deadLettering',
-      actions: [{ type: 'recordFault', params: fault }, { type: 'prepareDeadLetter', params: deadLetterAs('final-error') }],
-    },
-    { guard: 'hasAttemptsLeft', target: 'retrying', actions: [{ type: 'recordFault', params: fault }, { type: 'scheduleRetry', params: fault }] },
-    { target: 'deadLettering', actions: [{ type: 'recordFault', params: fault }, { type: 'prepareDeadLetter', params: deadLetterAs('max-attempts') }] },
+    { guard: { type: 'policyRetries', params: fault }, target: 'retrying', actions: [{ type: 'recordFault', params: fault }, { type: 'scheduleRetry', params: fault }] },
+    { target: 'deadLettering', actions: [{ type: 'recordFault', params: fault }, { type: 'prepareDeadLetter', params: deadLetterAs }] },
   ] as const;
 };
 
@@ -235,6 +235,7 @@ export const envelopeMachine = setup({
       const { message, reason } = readStepFailure(params.error);
       return { error: dropUndefined({ message, state: params.state, reason }) };
     }),
+    // The retry policy's delay; also after the dead letter itself failed, which naks whatever the attempts.
     scheduleRetry: assign(({ context }, params: FaultParams) => ({
       retryDelayMs: readStepFailure(params.error).retryAfterMs ?? backoffDelayMs(context.retry, context.attempt),
     })),
@@ -247,7 +248,7 @@ export const envelopeMachine = setup({
     validationPassed: (_, params: { result: EnvelopeValidateOutput }) => params.result.ok,
     hasReply: (_, params: EnvelopeHandleOutput) => params.reply !== undefined,
     isFinalFailure: (_, params: FaultParams) => readStepFailure(params.error).final,
-    hasAttemptsLeft: ({ context }) => context.attempt < context.maxAttempts,
+    policyRetries: ({ context }, params: FaultParams) => faultDecision(context, readStepFailure(params.error)).kind === 'retry',
     feedbackSent: (_, params: { result: EnvelopeFeedbackOutput }) => params.result === 'sent',
   },
 }).createMachine({

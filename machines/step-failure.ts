@@ -4,7 +4,7 @@
  * @internal
  */
 import type { EnvelopeActorInput, EnvelopeStepFailure } from './envelope.types.ts';
-import { backoffDelayMs as scheduleDelayMs } from './retry-policy.ts';
+import { backoffDelayMs as scheduleDelayMs, nextAttempt, type RetryDecision } from './retry-policy.ts';
 
 /** A rejection, normalised: the reason of a rejected promise can be anything. */
 export interface StepFailure {
@@ -42,6 +42,16 @@ export function readStepFailure(error: unknown): StepFailure {
  */
 export function backoffDelayMs(retry: EnvelopeActorInput['retry'], attempt: number): number {
   return Math.round(scheduleDelayMs(retry, attempt));
+}
+
+/**
+ * What follows a step that failed on attempt `attempt`: the shared retry policy's
+ * {@link nextAttempt} (final → `final-error`, attempts used up → `max-attempts`, else retry
+ * after the failure's `retryAfterMs` or the backoff), the delay rounded to whole milliseconds.
+ */
+export function faultDecision(envelope: Pick<EnvelopeActorInput, 'attempt' | 'maxAttempts' | 'retry'>, failure: StepFailure): RetryDecision {
+  const decision = nextAttempt({ ...envelope.retry, maxAttempts: envelope.maxAttempts }, envelope.attempt, failure);
+  return decision.kind === 'retry' ? { kind: 'retry', delayMs: Math.round(decision.delayMs) } : decision;
 }
 
 /** Leaves out `undefined` values, so objects stay equal after a JSON round trip. */

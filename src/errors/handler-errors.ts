@@ -80,8 +80,7 @@ export class HandlerStoppedError extends MailroomError {
 /**
  * No handler is registered for the envelope's subject at its local domain.
  *
- * - For the envelope runner's handle step (today it throws a duck-typed `Error` with the same
- *   fields; this class is the tagged form of it).
+ * - Thrown by the envelope runner's handle step (`src/runtime/envelope-steps.ts`).
  * - Final (`retryable: false`, reason `unknown-subject`): the envelope is discarded, feedback is sent.
  * - HTTP: none.
  */
@@ -97,7 +96,7 @@ export class UnknownSubjectError extends MailroomError {
 /**
  * This runtime holds no signing key for a local domain it must sign for (a reply's `From`).
  *
- * - For the envelope runner's reply step (today a duck-typed `Error` with `retryable: false`).
+ * - Thrown by the envelope runner's reply step (`src/runtime/envelope-steps.ts`).
  * - Final (`retryable: false`): retrying cannot find the key; the envelope is dead-lettered at
  *   once (reason `final-error`).
  * - HTTP: none.

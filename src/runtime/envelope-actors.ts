@@ -2,6 +2,7 @@ import { createActor, fromTransition, type InspectionEvent } from 'xstate';
 import type { EnvelopeActorInput, EnvelopeActorOutput, envelopeMachine } from '../../machines/envelope.machine.ts';
 import { actorInputOf, type DeliveryPolicy, type Flight, type Flights } from './envelope-flight.ts';
 import type { Settlement } from './envelope-settlement.ts';
+import { isNewStep, withStep } from './status-history.ts';
 import type { TraceContext } from './trace-context.ts';
 
 /** One state an envelope actor entered. `previous` is the state it left. */
@@ -48,7 +49,6 @@ interface ActorOwner {
  */
 class ActorObserver {
   subscription?: { unsubscribe(): void };
-  private last = 'queued';
 
   constructor(
     private readonly owner: ActorOwner,
@@ -61,17 +61,17 @@ class ActorObserver {
 
   record(value: unknown): void {
     const state = String(value);
-    if (state === this.last || state === 'received' || state === 'queued') return;
-    const at = Date.now();
     const { input, flight } = this;
+    if (!isNewStep(flight.history, state)) return;
+    const at = Date.now();
+    const previous = flight.history.at(-1)?.state ?? 'queued';
     const onTransition = this.owner.deps.onTransition;
     // An envelope answered before is only settled: its actor's steps are no news.
     if (onTransition && !flight.settledAs) {
       const trace = flight.trace;
-      onTransition({ from: input.from, to: input.to, subject: input.subject, correlation: input.correlation, attempt: input.attempt, previous: this.last, state, at, ...(trace ? { trace } : {}) });
+      onTransition({ from: input.from, to: input.to, subject: input.subject, correlation: input.correlation, attempt: input.attempt, previous, state, at, ...(trace ? { trace } : {}) });
     }
-    this.last = state;
-    flight.history.push({ state, at: new Date(at).toISOString() });
+    flight.history = withStep(flight.history, state, new Date(at).toISOString());
   }
 
   next(snapshot: { value: unknown; status: string; output?: unknown }): void {

@@ -2,7 +2,8 @@ import type { JsMsg } from '@nats-io/jetstream';
 import type { EnvelopeActorInput } from '../../machines/envelope.machine.ts';
 import { decodeEnvelope, type DecodedEnvelope, type ParseLimits } from '../envelope/index.ts';
 import type { Result } from '../envelope/types.ts';
-import { RECEIVED_AT_HEADER, REPLAYED_BY_HEADER } from './message-headers.ts';
+import { RECEIVED_AT_HEADER, REPLAYED_BY_HEADER } from '../transport/message-headers.ts';
+import { initialHistory } from './status-history.ts';
 import type { EnvelopeStatus, StatusStep } from './status-store.ts';
 import { traceFromHeaders, type TraceContext } from './trace-context.ts';
 import type { Validation } from './validator.ts';
@@ -23,7 +24,8 @@ export interface Flight {
   /** When this process got the message (ms): an actor older than the ack wait may have been overtaken. */
   readonly startedAt: number;
   readonly decoded: Result<DecodedEnvelope>;
-  readonly history: StatusStep[];
+  /** This run's steps so far (see `status-history.ts`); the actor's observer appends to it. */
+  history: readonly StatusStep[];
   readonly trace?: TraceContext;
   /** Aborted when the runner gives up on the message at stop (its grace ran out; the message was handed back). */
   readonly stop: AbortSignal;
@@ -50,10 +52,7 @@ export function openFlight(msg: JsMsg, stop: AbortSignal, limits: ParseLimits): 
   const decoded = decodeEnvelope(msg.data, { limits });
   const queuedAt = new Date(Math.floor(msg.info.timestampNanos / 1e6)).toISOString();
   const receivedAt = msg.headers?.get(RECEIVED_AT_HEADER) || queuedAt;
-  const history: StatusStep[] = [
-    { state: 'received', at: receivedAt },
-    { state: 'queued', at: queuedAt },
-  ];
+  const history = initialHistory(receivedAt, queuedAt);
   const trace = traceFromHeaders(msg.headers);
   const replayedBy = msg.headers?.get(REPLAYED_BY_HEADER) || undefined;
   return { msg, startedAt: Date.now(), decoded, history, stop, ...(trace ? { trace } : {}), ...(replayedBy ? { replayedBy } : {}) };

@@ -7,6 +7,9 @@
  * - `envelope-actors.ts`: the actor system, one actor per flight, its transitions and history;
  * - `envelope-steps.ts`: the machine's steps (validate, handle, reply, sendFeedback, deadLetter);
  * - `envelope-settlement.ts`: the status, the callback, then the ack or nak.
+ *
+ * The status history's rules (initial steps, appending, continuing a retry's or a replay's
+ * stored history) are in `status-history.ts`, shared with the inbox.
  */
 import type { EnvelopeActorInput } from '../../machines/envelope.machine.ts';
 import { startEnvelopeActors, type EnvelopeActorsDeps } from './envelope-actors.ts';
@@ -16,7 +19,7 @@ import { createSettlement, type SettlementDeps } from './envelope-settlement.ts'
 import { provideEnvelopeMachine, type EnvelopeStepDeps } from './envelope-steps.ts';
 
 export type { EnvelopeTransition } from './envelope-actors.ts';
-export { CALLBACK_HEADER, RECEIVED_AT_HEADER, REPLAYED_BY_HEADER } from './message-headers.ts';
+export { CALLBACK_HEADER, RECEIVED_AT_HEADER, REPLAYED_BY_HEADER } from '../transport/message-headers.ts';
 
 /** What the runner needs; built by `createMailroom`. Each part takes its own share. */
 export interface EnvelopeRunnerDeps extends EnvelopeLoopDeps, EnvelopeStepDeps, SettlementDeps, EnvelopeActorsDeps {

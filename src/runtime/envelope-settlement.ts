@@ -3,7 +3,8 @@ import type { DecodedEnvelope } from '../envelope/index.ts';
 import { nak, settle, withJitter } from './disposition.ts';
 import type { Flight } from './envelope-flight.ts';
 import { FEEDBACK_SUBJECT, isReplySubject } from './handlers.ts';
-import { CALLBACK_HEADER } from './message-headers.ts';
+import { CALLBACK_HEADER } from '../transport/message-headers.ts';
+import { continuesStoredHistory, mergeHistory } from './status-history.ts';
 import type { EnvelopeStatus, StatusStep, StatusStore } from './status-store.ts';
 
 /** What settling needs: where statuses go, who hears of them, the ack wait. */
@@ -50,18 +51,9 @@ export function statusOf(input: EnvelopeActorInput, output: EnvelopeActorOutput,
 export function createSettlement(deps: SettlementDeps): Settlement {
   /** The history to store: a replay or a retry continues the stored one. */
   const historyOf = async (flight: Flight, input: EnvelopeActorInput): Promise<readonly StatusStep[]> => {
-    const history = flight.history;
-    if (flight.replayedBy !== undefined) {
-      // A dead-letter replay: the history so far, then who replayed it, then this run.
-      const previous = await deps.status.get(input.from, input.correlation).catch(() => undefined);
-      const replayed: StatusStep = { state: 'replayed', at: history[1]?.at ?? new Date().toISOString(), by: flight.replayedBy };
-      return [...(previous?.verified ? previous.history : history.slice(0, 1)), replayed, ...history.slice(1)];
-    }
-    if (input.attempt > 1) {
-      const previous = await deps.status.get(input.from, input.correlation).catch(() => undefined);
-      if (previous && previous.history.length > 2) return [...previous.history, ...history.slice(2)];
-    }
-    return history;
+    const run = { attempt: input.attempt, replayedBy: flight.replayedBy };
+    const previous = continuesStoredHistory(run) ? await deps.status.get(input.from, input.correlation).catch(() => undefined) : undefined;
+    return mergeHistory(flight.history, run, previous);
   };
 
   const statusFor = async (flight: Flight, input: EnvelopeActorInput, output: EnvelopeActorOutput): Promise<EnvelopeStatus> => {

@@ -11,12 +11,14 @@ import {
   type EnvelopeValidateOutput,
 } from '../../machines/envelope.machine.ts';
 import type { Envelope } from '../envelope/types.ts';
+import { MissingSigningKeyError, UnknownSubjectError } from '../errors/handler-errors.ts';
 import type { DeadLetters } from './dead-letters.ts';
 import type { Flight, Flights } from './envelope-flight.ts';
 import type { FeedbackLimiter } from './feedback-limiter.ts';
 import { callHandler, handlerTimeoutFor } from './handler-timeout.ts';
 import { FEEDBACK_SUBJECT, isReplySubject, replyOf, type HandlerRegistry } from './handlers.ts';
 import { humanReason, type DomainIdentity, type Outbound, type PublishOptions } from './outbound.ts';
+import { withStep } from './status-history.ts';
 import type { StatusStore } from './status-store.ts';
 import { validateEnvelope, type ValidatorDeps } from './validator.ts';
 
@@ -51,7 +53,8 @@ function publishOptions(flight: Flight, attempt: number): PublishOptions {
  * The runtime's envelope steps: each finds its message in `flights` by the actor's
  * `messageId` and returns what the machine needs to choose its next state. A step throws
  * (rejects) for a fault; `retryable: false` on the error makes it final (see
- * `EnvelopeStepFailure` in `machines/envelope.types.ts`).
+ * `EnvelopeStepFailure` in `machines/envelope.types.ts`): {@link UnknownSubjectError} and
+ * {@link MissingSigningKeyError} are the runtime's own final faults.
  */
 export function createEnvelopeSteps(flights: Flights, deps: EnvelopeStepDeps): EnvelopeSteps {
   const flight = (id: string): Flight => {
@@ -92,7 +95,7 @@ export function createEnvelopeSteps(flights: Flights, deps: EnvelopeStepDeps): E
       else if (isReplySubject(Header.Subject)) await deps.answers?.reply(envelope);
       else {
         const handler = deps.handlers.get(Header.To, Header.Subject);
-        if (!handler) throw Object.assign(new Error(`no handler for ${Header.Subject}`), { retryable: false, reason: 'unknown-subject' });
+        if (!handler) throw new UnknownSubjectError(Header.Subject);
         const context = { envelope, from: Header.From, to: Header.To, subject: Header.Subject, correlation: Header.Correlation, body: envelope.Body, attempt: input.attempt };
         const result = await callHandler(handler, context, { timeoutMs: handlerTimeoutFor(deps.delivery, Header.Subject), stop: f.stop });
         const reply = replyOf(result, Header.Subject);
@@ -104,7 +107,7 @@ export function createEnvelopeSteps(flights: Flights, deps: EnvelopeStepDeps): E
       const f = flight(input.messageId);
       const { Header } = envelopeOf(f, input.messageId);
       const identity = deps.identities.get(Header.To);
-      if (!identity) throw Object.assign(new Error(`no signing key for ${Header.To}`), { retryable: false });
+      if (!identity) throw new MissingSigningKeyError(Header.To);
       await deps.outbound.reply(identity, Header, input.reply.subject, input.reply.body, publishOptions(f, input.attempt));
     },
     sendFeedback: async (input: EnvelopeFeedbackInput): Promise<EnvelopeFeedbackOutput> => {
@@ -124,7 +127,7 @@ export function createEnvelopeSteps(flights: Flights, deps: EnvelopeStepDeps): E
     deadLetter: async (input: EnvelopeDeadLetterInput): Promise<void> => {
       const f = flight(input.messageId);
       // The actor is entering deadLettering as this runs; the record's history ends there.
-      const history = f.history.at(-1)?.state === 'deadLettering' ? f.history : [...f.history, { state: 'deadLettering', at: new Date().toISOString() }];
+      const history = withStep(f.history, 'deadLettering', new Date().toISOString());
       await deps.deadLetters.publish(f.msg, input.deadLetter, history);
     },
   };

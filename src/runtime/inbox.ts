@@ -3,7 +3,8 @@ import { headers } from '@nats-io/transport-node';
 import { decodeEnvelope, type ParseLimits } from '../envelope/index.ts';
 import type { Envelope, Rejection } from '../envelope/types.ts';
 import type { Names } from '../transport/names.ts';
-import { CALLBACK_HEADER, RECEIVED_AT_HEADER } from './message-headers.ts';
+import { CALLBACK_HEADER, RECEIVED_AT_HEADER } from '../transport/message-headers.ts';
+import { initialHistory } from './status-history.ts';
 import type { StatusStore } from './status-store.ts';
 import { setTraceHeaders, type TraceContext } from './trace-context.ts';
 
@@ -63,10 +64,7 @@ export async function acceptEnvelope(input: Uint8Array, format: 'json' | 'yaml' 
         state: 'queued',
         final: false,
         attempt: 0,
-        history: [
-          { state: 'received', at: receivedAt },
-          { state: 'queued', at: new Date().toISOString() },
-        ],
+        history: initialHistory(receivedAt, new Date().toISOString()),
         updatedAt: new Date().toISOString(),
       })
       .catch((error: unknown) => deps.onError?.(error, 'recording queued status'));

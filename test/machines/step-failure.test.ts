@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelayMs, readStepFailure } from '../../machines/step-failure.ts';
+import { backoffDelayMs, faultDecision, readStepFailure } from '../../machines/step-failure.ts';
+import { MissingSigningKeyError, UnknownSubjectError } from '../../src/errors/handler-errors.ts';
 
 describe('backoffDelayMs', () => {
   const retry = { initialDelayMs: 500, maxDelayMs: 10_000, multiplier: 2 };
@@ -35,5 +36,27 @@ describe('readStepFailure', () => {
     expect(readStepFailure('timeout').message).toBe('timeout');
     expect(readStepFailure(undefined).message).toBe('undefined');
     expect(readStepFailure({ code: 'ECONNRESET' }).message).toBe('{"code":"ECONNRESET"}');
+  });
+  it("reads the runtime's tagged final faults as the duck-typed errors they replaced", () => {
+    const duckSubject = Object.assign(new Error('no handler for Hello@Host'), { retryable: false, reason: 'unknown-subject' });
+    const duckKey = Object.assign(new Error('no signing key for shop.example'), { retryable: false });
+    expect(readStepFailure(new UnknownSubjectError('Hello@Host'))).toStrictEqual(readStepFailure(duckSubject));
+    expect(readStepFailure(new MissingSigningKeyError('shop.example'))).toStrictEqual(readStepFailure(duckKey));
+    expect(readStepFailure(new UnknownSubjectError('Hello@Host'))).toStrictEqual({ message: 'no handler for Hello@Host', final: true, reason: 'unknown-subject' });
+  });
+});
+
+describe('faultDecision', () => {
+  const envelope = { attempt: 1, maxAttempts: 3, retry: { initialDelayMs: 100, maxDelayMs: 1_000, multiplier: 1.5 } };
+  it.each([
+    ['a final failure, attempts left', { attempt: 1 }, { final: true }, { kind: 'dead-letter', reason: 'final-error' }],
+    ['a final failure on the last attempt', { attempt: 3 }, { final: true }, { kind: 'dead-letter', reason: 'final-error' }],
+    ['a transient failure, attempts left', { attempt: 1 }, { final: false }, { kind: 'retry', delayMs: 100 }],
+    ['a transient failure, backoff rounded', { attempt: 2 }, { final: false }, { kind: 'retry', delayMs: 150 }],
+    ['a transient failure with its own delay', { attempt: 2 }, { final: false, retryAfterMs: 7 }, { kind: 'retry', delayMs: 7 }],
+    ['a transient failure on the last attempt', { attempt: 3 }, { final: false }, { kind: 'dead-letter', reason: 'max-attempts' }],
+    ['a transient failure past the last attempt', { attempt: 9 }, { final: false, retryAfterMs: 7 }, { kind: 'dead-letter', reason: 'max-attempts' }],
+  ] as const)('%s', (_, at, failure, expected) => {
+    expect(faultDecision({ ...envelope, ...at }, { message: 'x', ...failure })).toStrictEqual(expected);
   });
 });
