@@ -18,11 +18,12 @@ import {
   type ConsumerInfo,
   type JetStreamClient,
   type JetStreamManager,
+  type Placement,
   type StreamConfig,
   type StreamInfo,
 } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import { nanos } from '@nats-io/transport-node';
+import { nanos, TimeoutError } from '@nats-io/transport-node';
 import { ConfigError, TransportError } from '../errors.ts';
 import { kvStreamName, type Names } from './names.ts';
 import { JS_API_CODES } from './jetstream-errors.ts';
@@ -52,8 +53,41 @@ export interface ProvisionOptions {
   readonly ordered?: { readonly partitions: number };
   /** TTL of the status bucket (`max_age`, updated on an existing bucket); absent or 0 keeps statuses. */
   readonly statusTtlMs?: number;
-  /** Stream and bucket replicas (default 1; 3 on a JetStream cluster). */
+  /** Stream and bucket replicas (default 1; 3 or 5 on a JetStream cluster). Raised on existing ones, never lowered unless `force`. */
   readonly replicas?: number;
+  /** Where new streams and buckets are placed: a cluster by name, and server tags. Never changed on existing ones unless `force`. */
+  readonly placement?: ProvisionPlacement;
+  /**
+   * Also lower replicas and change placement that differ from these options (an operator's
+   * choice, kept by default and reported as {@link ProvisionDrift}). Default false.
+   */
+  readonly force?: boolean;
+  /** Called once per setting left as the operator made it; the same values are in {@link Provisioned.drift}. */
+  readonly onDrift?: (drift: ProvisionDrift) => void;
+}
+
+/** A placement for streams and buckets (`placement` of the stream config). */
+export interface ProvisionPlacement {
+  readonly cluster?: string;
+  readonly tags?: readonly string[];
+}
+
+/**
+ * A setting an existing stream (or bucket) has on purpose and {@link provision} left as it
+ * is: more replicas than configured, or another placement. A warning, not a failure;
+ * `force: true` (`mailroom start --force-provision`) changes it.
+ */
+export class ProvisionDrift extends Error {
+  override readonly name = 'ProvisionDrift';
+  constructor(
+    /** The stream (a bucket's is `KV_<bucket>`). */
+    readonly stream: string,
+    readonly field: 'num_replicas' | 'placement',
+    readonly have: unknown,
+    readonly want: unknown,
+  ) {
+    super(`stream ${stream} keeps ${field} ${JSON.stringify(have)} (configured: ${JSON.stringify(want ?? null)}); left as the operator set it, --force-provision changes it`);
+  }
 }
 
 /** What {@link provision} hands back. */
@@ -72,6 +106,8 @@ export interface Provisioned {
   readonly subscriptions: KV;
   /** Durable workflows: one record per workflow (`w.<id>`), and correlation links (`c.<correlation>`). */
   readonly workflows: KV;
+  /** Settings left as an operator made them (see {@link ProvisionOptions.force}). */
+  readonly drift: readonly ProvisionDrift[];
 }
 
 const STREAM_NAME_IN_USE = JS_API_CODES.streamNameInUse;
@@ -96,6 +132,8 @@ function validate(options: ProvisionOptions): void {
   check('replayWindowMs', int(options.replayWindowMs) && options.replayWindowMs >= 1, 'a positive integer');
   check('statusTtlMs', options.statusTtlMs === undefined || (int(options.statusTtlMs) && options.statusTtlMs >= 0), 'a non-negative integer');
   check('replicas', options.replicas === undefined || [1, 3, 5].includes(options.replicas), '1, 3 or 5');
+  const tags = options.placement?.tags;
+  check('placement.tags', tags === undefined || (Array.isArray(tags) && tags.every((t) => typeof t === 'string' && t !== '')), 'a list of non-empty strings');
   if (issues.length > 0) throw new ConfigError('invalid provisioning options', issues);
 }
 
@@ -119,10 +157,47 @@ function diff<T extends object>(have: T, want: Partial<T>, fields: readonly (key
 }
 const describe = (diffs: readonly Diff[]) => diffs.map((d) => `${d.field} ${show(d.field, d.have)} → ${show(d.field, d.want)}`).join(', ');
 
+/** How long a read waits out a leader election (after a replica change, or a node lost). */
+const ELECTION_WAIT_MS = 30_000;
+
+/**
+ * Runs `read` again while JetStream has no leader to answer it: a timeout, or 503 "temporarily
+ * unavailable". A stream whose replicas just changed elects new stream and consumer leaders.
+ */
+async function throughElections<T>(read: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + ELECTION_WAIT_MS;
+  for (let wait = 100; ; wait = Math.min(wait * 2, 1_000)) {
+    try {
+      return await read();
+    } catch (e) {
+      const leaderless = e instanceof TimeoutError || (isApiError(e) && e.status === 503);
+      if (!leaderless || Date.now() + wait > deadline) throw e;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}
+
+/**
+ * Waits (up to {@link ELECTION_WAIT_MS}) until a stream whose replicas just changed has a
+ * leader and every replica is current, so what comes next (its consumers, the first publish)
+ * does not meet an election. Gives back the latest info either way.
+ */
+async function settled(jsm: JetStreamManager, name: string, info: StreamInfo): Promise<StreamInfo> {
+  const deadline = Date.now() + ELECTION_WAIT_MS;
+  let latest = info;
+  for (;;) {
+    const peers = latest.cluster?.replicas ?? [];
+    if (latest.cluster?.leader && peers.length === latest.config.num_replicas - 1 && peers.every((p) => p.current)) return latest;
+    if (Date.now() > deadline) return latest;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    latest = (await streamInfo(jsm, name)) ?? latest;
+  }
+}
+
 /** Reads a stream's info, `undefined` when it does not exist. */
 async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
   try {
-    return await jsm.streams.info(name);
+    return await throughElections(() => jsm.streams.info(name));
   } catch (e) {
     if (isApiError(e, JetStreamApiCodes.StreamNotFound)) return undefined;
     throw new TransportError(`cannot read stream ${name}: ${message(e)}`, { cause: e });
@@ -132,14 +207,35 @@ async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamIn
 /** Fields no nats-server can change on an existing stream (2.9 cannot change retention either). */
 const STREAM_FIXED = ['storage', 'retention'] as const;
 
-async function ensureStream(jsm: JetStreamManager, want: Partial<StreamConfig> & { name: string }, mutable: readonly (keyof StreamConfig & string)[], version: string): Promise<StreamInfo> {
+/** What every `ensure*` needs besides the resource: the server's version, and the drift policy. */
+interface Context {
+  readonly version: string;
+  readonly force: boolean;
+  readonly drift: (d: ProvisionDrift) => void;
+}
+
+/**
+ * Drops from `changed` what an operator set on purpose (more replicas, another placement),
+ * reporting each as a drift, unless `force`. Raising replicas is an update like any other.
+ */
+function keepOperatorChoices(stream: string, changed: readonly Diff[], ctx: Context): Diff[] {
+  if (ctx.force) return [...changed];
+  return changed.filter((d) => {
+    const operator = d.field === 'placement' || (d.field === 'num_replicas' && Number(d.have) > Number(d.want));
+    if (operator) ctx.drift(new ProvisionDrift(stream, d.field as 'num_replicas' | 'placement', d.have, d.want));
+    return !operator;
+  });
+}
+
+async function ensureStream(jsm: JetStreamManager, want: Partial<StreamConfig> & { name: string }, mutable: readonly (keyof StreamConfig & string)[], ctx: Context): Promise<StreamInfo> {
+  const { version } = ctx;
   const current = await streamInfo(jsm, want.name);
   if (!current) {
     try {
       return await jsm.streams.add(want);
     } catch (e) {
       // Another process created it between our read and our create: reconcile with theirs.
-      if (isApiError(e, STREAM_NAME_IN_USE) && (await streamInfo(jsm, want.name))) return ensureStream(jsm, want, mutable, version);
+      if (isApiError(e, STREAM_NAME_IN_USE) && (await streamInfo(jsm, want.name))) return ensureStream(jsm, want, mutable, ctx);
       throw new TransportError(`cannot create stream ${want.name}: ${message(e)}`, { cause: e });
     }
   }
@@ -150,11 +246,12 @@ async function ensureStream(jsm: JetStreamManager, want: Partial<StreamConfig> &
         `Move its data away and delete it (nats stream rm ${want.name}), or use another prefix.`,
     );
   }
-  const changed = diff(current.config, want, mutable);
+  const changed = keepOperatorChoices(want.name, diff(current.config, want, mutable), ctx);
   if (changed.length === 0) return current;
   const update = Object.fromEntries(changed.map((d) => [d.field, d.want]));
   try {
-    return await jsm.streams.update(want.name, update);
+    const updated = await jsm.streams.update(want.name, update);
+    return 'num_replicas' in update ? await settled(jsm, want.name, updated) : updated;
   } catch (e) {
     throw new TransportError(`nats-server ${version} refused to update stream ${want.name} (${describe(changed)}): ${message(e)}`, { cause: e });
   }
@@ -162,7 +259,7 @@ async function ensureStream(jsm: JetStreamManager, want: Partial<StreamConfig> &
 
 async function consumerInfo(jsm: JetStreamManager, stream: string, name: string): Promise<ConsumerInfo | undefined> {
   try {
-    return await jsm.consumers.info(stream, name);
+    return await throughElections(() => jsm.consumers.info(stream, name));
   } catch (e) {
     if (isApiError(e, JetStreamApiCodes.ConsumerNotFound)) return undefined;
     throw new TransportError(`cannot read consumer ${stream}/${name}: ${message(e)}`, { cause: e });
@@ -173,14 +270,15 @@ async function consumerInfo(jsm: JetStreamManager, stream: string, name: string)
 const CONSUMER_FIXED = ['ack_policy', 'deliver_policy', 'replay_policy', 'deliver_subject', 'filter_subject'] as const;
 const CONSUMER_MUTABLE = ['description', 'max_deliver', 'ack_wait', 'max_ack_pending'] as const;
 
-async function ensureConsumer(jsm: JetStreamManager, stream: string, want: Partial<ConsumerConfig> & { durable_name: string }, version: string, retry = true): Promise<ConsumerInfo> {
+async function ensureConsumer(jsm: JetStreamManager, stream: string, want: Partial<ConsumerConfig> & { durable_name: string }, ctx: Context, retry = true): Promise<ConsumerInfo> {
+  const { version } = ctx;
   const name = want.durable_name;
   const current = await consumerInfo(jsm, stream, name);
   if (!current) {
     try {
       return await jsm.consumers.add(stream, want);
     } catch (e) {
-      if (retry && isApiError(e) && (await consumerInfo(jsm, stream, name))) return ensureConsumer(jsm, stream, want, version, false);
+      if (retry && isApiError(e) && (await consumerInfo(jsm, stream, name))) return ensureConsumer(jsm, stream, want, ctx, false);
       throw new TransportError(`cannot create consumer ${stream}/${name}: ${message(e)}`, { cause: e });
     }
   }
@@ -205,7 +303,7 @@ async function ensureBucket(
   jsm: JetStreamManager,
   bucket: string,
   want: { history: number; ttlMs: number; replicas: number; description: string },
-  version: string,
+  ctx: Context & { readonly placement?: ProvisionPlacement },
   retry = true,
 ): Promise<KV> {
   const kvm = new Kvm(js);
@@ -214,10 +312,11 @@ async function ensureBucket(
   try {
     if (!current) {
       try {
-        return await kvm.create(bucket, { history: want.history, ttl: want.ttlMs, replicas: want.replicas, storage: StorageType.File, description: want.description });
+        const placement = ctx.placement ? { placement: placementOf(ctx.placement) } : {};
+        return await kvm.create(bucket, { history: want.history, ttl: want.ttlMs, replicas: want.replicas, storage: StorageType.File, description: want.description, ...placement });
       } catch (e) {
         // Another process created it first (with its own settings): reconcile with what it made.
-        if (retry && (await streamInfo(jsm, stream))) return await ensureBucket(js, jsm, bucket, want, version, false);
+        if (retry && (await streamInfo(jsm, stream))) return await ensureBucket(js, jsm, bucket, want, ctx, false);
         throw e;
       }
     }
@@ -229,11 +328,12 @@ async function ensureBucket(
       max_age: maxAge,
       num_replicas: want.replicas,
       description: want.description,
+      ...(ctx.placement ? { placement: placementOf(ctx.placement) } : {}),
     };
     // The dedupe window may not exceed max_age: shrink it with the TTL.
     const dup = current.config.duplicate_window;
     if (maxAge > 0 && dup > maxAge) wanted.duplicate_window = maxAge;
-    await ensureStream(jsm, wanted, ['max_msgs_per_subject', 'max_age', 'num_replicas', 'description', 'duplicate_window'], version);
+    await ensureStream(jsm, wanted, ['max_msgs_per_subject', 'max_age', 'num_replicas', 'description', 'duplicate_window', 'placement'], ctx);
     return await kvm.open(bucket);
   } catch (e) {
     if (e instanceof TransportError) throw e;
@@ -248,6 +348,11 @@ async function ensureBucket(
  * (status, replay, outbound, conversations, subscriptions, workflows).
  * A setting the server cannot change in place is a `TransportError` that says what
  * to do; invalid options are a `ConfigError`.
+ *
+ * Replicas are raised to `replicas` on existing streams and buckets (nats-server 2.9 scales a
+ * stream in place), never lowered: a stream an operator made R3 stays R3 under a runtime
+ * configured for 1, and so does another placement. Each is reported as a {@link ProvisionDrift}
+ * (`onDrift`, and `drift` in the result) unless `force` is set, which changes them too.
  *
  * @example
  * ```ts
@@ -270,8 +375,18 @@ export async function provision(nc: NatsConnection, names: Names, options: Provi
   const { inbox } = options;
   const replicas = options.replicas ?? 1;
   const dup = nanos(inbox.duplicateWindowMs);
+  const drift: ProvisionDrift[] = [];
+  const ctx = {
+    version,
+    force: options.force ?? false,
+    drift: (d: ProvisionDrift) => {
+      drift.push(d);
+      options.onDrift?.(d);
+    },
+    ...(options.placement ? { placement: options.placement } : {}),
+  };
 
-  const streamMutable = ['subjects', 'description', 'duplicate_window', 'max_age', 'num_replicas'] as const;
+  const streamMutable = ['subjects', 'description', 'duplicate_window', 'max_age', 'num_replicas', 'placement'] as const;
   // Inbox and outbox are work queues: a message leaves the stream when it is acked, so they
   // do not grow without bound. Dead letters stay until purged (limits).
   const stream = (name: string, subject: string, description: string, maxAgeMs = 0, retention: RetentionPolicy = RetentionPolicy.Workqueue): Partial<StreamConfig> & { name: string } => ({
@@ -283,12 +398,13 @@ export async function provision(nc: NatsConnection, names: Names, options: Provi
     duplicate_window: maxAgeMs > 0 ? Math.min(dup, nanos(maxAgeMs)) : dup,
     max_age: nanos(maxAgeMs),
     num_replicas: replicas,
+    ...(options.placement ? { placement: placementOf(options.placement) } : {}),
   });
-  await ensureStream(jsm, stream(names.streams.inbox, names.streamSubjects.inbox, 'Mailroom: envelopes accepted at ingress', inbox.maxAgeMs), streamMutable, version);
-  await ensureStream(jsm, stream(names.streams.outbox, names.streamSubjects.outbox, 'Mailroom: envelopes to deliver'), streamMutable, version);
-  await ensureStream(jsm, stream(names.streams.dlq, names.streamSubjects.dlq, 'Mailroom: dead letters', 0, RetentionPolicy.Limits), streamMutable, version);
-  await ensureStream(jsm, stream(names.streams.timers, names.streamSubjects.timers, 'Mailroom: durable timers (naked with a delay until due)'), streamMutable, version);
-  await ensureStream(jsm, stream(names.streams.tasks, names.streamSubjects.tasks, "Mailroom: durable tasks (workflows' activities)"), streamMutable, version);
+  await ensureStream(jsm, stream(names.streams.inbox, names.streamSubjects.inbox, 'Mailroom: envelopes accepted at ingress', inbox.maxAgeMs), streamMutable, ctx);
+  await ensureStream(jsm, stream(names.streams.outbox, names.streamSubjects.outbox, 'Mailroom: envelopes to deliver'), streamMutable, ctx);
+  await ensureStream(jsm, stream(names.streams.dlq, names.streamSubjects.dlq, 'Mailroom: dead letters', 0, RetentionPolicy.Limits), streamMutable, ctx);
+  await ensureStream(jsm, stream(names.streams.timers, names.streamSubjects.timers, 'Mailroom: durable timers (naked with a delay until due)'), streamMutable, ctx);
+  await ensureStream(jsm, stream(names.streams.tasks, names.streamSubjects.tasks, "Mailroom: durable tasks (workflows' activities)"), streamMutable, ctx);
 
   const consumer = (durable: string, o: { maxDeliver: number; ackWaitMs: number; maxAckPending: number }, description: string) => ({
     durable_name: durable,
@@ -305,32 +421,37 @@ export async function provision(nc: NatsConnection, names: Names, options: Provi
   });
   const inboxC = { maxDeliver: inbox.maxDeliver, ackWaitMs: inbox.ackWaitMs, maxAckPending: inbox.maxAckPending ?? 1024 };
   const outboxC = { ...inboxC, ...stripUndefined(options.outbox ?? {}) };
-  await ensureConsumer(jsm, names.streams.inbox, consumer(names.consumers.inbox, inboxC, 'Mailroom: envelope actors'), version);
-  await ensureConsumer(jsm, names.streams.outbox, consumer(names.consumers.outbox, outboxC, 'Mailroom: outbox worker'), version);
+  await ensureConsumer(jsm, names.streams.inbox, consumer(names.consumers.inbox, inboxC, 'Mailroom: envelope actors'), ctx);
+  await ensureConsumer(jsm, names.streams.outbox, consumer(names.consumers.outbox, outboxC, 'Mailroom: outbox worker'), ctx);
   if (options.ordered && options.ordered.partitions > 0) {
-    await ensureStream(jsm, stream(names.ordered.stream, names.ordered.streamSubject, 'Mailroom: envelopes handled in order per key'), streamMutable, version);
+    await ensureStream(jsm, stream(names.ordered.stream, names.ordered.streamSubject, 'Mailroom: envelopes handled in order per key'), streamMutable, ctx);
     for (let p = 0; p < options.ordered.partitions; p++) {
       // One message in flight per partition, across every process: that is the order. A nak
       // with a delay keeps the slot, so a retry holds back what comes after it.
-      await ensureConsumer(jsm, names.ordered.stream, { ...consumer(names.ordered.consumer(p), { ...inboxC, maxAckPending: 1 }, `Mailroom: ordered partition ${p}`), filter_subject: names.ordered.filter(p) }, version);
+      await ensureConsumer(jsm, names.ordered.stream, { ...consumer(names.ordered.consumer(p), { ...inboxC, maxAckPending: 1 }, `Mailroom: ordered partition ${p}`), filter_subject: names.ordered.filter(p) }, ctx);
     }
   }
   // A timer is redelivered (naked with a delay) as often as it takes to come due: no max_deliver;
   // no max_ack_pending either, so 100k waiting timers never hold back one that is due. A short
   // ack wait: firing is quick, and a timer in transit to a stopping process comes back soon.
-  await ensureConsumer(jsm, names.streams.timers, consumer(names.consumers.timers, { maxDeliver: -1, ackWaitMs: 5_000, maxAckPending: -1 }, 'Mailroom: timer worker'), version);
+  await ensureConsumer(jsm, names.streams.timers, consumer(names.consumers.timers, { maxDeliver: -1, ackWaitMs: 5_000, maxAckPending: -1 }, 'Mailroom: timer worker'), ctx);
   // Tasks work like timers (a retry is a nak with its backoff); a task that runs long keeps its
   // message with a heartbeat every 2 s, and one in a process that died comes back after 5 s.
-  await ensureConsumer(jsm, names.streams.tasks, consumer(names.consumers.tasks, { maxDeliver: -1, ackWaitMs: 5_000, maxAckPending: -1 }, 'Mailroom: task worker'), version);
+  await ensureConsumer(jsm, names.streams.tasks, consumer(names.consumers.tasks, { maxDeliver: -1, ackWaitMs: 5_000, maxAckPending: -1 }, 'Mailroom: task worker'), ctx);
 
-  const status = await ensureBucket(js, jsm, names.buckets.status, { history: 1, ttlMs: options.statusTtlMs ?? 0, replicas, description: 'Mailroom: envelope status' }, version);
-  const replay = await ensureBucket(js, jsm, names.buckets.replay, { history: 1, ttlMs: options.replayWindowMs, replicas, description: 'Mailroom: correlations seen in the replay window' }, version);
-  const outbound = await ensureBucket(js, jsm, names.buckets.outbound, { history: 1, ttlMs: options.replayWindowMs, replicas, description: 'Mailroom: signed outbound envelopes by message ID (one signature each)' }, version);
+  const status = await ensureBucket(js, jsm, names.buckets.status, { history: 1, ttlMs: options.statusTtlMs ?? 0, replicas, description: 'Mailroom: envelope status' }, ctx);
+  const replay = await ensureBucket(js, jsm, names.buckets.replay, { history: 1, ttlMs: options.replayWindowMs, replicas, description: 'Mailroom: correlations seen in the replay window' }, ctx);
+  const outbound = await ensureBucket(js, jsm, names.buckets.outbound, { history: 1, ttlMs: options.replayWindowMs, replicas, description: 'Mailroom: signed outbound envelopes by message ID (one signature each)' }, ctx);
   // Never the status TTL: a passivated conversation waits as long as its own timeout says.
-  const conversations = await ensureBucket(js, jsm, names.buckets.conversations, { history: 1, ttlMs: 0, replicas, description: 'Mailroom: passivated conversations' }, version);
-  const subscriptions = await ensureBucket(js, jsm, names.buckets.subscriptions, { history: 1, ttlMs: 0, replicas, description: 'Mailroom: topic subscriptions' }, version);
-  const workflows = await ensureBucket(js, jsm, names.buckets.workflows, { history: 1, ttlMs: 0, replicas, description: 'Mailroom: durable workflows' }, version);
-  return { js, jsm, status, replay, outbound, conversations, subscriptions, workflows };
+  const conversations = await ensureBucket(js, jsm, names.buckets.conversations, { history: 1, ttlMs: 0, replicas, description: 'Mailroom: passivated conversations' }, ctx);
+  const subscriptions = await ensureBucket(js, jsm, names.buckets.subscriptions, { history: 1, ttlMs: 0, replicas, description: 'Mailroom: topic subscriptions' }, ctx);
+  const workflows = await ensureBucket(js, jsm, names.buckets.workflows, { history: 1, ttlMs: 0, replicas, description: 'Mailroom: durable workflows' }, ctx);
+  return { js, jsm, status, replay, outbound, conversations, subscriptions, workflows, drift };
+}
+
+/** The placement as the server echoes it back (empty fields left out), so an unchanged one compares equal. */
+function placementOf(p: ProvisionPlacement): Placement {
+  return { ...(p.cluster ? { cluster: p.cluster } : {}), ...(p.tags?.length ? { tags: [...p.tags] } : {}) } as Placement;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
