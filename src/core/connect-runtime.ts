@@ -6,7 +6,7 @@
 import type { EventEmitter } from 'node:events';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { MailroomConfig } from '../config/index.ts';
-import { connectNats } from '../transport/connect.ts';
+import { connectNats, natsSecurity } from '../transport/connect.ts';
 import { startEmbeddedNatsServer } from '../transport/embedded-server.ts';
 import { createNames, type Names } from '../transport/names.ts';
 import { provision, type Provisioned } from '../transport/provision.ts';
@@ -54,7 +54,7 @@ export async function connectRuntime(config: MailroomConfig, options: MailroomOp
     natsUrl = server.url;
   }
   const nc: NatsConnection = await scope.acquire(
-    () => connectNats({ url: natsUrl, name: 'mailroom' }),
+    () => connectNats({ url: natsUrl, name: 'mailroom', ...natsSecurity(config.nats) }),
     async (c) => {
       await c.drain().catch(() => c.close());
     },
@@ -73,6 +73,7 @@ export async function connectRuntime(config: MailroomConfig, options: MailroomOp
     outbox: { maxDeliver: config.outbox.maxAttempts + 2 },
     replayWindowMs: validation.replayWindowMs,
     statusTtlMs: config.status.ttlMs,
+    replicas: config.nats.replicas, ...(config.nats.placement ? { placement: config.nats.placement } : {}), force: config.nats.forceProvision, onDrift: (drift) => onError(drift, 'provisioning'),
   });
   return { config, scope, events, onError, domains, natsUrl, nc, connection, names, handles, ordering: { key, partitions, inboxSubjectFor: createInboxRouter(names, key, partitions) } };
 }

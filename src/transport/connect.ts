@@ -47,6 +47,15 @@ export interface NatsTlsOptions {
   readonly key?: string;
 }
 
+/**
+ * The `auth` and `tls` of a config's `nats` section, for {@link connectNats}: none for the
+ * embedded server (no `url`), which is loopback-only. Plain data: it crosses to worker threads.
+ */
+export function natsSecurity(nats: { readonly url?: string | undefined; readonly auth?: NatsAuthOptions | undefined; readonly tls?: NatsTlsOptions | undefined }): Pick<ConnectNatsOptions, 'auth' | 'tls'> {
+  if (nats.url === undefined) return {};
+  return { ...(nats.auth ? { auth: nats.auth } : {}), ...(nats.tls ? { tls: nats.tls } : {}) };
+}
+
 function readSecretFile(path: string, what: string): Uint8Array {
   try {
     return new Uint8Array(readFileSync(path));
