@@ -9,7 +9,7 @@ import type { MailroomConfig } from '../config/index.ts';
 import { connectNats, natsSecurity } from '../transport/connect.ts';
 import { startEmbeddedNatsServer } from '../transport/embedded-server.ts';
 import { createNames, type Names } from '../transport/names.ts';
-import { provision, type Provisioned } from '../transport/provision.ts';
+import { provision, provisionPolicy, type Provisioned } from '../transport/provision.ts';
 import { Domains } from '../runtime/domains.ts';
 import { ConnectionState } from '../runtime/health.ts';
 import { createInboxRouter, type OrderingKey } from '../runtime/ordering.ts';
@@ -73,7 +73,7 @@ export async function connectRuntime(config: MailroomConfig, options: MailroomOp
     outbox: { maxDeliver: config.outbox.maxAttempts + 2 },
     replayWindowMs: validation.replayWindowMs,
     statusTtlMs: config.status.ttlMs,
-    replicas: config.nats.replicas, ...(config.nats.placement ? { placement: config.nats.placement } : {}), force: config.nats.forceProvision, onDrift: (drift) => onError(drift, 'provisioning'),
+    ...provisionPolicy(config.nats, (drift) => onError(drift, 'provisioning')),
   });
   return { config, scope, events, onError, domains, natsUrl, nc, connection, names, handles, ordering: { key, partitions, inboxSubjectFor: createInboxRouter(names, key, partitions) } };
 }

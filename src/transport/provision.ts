@@ -66,6 +66,17 @@ export interface ProvisionOptions {
   readonly onDrift?: (drift: ProvisionDrift) => void;
 }
 
+/**
+ * The replica and drift settings of {@link provision} from a config's `nats` section
+ * (`replicas`, `placement`, `forceProvision`), with where drift warnings go.
+ */
+export function provisionPolicy(
+  nats: { readonly replicas: number; readonly placement?: ProvisionPlacement | undefined; readonly forceProvision: boolean },
+  onDrift: (drift: ProvisionDrift) => void,
+): Pick<ProvisionOptions, 'replicas' | 'placement' | 'force' | 'onDrift'> {
+  return { replicas: nats.replicas, ...(nats.placement ? { placement: nats.placement } : {}), force: nats.forceProvision, onDrift };
+}
+
 /** A placement for streams and buckets (`placement` of the stream config). */
 export interface ProvisionPlacement {
   readonly cluster?: string;
