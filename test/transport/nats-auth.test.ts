@@ -12,6 +12,7 @@ import { nkeys } from '@nats-io/transport-node';
 import { TransportError } from '../../src/errors.ts';
 import { connectNats, type ConnectNatsOptions } from '../../src/transport/connect.ts';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
+import { operatorSetup } from '../support/nats-jwt.ts';
 
 const hasOpenssl = (() => {
   try {
@@ -92,6 +93,17 @@ describe('connectNats with credentials', () => {
     const message = await refused({ url: server.url, auth: { nkey: join(dir, 'stranger.nk') } }, [strangerSeed, seed]);
     expect(message).toContain(`as the NKey seed in ${join(dir, 'stranger.nk')}`);
     expect(await refused({ url: server.url, auth: { nkey: join(dir, 'missing.nk') } })).toBe(`cannot read the NATS NKey seed file ${join(dir, 'missing.nk')} (ENOENT)`);
+  });
+
+  it('a .creds file (operator mode)', async () => {
+    const setup = operatorSetup();
+    const server = await serverWith('operator', setup.serverConfig);
+    await writeFile(join(dir, 'app.creds'), setup.userCreds('app'));
+    expect(await connects({ url: server.url, auth: { creds: join(dir, 'app.creds') } })).toBe(true);
+    // A user of another operator's account: a well-formed file the server does not trust.
+    await writeFile(join(dir, 'other.creds'), operatorSetup().userCreds('other'));
+    const message = await refused({ url: server.url, auth: { creds: join(dir, 'other.creds') } });
+    expect(message).toMatch(new RegExp(`as the credentials file ${join(dir, 'other.creds')}: .*authorization`, 'i'));
   });
 
   it('a missing creds file is named, not a hang', async () => {
