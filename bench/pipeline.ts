@@ -137,8 +137,8 @@ export async function mailroomInput(url: string, dir: string, prefix: string, ex
 }
 
 /** Envelopes per second through the real runtime, from a pre-filled inbox to `replied`. */
-export async function mailroomRun(url: string, dir: string, envelopes: Envelopes, prefix: string, { pool, observed = false }: { pool?: CryptoPool; observed?: boolean } = {}): Promise<number> {
-  const config = parseConfig(await mailroomInput(url, dir, prefix), { baseDir: dir, env: {} });
+export async function mailroomRun(url: string, dir: string, envelopes: Envelopes, prefix: string, { pool, observed = false, replicas }: { pool?: CryptoPool; observed?: boolean; replicas?: 1 | 3 | 5 } = {}): Promise<number> {
+  const config = parseConfig(await mailroomInput(url, dir, prefix, replicas ? { nats: { url, prefix, replicas } } : {}), { baseDir: dir, env: {} });
   const names = createNames(prefix);
   try {
     // Provision the streams with a first start, fill the inbox while nothing consumes, then measure the drain.

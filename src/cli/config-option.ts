@@ -6,6 +6,9 @@ export interface ConfigFlags {
   config?: string;
   nats?: string;
   port?: string;
+  /** `mailroom start` only: `--nats-creds`, `--nats-replicas`. */
+  natsCreds?: string;
+  natsReplicas?: string;
 }
 
 export function addConfigOptions(command: Command): Command {
@@ -22,6 +25,8 @@ export async function loadConfigWithFlags(flags: ConfigFlags): Promise<MailroomC
   const env = { ...process.env };
   if (flags.nats !== undefined) env.NATS_URL = flags.nats;
   if (flags.port !== undefined) env.MAILROOM_HTTP_PORT = flags.port;
+  if (flags.natsCreds !== undefined) env.MAILROOM_NATS_CREDS = flags.natsCreds;
+  if (flags.natsReplicas !== undefined) env.MAILROOM_NATS_REPLICAS = flags.natsReplicas;
   return loadConfig(flags.config, { env });
 }
 

@@ -13,6 +13,7 @@ interface StartFlags extends ConfigFlags {
   inspectFilter?: string;
   cryptoPool?: boolean;
   ingress?: 'worker' | 'inline';
+  forceProvision?: boolean;
 }
 
 /** How much lower than the ingress thread `mailroom start` runs envelope processing (a nice increment; see `processingNice`). */
@@ -44,14 +45,18 @@ export function registerStartCommand(program: Command): void {
         .choices(['worker', 'inline'])
         .default('worker'),
     )
+    .option('--nats-creds <file>', 'a NATS .creds file (user JWT + seed) for --nats / nats.url (default: $MAILROOM_NATS_CREDS or nats.auth)')
+    .option('--nats-replicas <n>', 'replicas of every stream and KV bucket: 1, 3 or 5 (default: $MAILROOM_NATS_REPLICAS or nats.replicas, 1)')
+    .option('--force-provision', 'also lower replicas and move placement an operator changed on existing streams (normally left as they are, with a warning)')
     .addHelpText(
       'after',
-      '\nExamples:\n  mailroom start --config examples/quickstart/mailroom.yaml\n  NATS_URL=nats://127.0.0.1:4222 mailroom start --log-format json\n  mailroom start --inspect --inspect-filter subject=Hello@Host   # then open http://127.0.0.1:8080/inspect\n',
+      '\nExamples:\n  mailroom start --config examples/quickstart/mailroom.yaml\n  mailroom start --nats nats://n1:4222,nats://n2:4222,nats://n3:4222 --nats-replicas 3 --nats-creds ./mailroom.creds\n  NATS_URL=nats://127.0.0.1:4222 mailroom start --log-format json\n  mailroom start --inspect --inspect-filter subject=Hello@Host   # then open http://127.0.0.1:8080/inspect\n',
     )
     .action(async (flags: StartFlags) => {
       const { createLogger, defaultLogFormat } = await import('../observability/logger.ts');
       const { parseInspectionFilter } = await import('../observability/inspection-filter.ts');
-      const config = await loadConfigWithFlags(flags);
+      const loaded = await loadConfigWithFlags(flags);
+      const config = flags.forceProvision ? { ...loaded, nats: { ...loaded.nats, forceProvision: true } } : loaded;
       const format = flags.logFormat ?? defaultLogFormat();
       const logger = createLogger({ format, level: flags.quiet ? 'error' : ((flags.logLevel ?? 'info') as 'info') });
       const filter = flags.inspectFilter !== undefined ? parseInspectionFilter(flags.inspectFilter) : undefined;
@@ -62,7 +67,10 @@ export function registerStartCommand(program: Command): void {
         if (format === 'pretty') process.stdout.write(`${line}\n`);
         else logger.info(line);
       };
-      say(config.nats.url ? `connecting to NATS at ${config.nats.url}` : `starting an embedded nats-server (store ${config.nats.embedded.storeDir})`);
+      const { redactUrl } = await import('../transport/connect.ts');
+      const { auth, tls, replicas } = config.nats;
+      const way = auth ? ` as ${auth.creds ? `creds ${auth.creds}` : auth.nkey ? `nkey ${auth.nkey}` : auth.token ? 'a token' : `user ${auth.user ?? '?'}`}` : '';
+      say(config.nats.url ? `connecting to NATS at ${redactUrl(config.nats.url)}${way}${tls ? ' over TLS' : ''}` : `starting an embedded nats-server (store ${config.nats.embedded.storeDir})`);
       const { startMailroom } = await import('../mailroom/start-mailroom.ts');
       const { startObservability } = await import('../observability/observability.ts');
       const observability = await startObservability({
@@ -100,7 +108,7 @@ export function registerStartCommand(program: Command): void {
         throw error;
       }
       observability.attach(mailroom);
-      say(`NATS:      ${mailroom.natsUrl}`);
+      say(`NATS:      ${redactUrl(mailroom.natsUrl)} (streams and buckets: ${replicas} replica${replicas === 1 ? '' : 's'}${config.nats.forceProvision ? ', forced' : ''})`);
       const admin = mailroom.adminUrl ?? mailroom.url;
       const guard = config.http.adminTokens.length > 0 ? `${config.http.adminTokens.length} admin token(s)` : 'no admin token: loopback peers only';
       const ingress = flags.ingress === 'inline' ? 'on the runtime thread (--ingress inline)' : 'on its own thread';

@@ -184,3 +184,26 @@ export const DnsServer = z.string().superRefine((text, ctx) => {
   const ok = isIP(address ?? '') !== 0 && (port === undefined || (Number(port) >= 1 && Number(port) <= 65535));
   if (!ok) ctx.addIssue({ code: 'custom', message: `"${text}" is not an IP address (optionally with :port)`, input: text });
 });
+
+/** Stream and bucket replicas: 1, 3 or 5 (JetStream's odd quorum sizes). */
+export const Replicas = z.number().refine((n) => n === 1 || n === 3 || n === 5, { error: 'must be 1, 3 or 5 (3 or 5 need a JetStream cluster of at least that many nodes)' });
+
+/**
+ * NATS credentials, one way: `user` + `password`, `token`, `nkey` (a file holding the NKey
+ * seed, `SU…`), or `creds` (a `.creds` file: user JWT and seed). Secrets are never echoed in
+ * messages. Files are resolved against `baseDir`.
+ */
+export const NatsAuth = (baseDir: string) =>
+  strictObject({
+    user: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    token: z.string().min(1).optional(),
+    nkey: filePath(baseDir).optional(),
+    creds: filePath(baseDir).optional(),
+  }).superRefine((a, ctx) => {
+    const ways = [a.user !== undefined || a.password !== undefined ? 'user' : undefined, a.token && 'token', a.nkey && 'nkey', a.creds && 'creds'].filter(Boolean);
+    if (ways.length === 0) ctx.addIssue({ code: 'custom', message: 'give one of user + password, token, nkey (seed file) or creds (credentials file)' });
+    if (ways.length > 1) ctx.addIssue({ code: 'custom', message: `give one way to authenticate, not ${ways.join(' and ')}` });
+    if ((a.user === undefined) !== (a.password === undefined)) ctx.addIssue({ code: 'custom', message: 'user and password go together', path: [a.user === undefined ? 'user' : 'password'] });
+  });
+

@@ -9,8 +9,10 @@ import {
   filePath,
   HttpUrl,
   ListenHost,
+  NatsAuth,
   NatsUrl,
   Port,
+  Replicas,
   Selector,
   strictObject,
 } from './config-fields.ts';
@@ -73,6 +75,24 @@ function sections(baseDir: string) {
       .string()
       .regex(/^[A-Za-z0-9_-]{1,32}$/, { error: 'must be 1-32 letters, digits, hyphens or underscores (it names streams and subjects)' })
       .default('mailroom'),
+    /** Replicas of every stream and KV bucket: 1, or 3 or 5 on a JetStream cluster. Raised on existing ones, never lowered. */
+    replicas: Replicas.default(1),
+    /** Where new streams and buckets go: a cluster by name, and server tags. */
+    placement: strictObject({ cluster: z.string().min(1).optional(), tags: z.array(z.string().min(1)).default([]) }).optional(),
+    /** Also lower replicas and move placement an operator changed (normally left, with a warning). Usually one start's `--force-provision`. */
+    forceProvision: z.boolean().default(false),
+    /** How this runtime proves who it is to `url` (one way); the embedded server needs none. */
+    auth: NatsAuth(baseDir).optional(),
+    /** TLS to `url`: present → TLS is required; `ca` to trust a private CA, `cert` + `key` for a client certificate. */
+    tls: strictObject({ ca: filePath(baseDir).optional(), cert: filePath(baseDir).optional(), key: filePath(baseDir).optional() })
+      .superRefine((t, ctx) => {
+        if ((t.cert === undefined) !== (t.key === undefined)) ctx.addIssue({ code: 'custom', message: 'cert and key go together (a client certificate and its key)', path: [t.cert === undefined ? 'cert' : 'key'] });
+      })
+      .optional(),
+  }).superRefine((n, ctx) => {
+    for (const key of ['auth', 'tls'] as const) {
+      if (n[key] !== undefined && n.url === undefined) ctx.addIssue({ code: 'custom', message: `applies to nats.url only; the embedded server (no url) is loopback-only and takes no ${key}`, path: [key] });
+    }
   });
 
   const http = strictObject({

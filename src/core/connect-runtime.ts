@@ -6,10 +6,10 @@
 import type { EventEmitter } from 'node:events';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { MailroomConfig } from '../config/index.ts';
-import { connectNats } from '../transport/connect.ts';
+import { connectNats, natsSecurity } from '../transport/connect.ts';
 import { startEmbeddedNatsServer } from '../transport/embedded-server.ts';
 import { CONNECTION_NAMES, createNames, type Names } from '../transport/names.ts';
-import { provision, type Provisioned } from '../transport/provision.ts';
+import { provision, provisionPolicy, type Provisioned } from '../transport/provision.ts';
 import { Domains } from '../runtime/domains.ts';
 import { ConnectionState } from '../runtime/health.ts';
 import { createInboxRouter, type OrderingKey } from '../runtime/ordering.ts';
@@ -54,7 +54,7 @@ export async function connectRuntime(config: MailroomConfig, options: MailroomOp
     natsUrl = server.url;
   }
   const nc: NatsConnection = await scope.acquire(
-    () => connectNats({ url: natsUrl, name: CONNECTION_NAMES.runtime }),
+    () => connectNats({ url: natsUrl, name: CONNECTION_NAMES.runtime, ...natsSecurity(config.nats) }),
     async (c) => {
       await c.drain().catch(() => c.close());
     },
@@ -73,6 +73,7 @@ export async function connectRuntime(config: MailroomConfig, options: MailroomOp
     outbox: { maxDeliver: config.outbox.maxAttempts + 2 },
     replayWindowMs: validation.replayWindowMs,
     statusTtlMs: config.status.ttlMs,
+    ...provisionPolicy(config.nats, (drift) => onError(drift, 'provisioning')),
   });
   return { config, scope, events, onError, domains, natsUrl, nc, connection, names, handles, ordering: { key, partitions, inboxSubjectFor: createInboxRouter(names, key, partitions) } };
 }

@@ -45,7 +45,7 @@ function isPublic(req: IncomingMessage): boolean {
 
 async function main(): Promise<void> {
   const names = createNames(spec.prefix);
-  const nc = await connectNats({ url: spec.natsUrl, name: CONNECTION_NAMES.ingress });
+  const nc = await connectNats({ url: spec.natsUrl, name: CONNECTION_NAMES.ingress, ...spec.natsSecurity });
   let connected = true;
   void (async () => {
     for await (const s of nc.status()) {

@@ -11,11 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { TransportError } from '../errors.ts';
+import type { ConnectNatsOptions } from '../transport/connect.ts';
 import type { InboxSnapshot } from '../core/inbox-snapshot.ts';
 
 /** What the worker is started with (structured-cloned: plain data only). @internal */
 export interface IngressSpec {
   readonly natsUrl: string;
+  readonly natsSecurity?: Pick<ConnectNatsOptions, 'auth' | 'tls'>;
   readonly prefix: string;
   readonly ordering?: { readonly by: 'sender' | 'subject'; readonly partitions: number };
   readonly http: {

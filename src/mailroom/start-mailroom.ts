@@ -11,6 +11,7 @@ import type { Mailroom, MailroomEvents, MailroomOptions } from '../core/mailroom
 import { startRuntime } from '../core/start-runtime.ts';
 import { inboxBacklogReader, startBacklogGate } from '../runtime/backlog-gate.ts';
 import { ResourceScope } from '../runtime/resource-scope.ts';
+import { natsSecurity } from '../transport/connect.ts';
 import type { HttpServer } from '../http/http-server.ts';
 import { startIngressWorker, type IngressWorker } from '../http/ingress.ts';
 import { serveMailroom } from '../http/serve-mailroom.ts';
@@ -110,6 +111,7 @@ function startIngress(connected: ConnectedRuntime, secret: Buffer): Promise<Ingr
   return startIngressWorker(
     {
       natsUrl,
+      natsSecurity: natsSecurity(config.nats),
       prefix: config.nats.prefix,
       ...(by && ordering.partitions > 0 ? { ordering: { by, partitions: ordering.partitions } } : {}),
       http: {

@@ -1,7 +1,8 @@
 /**
  * The one way Mailroom opens a NATS connection.
  */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import { TransportError } from '../errors.ts';
 import { patchNatsConnection } from './nats-client-patches.ts';
 
@@ -20,6 +21,73 @@ export interface ConnectNatsOptions {
   /** User name and password; by default taken from a `nats://user:pass@host:port` URL (nats.js ignores them there). */
   readonly user?: string;
   readonly pass?: string;
+  /** How long the first connect may take (default 20 s, nats.js's). */
+  readonly connectTimeoutMs?: number;
+  /** Credentials, one way (as `nats.auth` in the config): user + password, token, an NKey seed file, or a `.creds` file. */
+  readonly auth?: NatsAuthOptions;
+  /** TLS (as `nats.tls`): present → required; `ca` trusts a private CA, `cert` + `key` are a client certificate. Files. */
+  readonly tls?: NatsTlsOptions;
+}
+
+/** How a client proves who it is; the secrets are never put into a message. */
+export interface NatsAuthOptions {
+  readonly user?: string;
+  readonly password?: string;
+  readonly token?: string;
+  /** A file holding an NKey user seed (`SU…`). */
+  readonly nkey?: string;
+  /** A `.creds` file: a user JWT and its seed (operator mode, NGS). */
+  readonly creds?: string;
+}
+
+/** TLS to the server; each a PEM file. */
+export interface NatsTlsOptions {
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+}
+
+/**
+ * The `auth` and `tls` of a config's `nats` section, for {@link connectNats}: none for the
+ * embedded server (no `url`), which is loopback-only. Plain data: it crosses to worker threads.
+ */
+export function natsSecurity(nats: { readonly url?: string | undefined; readonly auth?: NatsAuthOptions | undefined; readonly tls?: NatsTlsOptions | undefined }): Pick<ConnectNatsOptions, 'auth' | 'tls'> {
+  if (nats.url === undefined) return {};
+  return { ...(nats.auth ? { auth: nats.auth } : {}), ...(nats.tls ? { tls: nats.tls } : {}) };
+}
+
+function readSecretFile(path: string, what: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new TransportError(`cannot read the NATS ${what} file ${path} (${code})`, { cause });
+  }
+}
+
+/** nats.js options for `auth` and `tls`, and a name for the way in use (for error messages: never the secret). */
+function securityOptions(auth: NatsAuthOptions | undefined, tls: NatsTlsOptions | undefined): { options: Partial<ConnectionOptions>; way: string | undefined } {
+  const options: Partial<ConnectionOptions> = {};
+  let way: string | undefined;
+  if (auth?.creds !== undefined) {
+    options.authenticator = credsAuthenticator(readSecretFile(auth.creds, 'credentials (creds)'));
+    way = `the credentials file ${auth.creds}`;
+  } else if (auth?.nkey !== undefined) {
+    const seed = new TextEncoder().encode(new TextDecoder().decode(readSecretFile(auth.nkey, 'NKey seed')).trim());
+    options.authenticator = nkeyAuthenticator(seed);
+    way = `the NKey seed in ${auth.nkey}`;
+  } else if (auth?.token !== undefined) {
+    options.token = auth.token;
+    way = 'a token';
+  } else if (auth?.user !== undefined) {
+    options.user = auth.user;
+    if (auth.password !== undefined) options.pass = auth.password;
+    way = `user ${auth.user}`;
+  }
+  if (tls) {
+    options.tls = { ...(tls.ca ? { caFile: tls.ca } : {}), ...(tls.cert ? { certFile: tls.cert } : {}), ...(tls.key ? { keyFile: tls.key } : {}) };
+  }
+  return { options, way };
 }
 
 /**
@@ -68,6 +136,7 @@ export async function connectNats(options: ConnectNatsOptions): Promise<NatsConn
   const user = options.user ?? parsed.find((p) => p.user !== undefined)?.user;
   const pass = options.pass ?? parsed.find((p) => p.pass !== undefined)?.pass;
   const token = user === undefined ? parsed.find((p) => p.token !== undefined)?.token : undefined;
+  const security = securityOptions(options.auth, options.tls);
   let nc: NatsConnection;
   try {
     nc = await connect({
@@ -76,6 +145,8 @@ export async function connectNats(options: ConnectNatsOptions): Promise<NatsConn
       ...(user === undefined ? {} : { user }),
       ...(pass === undefined ? {} : { pass }),
       ...(token === undefined ? {} : { token }),
+      ...security.options,
+      ...(options.connectTimeoutMs === undefined ? {} : { timeout: options.connectTimeoutMs }),
       noAsyncTraces: true,
       reconnect: true,
       maxReconnectAttempts: options.maxReconnectAttempts ?? -1,
@@ -85,7 +156,11 @@ export async function connectNats(options: ConnectNatsOptions): Promise<NatsConn
     });
   } catch (cause) {
     const reason = redactUrl(cause instanceof Error ? cause.message : String(cause));
-    throw new TransportError(`cannot connect to NATS at ${redactUrl(options.url)}: ${reason}`, { cause });
+    const as = security.way ? ` as ${security.way}` : '';
+    const over = options.tls ? ' over TLS' : '';
+    // A server that verifies client certificates closes a connection without one after the handshake, silently.
+    const hint = options.tls && !options.tls.cert && /timeout/i.test(reason) ? ' (if the server verifies client certificates, set nats.tls.cert and key)' : '';
+    throw new TransportError(`cannot connect to NATS at ${redactUrl(options.url)}${as}${over}: ${reason}${hint}`, { cause });
   }
   patchNatsConnection(nc);
   return nc;

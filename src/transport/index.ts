@@ -1,7 +1,7 @@
 /**
  * Transport: NATS connection, names, server features, provisioning, embedded server.
  */
-export { connectNats, redactUrl, type ConnectNatsOptions } from './connect.ts';
+export { connectNats, natsSecurity, redactUrl, type ConnectNatsOptions, type NatsAuthOptions, type NatsTlsOptions } from './connect.ts';
 export {
   createNames,
   decodeKeyToken,
@@ -25,6 +25,6 @@ export {
   type ServerFeature,
   type ServerFeatures,
 } from './server-info.ts';
-export { provision, type InboxProvisionOptions, type ProvisionOptions, type Provisioned } from './provision.ts';
+export { provision, ProvisionDrift, type InboxProvisionOptions, type ProvisionOptions, type ProvisionPlacement, type Provisioned } from './provision.ts';
 export { startEmbeddedNatsServer, type EmbeddedNatsServer, type EmbeddedNatsServerOptions } from './embedded-server.ts';
 export { natsServerInstallHint } from './spawn-nats-server.ts';

@@ -4,28 +4,14 @@
  * resource is read back, created if missing, and updated where it differs.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import {
-  AckPolicy,
-  DeliverPolicy,
-  JetStreamApiCodes,
-  JetStreamApiError,
-  ReplayPolicy,
-  RetentionPolicy,
-  StorageType,
-  jetstream,
-  jetstreamManager,
-  type ConsumerConfig,
-  type ConsumerInfo,
-  type JetStreamClient,
-  type JetStreamManager,
-  type StreamConfig,
-  type StreamInfo,
-} from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import { AckPolicy, DeliverPolicy, ReplayPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
 import { nanos } from '@nats-io/transport-node';
 import { ConfigError, TransportError } from '../errors.ts';
-import { kvStreamName, type Names } from './names.ts';
-import { JS_API_CODES } from './jetstream-errors.ts';
+import type { Names } from './names.ts';
+import { ensureBucket, ensureConsumer, ensureStream, message, placementOf, type ProvisionDrift, type ProvisionPlacement } from './ensure-resource.ts';
+
+export { ProvisionDrift, type ProvisionPlacement } from './ensure-resource.ts';
 
 /** Settings of the inbox stream and its consumer. */
 export interface InboxProvisionOptions {
@@ -52,8 +38,28 @@ export interface ProvisionOptions {
   readonly ordered?: { readonly partitions: number };
   /** TTL of the status bucket (`max_age`, updated on an existing bucket); absent or 0 keeps statuses. */
   readonly statusTtlMs?: number;
-  /** Stream and bucket replicas (default 1; 3 on a JetStream cluster). */
+  /** Stream and bucket replicas (default 1; 3 or 5 on a JetStream cluster). Raised on existing ones, never lowered unless `force`. */
   readonly replicas?: number;
+  /** Where new streams and buckets are placed: a cluster by name, and server tags. Never changed on existing ones unless `force`. */
+  readonly placement?: ProvisionPlacement;
+  /**
+   * Also lower replicas and change placement that differ from these options (an operator's
+   * choice, kept by default and reported as {@link ProvisionDrift}). Default false.
+   */
+  readonly force?: boolean;
+  /** Called once per setting left as the operator made it; the same values are in {@link Provisioned.drift}. */
+  readonly onDrift?: (drift: ProvisionDrift) => void;
+}
+
+/**
+ * The replica and drift settings of {@link provision} from a config's `nats` section
+ * (`replicas`, `placement`, `forceProvision`), with where drift warnings go.
+ */
+export function provisionPolicy(
+  nats: { readonly replicas: number; readonly placement?: ProvisionPlacement | undefined; readonly forceProvision: boolean },
+  onDrift: (drift: ProvisionDrift) => void,
+): Pick<ProvisionOptions, 'replicas' | 'placement' | 'force' | 'onDrift'> {
+  return { replicas: nats.replicas, ...(nats.placement ? { placement: nats.placement } : {}), force: nats.forceProvision, onDrift };
 }
 
 /** What {@link provision} hands back. */
@@ -72,9 +78,9 @@ export interface Provisioned {
   readonly subscriptions: KV;
   /** Durable workflows: one record per workflow (`w.<id>`), and correlation links (`c.<correlation>`). */
   readonly workflows: KV;
+  /** Settings left as an operator made them (see {@link ProvisionOptions.force}). */
+  readonly drift: readonly ProvisionDrift[];
 }
-
-const STREAM_NAME_IN_USE = JS_API_CODES.streamNameInUse;
 
 function validate(options: ProvisionOptions): void {
   const issues: { path: string; message: string }[] = [];
@@ -96,149 +102,9 @@ function validate(options: ProvisionOptions): void {
   check('replayWindowMs', int(options.replayWindowMs) && options.replayWindowMs >= 1, 'a positive integer');
   check('statusTtlMs', options.statusTtlMs === undefined || (int(options.statusTtlMs) && options.statusTtlMs >= 0), 'a non-negative integer');
   check('replicas', options.replicas === undefined || [1, 3, 5].includes(options.replicas), '1, 3 or 5');
+  const tags = options.placement?.tags;
+  check('placement.tags', tags === undefined || (Array.isArray(tags) && tags.every((t) => typeof t === 'string' && t !== '')), 'a list of non-empty strings');
   if (issues.length > 0) throw new ConfigError('invalid provisioning options', issues);
-}
-
-const isApiError = (e: unknown, code?: number): e is JetStreamApiError =>
-  e instanceof JetStreamApiError && (code === undefined || e.code === code);
-const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
-
-function show(field: string, value: unknown): string {
-  if (typeof value === 'number' && /window|age|wait|ttl/.test(field)) return `${value / 1e6}ms`;
-  return JSON.stringify(value ?? null);
-}
-
-type Diff = { field: string; have: unknown; want: unknown };
-
-/** The fields (of those named, and present in `want`) whose values differ. `undefined`, `null` and `''` are alike. */
-function diff<T extends object>(have: T, want: Partial<T>, fields: readonly (keyof T & string)[]): Diff[] {
-  const norm = (v: unknown) => (Array.isArray(v) ? JSON.stringify([...v].sort()) : JSON.stringify(v === '' ? null : (v ?? null)));
-  return fields
-    .filter((f) => f in want && norm(have[f]) !== norm(want[f]))
-    .map((f) => ({ field: f, have: have[f], want: want[f] }));
-}
-const describe = (diffs: readonly Diff[]) => diffs.map((d) => `${d.field} ${show(d.field, d.have)} → ${show(d.field, d.want)}`).join(', ');
-
-/** Reads a stream's info, `undefined` when it does not exist. */
-async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
-  try {
-    return await jsm.streams.info(name);
-  } catch (e) {
-    if (isApiError(e, JetStreamApiCodes.StreamNotFound)) return undefined;
-    throw new TransportError(`cannot read stream ${name}: ${message(e)}`, { cause: e });
-  }
-}
-
-/** Fields no nats-server can change on an existing stream (2.9 cannot change retention either). */
-const STREAM_FIXED = ['storage', 'retention'] as const;
-
-async function ensureStream(jsm: JetStreamManager, want: Partial<StreamConfig> & { name: string }, mutable: readonly (keyof StreamConfig & string)[], version: string): Promise<StreamInfo> {
-  const current = await streamInfo(jsm, want.name);
-  if (!current) {
-    try {
-      return await jsm.streams.add(want);
-    } catch (e) {
-      // Another process created it between our read and our create: reconcile with theirs.
-      if (isApiError(e, STREAM_NAME_IN_USE) && (await streamInfo(jsm, want.name))) return ensureStream(jsm, want, mutable, version);
-      throw new TransportError(`cannot create stream ${want.name}: ${message(e)}`, { cause: e });
-    }
-  }
-  const fixed = diff(current.config, want, STREAM_FIXED);
-  if (fixed.length > 0) {
-    throw new TransportError(
-      `stream ${want.name} exists with settings nats-server ${version} cannot change (${describe(fixed)}). ` +
-        `Move its data away and delete it (nats stream rm ${want.name}), or use another prefix.`,
-    );
-  }
-  const changed = diff(current.config, want, mutable);
-  if (changed.length === 0) return current;
-  const update = Object.fromEntries(changed.map((d) => [d.field, d.want]));
-  try {
-    return await jsm.streams.update(want.name, update);
-  } catch (e) {
-    throw new TransportError(`nats-server ${version} refused to update stream ${want.name} (${describe(changed)}): ${message(e)}`, { cause: e });
-  }
-}
-
-async function consumerInfo(jsm: JetStreamManager, stream: string, name: string): Promise<ConsumerInfo | undefined> {
-  try {
-    return await jsm.consumers.info(stream, name);
-  } catch (e) {
-    if (isApiError(e, JetStreamApiCodes.ConsumerNotFound)) return undefined;
-    throw new TransportError(`cannot read consumer ${stream}/${name}: ${message(e)}`, { cause: e });
-  }
-}
-
-/** Fields that make a consumer a different consumer; 2.9 changes none of them in place. */
-const CONSUMER_FIXED = ['ack_policy', 'deliver_policy', 'replay_policy', 'deliver_subject', 'filter_subject'] as const;
-const CONSUMER_MUTABLE = ['description', 'max_deliver', 'ack_wait', 'max_ack_pending'] as const;
-
-async function ensureConsumer(jsm: JetStreamManager, stream: string, want: Partial<ConsumerConfig> & { durable_name: string }, version: string, retry = true): Promise<ConsumerInfo> {
-  const name = want.durable_name;
-  const current = await consumerInfo(jsm, stream, name);
-  if (!current) {
-    try {
-      return await jsm.consumers.add(stream, want);
-    } catch (e) {
-      if (retry && isApiError(e) && (await consumerInfo(jsm, stream, name))) return ensureConsumer(jsm, stream, want, version, false);
-      throw new TransportError(`cannot create consumer ${stream}/${name}: ${message(e)}`, { cause: e });
-    }
-  }
-  const fixed = diff(current.config, want, CONSUMER_FIXED);
-  if (fixed.length > 0) {
-    throw new TransportError(
-      `consumer ${stream}/${name} exists with settings nats-server ${version} cannot change (${describe(fixed)}). ` +
-        `Delete it (nats consumer rm ${stream} ${name}); its unacked messages are redelivered to the new one.`,
-    );
-  }
-  const changed = diff(current.config, want, CONSUMER_MUTABLE);
-  if (changed.length === 0) return current;
-  try {
-    return await jsm.consumers.update(stream, name, Object.fromEntries(changed.map((d) => [d.field, d.want])));
-  } catch (e) {
-    throw new TransportError(`nats-server ${version} refused to update consumer ${stream}/${name} (${describe(changed)}): ${message(e)}`, { cause: e });
-  }
-}
-
-async function ensureBucket(
-  js: JetStreamClient,
-  jsm: JetStreamManager,
-  bucket: string,
-  want: { history: number; ttlMs: number; replicas: number; description: string },
-  version: string,
-  retry = true,
-): Promise<KV> {
-  const kvm = new Kvm(js);
-  const stream = kvStreamName(bucket);
-  const current = await streamInfo(jsm, stream);
-  try {
-    if (!current) {
-      try {
-        return await kvm.create(bucket, { history: want.history, ttl: want.ttlMs, replicas: want.replicas, storage: StorageType.File, description: want.description });
-      } catch (e) {
-        // Another process created it first (with its own settings): reconcile with what it made.
-        if (retry && (await streamInfo(jsm, stream))) return await ensureBucket(js, jsm, bucket, want, version, false);
-        throw e;
-      }
-    }
-    const maxAge = nanos(want.ttlMs);
-    const wanted: Partial<StreamConfig> & { name: string } = {
-      name: stream,
-      storage: StorageType.File,
-      max_msgs_per_subject: want.history,
-      max_age: maxAge,
-      num_replicas: want.replicas,
-      description: want.description,
-    };
-    // The dedupe window may not exceed max_age: shrink it with the TTL.
-    const dup = current.config.duplicate_window;
-    if (maxAge > 0 && dup > maxAge) wanted.duplicate_window = maxAge;
-    await ensureStream(jsm, wanted, ['max_msgs_per_subject', 'max_age', 'num_replicas', 'description', 'duplicate_window'], version);
-    return await kvm.open(bucket);
-  } catch (e) {
-    if (e instanceof TransportError) throw e;
-    throw new TransportError(`cannot create or open KV bucket ${bucket}: ${message(e)}`, { cause: e });
-  }
 }
 
 /**
@@ -248,6 +114,11 @@ async function ensureBucket(
  * (status, replay, outbound, conversations, subscriptions, workflows).
  * A setting the server cannot change in place is a `TransportError` that says what
  * to do; invalid options are a `ConfigError`.
+ *
+ * Replicas are raised to `replicas` on existing streams and buckets (nats-server 2.9 scales a
+ * stream in place), never lowered: a stream an operator made R3 stays R3 under a runtime
+ * configured for 1, and so does another placement. Each is reported as a {@link ProvisionDrift}
+ * (`onDrift`, and `drift` in the result) unless `force` is set, which changes them too.
  *
  * @example
  * ```ts
@@ -270,8 +141,18 @@ export async function provision(nc: NatsConnection, names: Names, options: Provi
   const { inbox } = options;
   const replicas = options.replicas ?? 1;
   const dup = nanos(inbox.duplicateWindowMs);
+  const drift: ProvisionDrift[] = [];
+  const ctx = {
+    version,
+    force: options.force ?? false,
+    drift: (d: ProvisionDrift) => {
+      drift.push(d);
+      options.onDrift?.(d);
+    },
+    ...(options.placement ? { placement: options.placement } : {}),
+  };
 
-  const streamMutable = ['subjects', 'description', 'duplicate_window', 'max_age', 'num_replicas'] as const;
+  const streamMutable = ['subjects', 'description', 'duplicate_window', 'max_age', 'num_replicas', 'placement'] as const;
   // Inbox and outbox are work queues: a message leaves the stream when it is acked, so they
   // do not grow without bound. Dead letters stay until purged (limits).
   const stream = (name: string, subject: string, description: string, maxAgeMs = 0, retention: RetentionPolicy = RetentionPolicy.Workqueue): Partial<StreamConfig> & { name: string } => ({
@@ -283,12 +164,13 @@ export async function provision(nc: NatsConnection, names: Names, options: Provi
     duplicate_window: maxAgeMs > 0 ? Math.min(dup, nanos(maxAgeMs)) : dup,
     max_age: nanos(maxAgeMs),
     num_replicas: replicas,
+    ...(options.placement ? { placement: placementOf(options.placement) } : {}),
   });
-  await ensureStream(jsm, stream(names.streams.inbox, names.streamSubjects.inbox, 'Mailroom: envelopes accepted at ingress', inbox.maxAgeMs), streamMutable, version);
-  await ensureStream(jsm, stream(names.streams.outbox, names.streamSubjects.outbox, 'Mailroom: envelopes to deliver'), streamMutable, version);
-  await ensureStream(jsm, stream(names.streams.dlq, names.streamSubjects.dlq, 'Mailroom: dead letters', 0, RetentionPolicy.Limits), streamMutable, version);
-  await ensureStream(jsm, stream(names.streams.timers, names.streamSubjects.timers, 'Mailroom: durable timers (naked with a delay until due)'), streamMutable, version);
-  await ensureStream(jsm, stream(names.streams.tasks, names.streamSubjects.tasks, "Mailroom: durable tasks (workflows' activities)"), streamMutable, version);
+  await ensureStream(jsm, stream(names.streams.inbox, names.streamSubjects.inbox, 'Mailroom: envelopes accepted at ingress', inbox.maxAgeMs), streamMutable, ctx);
+  await ensureStream(jsm, stream(names.streams.outbox, names.streamSubjects.outbox, 'Mailroom: envelopes to deliver'), streamMutable, ctx);
+  await ensureStream(jsm, stream(names.streams.dlq, names.streamSubjects.dlq, 'Mailroom: dead letters', 0, RetentionPolicy.Limits), streamMutable, ctx);
+  await ensureStream(jsm, stream(names.streams.timers, names.streamSubjects.timers, 'Mailroom: durable timers (naked with a delay until due)'), streamMutable, ctx);
+  await ensureStream(jsm, stream(names.streams.tasks, names.streamSubjects.tasks, "Mailroom: durable tasks (workflows' activities)"), streamMutable, ctx);
 
   const consumer = (durable: string, o: { maxDeliver: number; ackWaitMs: number; maxAckPending: number }, description: string) => ({
     durable_name: durable,
@@ -305,32 +187,32 @@ export async function provision(nc: NatsConnection, names: Names, options: Provi
   });
   const inboxC = { maxDeliver: inbox.maxDeliver, ackWaitMs: inbox.ackWaitMs, maxAckPending: inbox.maxAckPending ?? 1024 };
   const outboxC = { ...inboxC, ...stripUndefined(options.outbox ?? {}) };
-  await ensureConsumer(jsm, names.streams.inbox, consumer(names.consumers.inbox, inboxC, 'Mailroom: envelope actors'), version);
-  await ensureConsumer(jsm, names.streams.outbox, consumer(names.consumers.outbox, outboxC, 'Mailroom: outbox worker'), version);
+  await ensureConsumer(jsm, names.streams.inbox, consumer(names.consumers.inbox, inboxC, 'Mailroom: envelope actors'), ctx);
+  await ensureConsumer(jsm, names.streams.outbox, consumer(names.consumers.outbox, outboxC, 'Mailroom: outbox worker'), ctx);
   if (options.ordered && options.ordered.partitions > 0) {
-    await ensureStream(jsm, stream(names.ordered.stream, names.ordered.streamSubject, 'Mailroom: envelopes handled in order per key'), streamMutable, version);
+    await ensureStream(jsm, stream(names.ordered.stream, names.ordered.streamSubject, 'Mailroom: envelopes handled in order per key'), streamMutable, ctx);
     for (let p = 0; p < options.ordered.partitions; p++) {
       // One message in flight per partition, across every process: that is the order. A nak
       // with a delay keeps the slot, so a retry holds back what comes after it.
-      await ensureConsumer(jsm, names.ordered.stream, { ...consumer(names.ordered.consumer(p), { ...inboxC, maxAckPending: 1 }, `Mailroom: ordered partition ${p}`), filter_subject: names.ordered.filter(p) }, version);
+      await ensureConsumer(jsm, names.ordered.stream, { ...consumer(names.ordered.consumer(p), { ...inboxC, maxAckPending: 1 }, `Mailroom: ordered partition ${p}`), filter_subject: names.ordered.filter(p) }, ctx);
     }
   }
   // A timer is redelivered (naked with a delay) as often as it takes to come due: no max_deliver;
   // no max_ack_pending either, so 100k waiting timers never hold back one that is due. A short
   // ack wait: firing is quick, and a timer in transit to a stopping process comes back soon.
-  await ensureConsumer(jsm, names.streams.timers, consumer(names.consumers.timers, { maxDeliver: -1, ackWaitMs: 5_000, maxAckPending: -1 }, 'Mailroom: timer worker'), version);
+  await ensureConsumer(jsm, names.streams.timers, consumer(names.consumers.timers, { maxDeliver: -1, ackWaitMs: 5_000, maxAckPending: -1 }, 'Mailroom: timer worker'), ctx);
   // Tasks work like timers (a retry is a nak with its backoff); a task that runs long keeps its
   // message with a heartbeat every 2 s, and one in a process that died comes back after 5 s.
-  await ensureConsumer(jsm, names.streams.tasks, consumer(names.consumers.tasks, { maxDeliver: -1, ackWaitMs: 5_000, maxAckPending: -1 }, 'Mailroom: task worker'), version);
+  await ensureConsumer(jsm, names.streams.tasks, consumer(names.consumers.tasks, { maxDeliver: -1, ackWaitMs: 5_000, maxAckPending: -1 }, 'Mailroom: task worker'), ctx);
 
-  const status = await ensureBucket(js, jsm, names.buckets.status, { history: 1, ttlMs: options.statusTtlMs ?? 0, replicas, description: 'Mailroom: envelope status' }, version);
-  const replay = await ensureBucket(js, jsm, names.buckets.replay, { history: 1, ttlMs: options.replayWindowMs, replicas, description: 'Mailroom: correlations seen in the replay window' }, version);
-  const outbound = await ensureBucket(js, jsm, names.buckets.outbound, { history: 1, ttlMs: options.replayWindowMs, replicas, description: 'Mailroom: signed outbound envelopes by message ID (one signature each)' }, version);
+  const status = await ensureBucket(js, jsm, names.buckets.status, { history: 1, ttlMs: options.statusTtlMs ?? 0, replicas, description: 'Mailroom: envelope status' }, ctx);
+  const replay = await ensureBucket(js, jsm, names.buckets.replay, { history: 1, ttlMs: options.replayWindowMs, replicas, description: 'Mailroom: correlations seen in the replay window' }, ctx);
+  const outbound = await ensureBucket(js, jsm, names.buckets.outbound, { history: 1, ttlMs: options.replayWindowMs, replicas, description: 'Mailroom: signed outbound envelopes by message ID (one signature each)' }, ctx);
   // Never the status TTL: a passivated conversation waits as long as its own timeout says.
-  const conversations = await ensureBucket(js, jsm, names.buckets.conversations, { history: 1, ttlMs: 0, replicas, description: 'Mailroom: passivated conversations' }, version);
-  const subscriptions = await ensureBucket(js, jsm, names.buckets.subscriptions, { history: 1, ttlMs: 0, replicas, description: 'Mailroom: topic subscriptions' }, version);
-  const workflows = await ensureBucket(js, jsm, names.buckets.workflows, { history: 1, ttlMs: 0, replicas, description: 'Mailroom: durable workflows' }, version);
-  return { js, jsm, status, replay, outbound, conversations, subscriptions, workflows };
+  const conversations = await ensureBucket(js, jsm, names.buckets.conversations, { history: 1, ttlMs: 0, replicas, description: 'Mailroom: passivated conversations' }, ctx);
+  const subscriptions = await ensureBucket(js, jsm, names.buckets.subscriptions, { history: 1, ttlMs: 0, replicas, description: 'Mailroom: topic subscriptions' }, ctx);
+  const workflows = await ensureBucket(js, jsm, names.buckets.workflows, { history: 1, ttlMs: 0, replicas, description: 'Mailroom: durable workflows' }, ctx);
+  return { js, jsm, status, replay, outbound, conversations, subscriptions, workflows, drift };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -14,6 +14,8 @@ describe('parseConfig: the full example', () => {
         url: 'nats://127.0.0.1:4222',
         embedded: { storeDir: '/srv/mailroom/.mailroom/nats', port: 0, configFile: '/srv/mailroom/nats.conf' },
         prefix: 'mailroom',
+        replicas: 1,
+        forceProvision: false,
       },
       http: {
         host: '127.0.0.1',
@@ -59,7 +61,7 @@ describe('parseConfig: the full example', () => {
   it('gives the same result from an empty file as from the defaults of the example', () => {
     const defaults = parseConfig(null, { baseDir: BASE });
     expect(defaults).toEqual({
-      nats: { embedded: { storeDir: '/srv/mailroom/.mailroom/nats', port: 0 }, prefix: 'mailroom' },
+      nats: { embedded: { storeDir: '/srv/mailroom/.mailroom/nats', port: 0 }, prefix: 'mailroom', replicas: 1, forceProvision: false },
       http: { host: '127.0.0.1', port: 8080, publicUrl: 'http://127.0.0.1:8080', maxBodyBytes: 262_144, adminTokens: [], metrics: 'admin', sendAs: [], readTimeoutMs: 10_000 },
       inbox: { retryAfterMs: 2_000 },
       domains: [],

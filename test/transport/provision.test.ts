@@ -153,6 +153,11 @@ describe('provision', () => {
 });
 
 describe('what provisioning guarantees', () => {
+  it('refuses replicas 3 on a single server with the server\'s reason, naming the stream', async () => {
+    const names = freshNames();
+    await expect(provision(nc, names, { ...options, replicas: 3 })).rejects.toThrow(`cannot create stream ${names.streams.inbox}: replicas > 1 not supported in non-clustered mode`);
+  });
+
   it('stores a Nats-Msg-Id once inside the duplicate window', async () => {
     const names = freshNames();
     const { js } = await provision(nc, names, options);
