@@ -73,6 +73,7 @@ export async function connectRuntime(config: MailroomConfig, options: MailroomOp
     outbox: { maxDeliver: config.outbox.maxAttempts + 2 },
     replayWindowMs: validation.replayWindowMs,
     statusTtlMs: config.status.ttlMs,
+    ...(delivery.inboxConsumers === 'per-domain' ? { inboxDomains: [...domains.identities.keys()] } : {}),
   });
   return { config, scope, events, onError, domains, natsUrl, nc, connection, names, handles, ordering: { key, partitions, inboxSubjectFor: createInboxRouter(names, key, partitions) } };
 }
