@@ -172,7 +172,13 @@ function sections(baseDir: string) {
     inboxConsumers: z.enum(['shared', 'per-domain']).default('shared'),
     /** Ordered processing: envelopes with the same key (sender or subject) one at a time, in arrival order. */
     ordering: strictObject({ by: z.enum(['sender', 'subject']).default('sender'), partitions: count(1).max(256, { error: 'must be ≤ 256' }).default(16) }).optional(),
-  }).transform((d) => ({
+  })
+    .superRefine((d, ctx) => {
+      // The ordered partitions' consumers are shared by every process: with domains spread over
+      // processes, one that does not host a domain would discard that domain's ordered envelopes.
+      if (d.inboxConsumers === 'per-domain' && d.ordering) ctx.addIssue({ code: 'custom', path: ['inboxConsumers'], message: 'per-domain inbox consumers do not cover ordered partitions yet: drop delivery.ordering or use shared' });
+    })
+    .transform((d) => ({
     maxAttempts: d.maxAttempts,
     ackWaitMs: d.ackWait,
     retry: d.retry,

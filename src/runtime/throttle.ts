@@ -74,7 +74,7 @@ export class Throttle {
 /** What {@link createThrottle} needs beyond the limits: where a cluster-scoped limit is held. */
 export interface CreateThrottleOptions extends Omit<ThrottleOptions, 'cluster'> {
   readonly js: JetStreamClient;
-  readonly names: Pick<Names, 'buckets' | 'throttleInFlightKey' | 'throttleRateKey'>;
+  readonly names: Pick<Names, 'throttleBucket' | 'throttleInFlightKey' | 'throttleRateKey'>;
   /** How long a cluster slot of a process that stopped renewing it (it died) stays taken. */
   readonly leaseMs: number;
   readonly onError?: (error: unknown, context: string) => void;
@@ -85,6 +85,6 @@ export async function createThrottle(options: CreateThrottleOptions): Promise<Th
   const { js, names, leaseMs, onError, ...limits } = options;
   const clustered = limits.senderRate?.scope === 'cluster' || Object.values(limits.subjects).some((s) => s.scope === 'cluster' && s.maxInFlight !== undefined);
   if (!clustered) return new Throttle(limits);
-  const cluster = await ClusterThrottle.open(js, names.buckets.throttle, { names, leaseMs, ...(limits.now ? { now: limits.now } : {}), ...(onError ? { onError } : {}) });
+  const cluster = await ClusterThrottle.open(js, names.throttleBucket, { names, leaseMs, ...(limits.now ? { now: limits.now } : {}), ...(onError ? { onError } : {}) });
   return new Throttle({ ...limits, cluster });
 }

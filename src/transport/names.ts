@@ -176,7 +176,9 @@ export interface Names {
   /** Reverses {@link Names.conversationDoneSubject} for a status-shaped key; throws {@link InvalidNameError}. */
   parseConversationDoneSubject(subject: string): ParsedKey;
   /** KV bucket names: `mailroom-status`, `mailroom-replay`, `mailroom-outbound`, `mailroom-conversations`, `mailroom-subscriptions`, `mailroom-workflows`. */
-  readonly buckets: { readonly status: string; readonly replay: string; readonly outbound: string; readonly conversations: string; readonly subscriptions: string; readonly workflows: string; readonly throttle: string };
+  readonly buckets: { readonly status: string; readonly replay: string; readonly outbound: string; readonly conversations: string; readonly subscriptions: string; readonly workflows: string };
+  /** The cluster-wide throttle's bucket, `mailroom-throttle`: created only when a limit has `scope: cluster` (so not in {@link Names.buckets}). */
+  readonly throttleBucket: string;
   /** The throttle bucket key of a subject's cluster-wide in-flight leases: `f.<subject>`. */
   throttleInFlightKey(subject: string): string;
   /** The throttle bucket key of a sender's cluster-wide token bucket: `r.<sender>`. */
@@ -269,7 +271,8 @@ export function createNames(prefix = 'mailroom'): Names {
       if (!value.startsWith(head)) throw new InvalidNameError(`not a conversation-done subject: ${JSON.stringify(value)}`, value);
       return parseKey(value.slice(head.length));
     },
-    buckets: { status: `${lower}-status`, replay: `${lower}-replay`, outbound: `${lower}-outbound`, conversations: `${lower}-conversations`, subscriptions: `${lower}-subscriptions`, workflows: `${lower}-workflows`, throttle: `${lower}-throttle` },
+    buckets: { status: `${lower}-status`, replay: `${lower}-replay`, outbound: `${lower}-outbound`, conversations: `${lower}-conversations`, subscriptions: `${lower}-subscriptions`, workflows: `${lower}-workflows` },
+    throttleBucket: `${lower}-throttle`,
     throttleInFlightKey: (subject) => `f.${encodeKeyToken(subject)}`,
     throttleRateKey: (sender) => `r.${domainKeyToken(sender)}`,
     outboundKey: (msgId) => encodeKeyToken(msgId),

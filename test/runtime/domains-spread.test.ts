@@ -37,6 +37,11 @@ describe('domains spread over processes', () => {
     await runDomainsSpread([server.url, server.url], nc);
   });
 
+  it('refuses per-domain inbox consumers with ordered partitions (those stay shared by every process)', async () => {
+    const fixture = await makeFixture({ natsUrl: server.url, local: ['shop.example'] });
+    expect(() => parseConfig({ ...fixture.input, delivery: { inboxConsumers: 'per-domain', ordering: { by: 'sender' } } }, { baseDir: fixture.dir, env: {} })).toThrow(/ordered partitions/);
+  });
+
   it('retires an idle shared inbox consumer on upgrade, and its waiting envelopes go to the per-domain consumers', async () => {
     const fixture = await makeFixture({ natsUrl: server.url, local: ['shop.example'], remote: ['client.example'] });
     const client = fixture.domains['client.example']!;

@@ -110,7 +110,7 @@ describe('cluster-wide throttle', () => {
       expect((await local.accept(JSON.stringify(client.sign({ To: 'a.example', Subject: 'Hello@Host', Body: { hold: true } })))).kind).toBe('accepted');
       await waitFor(async () => (await readdir(holdDir)).length === 1, { what: 'the child holding the slot', timeoutMs: 20_000 });
       const names = createNames(fixture.prefix);
-      const probe = new ClusterThrottle({ kv: await new Kvm(jetstream(nc)).open(names.buckets.throttle), names, leaseMs: 1_500 });
+      const probe = new ClusterThrottle({ kv: await new Kvm(jetstream(nc)).open(names.throttleBucket), names, leaseMs: 1_500 });
       expect(await probe.leases('Hello@Host')).toBe(1);
       await child.kill('SIGKILL');
       // The next envelope of the subject (to the live process) waits for the dead process's lease to run out, then runs.
@@ -130,8 +130,8 @@ describe('ClusterThrottle', () => {
     const names = createNames(`ct${Date.now().toString(36)}`);
     const other = await connectNats({ url: server.url });
     try {
-      const one = await ClusterThrottle.open(jetstream(nc), names.buckets.throttle, { names, leaseMs: 60_000, now });
-      const two = await ClusterThrottle.open(jetstream(other), names.buckets.throttle, { names, leaseMs: 60_000, now });
+      const one = await ClusterThrottle.open(jetstream(nc), names.throttleBucket, { names, leaseMs: 60_000, now });
+      const two = await ClusterThrottle.open(jetstream(other), names.throttleBucket, { names, leaseMs: 60_000, now });
       // rate 1/s, burst 2: two tokens between both processes, then a wait of a second.
       expect(await one.takeToken('client.example', 1, 2)).toBe(0);
       expect(await two.takeToken('client.example', 1, 2)).toBe(0);
