@@ -360,7 +360,7 @@ export async function retireSharedInboxConsumer(jsm: JetStreamManager, names: Na
   if (shared.num_ack_pending > 0 || shared.num_waiting > 0) {
     throw new TransportError(
       `the shared inbox consumer ${names.streams.inbox}/${names.consumers.inbox} is in use (${shared.num_ack_pending} unacked, ${shared.num_waiting} pulls waiting): ` +
-        `stop the processes of the older Mailroom that pull from it, then start this one again (per-domain consumers replace it).`,
+        `stop the processes of the older Mailroom that pull from it, then start this one again once their pulls have expired (at most 30 s; per-domain consumers replace it).`,
     );
   }
   try {
