@@ -156,6 +156,8 @@ function sections(baseDir: string) {
     strict: z.boolean().default(false),
   }).transform((v) => ({ maxSkewMs: v.maxSkew, maxAgeMs: v.maxAge, replayWindowMs: v.replayWindow, strict: v.strict }));
 
+  /** Where a throttle's count is held: `process` (this one) or `cluster` (a JetStream KV bucket every process on the prefix shares). */
+  const throttleScope = z.enum(['process', 'cluster']).optional();
   const delivery = strictObject({
     maxAttempts: count(1).default(5),
     ackWait: duration(1).default(30 * SECOND),
@@ -165,23 +167,38 @@ function sections(baseDir: string) {
     handlerTimeout: duration(1).default(30 * SECOND),
     /** The longest `stop()` waits for the handlers still running; then they are aborted and their messages handed back. */
     stopGrace: duration(0).default(10 * SECOND),
-    /** Per subject: at most `maxInFlight` in flight in this process; its own attempts, backoff and handler timeout. */
+    /**
+     * Per subject: at most `maxInFlight` in flight (in this process, or with `scope: cluster` across
+     * every process on the prefix); its own attempts, backoff and handler timeout.
+     */
     subjects: z
       .record(
         z.string().min(1),
         strictObject({
           maxInFlight: count(1).optional(),
+          scope: throttleScope,
           maxAttempts: count(1).optional(),
           retry: retryPolicy({ initialDelayMs: SECOND, maxDelayMs: MINUTE }).optional(),
           handlerTimeout: duration(1).optional(),
         }).transform(({ handlerTimeout, ...subject }) => ({ ...subject, ...(handlerTimeout !== undefined ? { handlerTimeoutMs: handlerTimeout } : {}) })),
       )
       .default({}),
-    /** Per sender: at most `rate` envelopes a second (and `burst` at once), in this process. */
-    senderRate: strictObject({ rate: z.number().positive({ error: 'must be > 0' }), burst: count(1).optional() }).optional(),
+    /** Per sender: at most `rate` envelopes a second (and `burst` at once), in this process (or with `scope: cluster`, across every process on the prefix). */
+    senderRate: strictObject({ rate: z.number().positive({ error: 'must be > 0' }), burst: count(1).optional(), scope: throttleScope }).optional(),
+    /**
+     * Which inbox consumer this process pulls from: `shared` (one for the prefix; every process must
+     * host the same domains) or `per-domain` (one per hosted domain, filtered on its subjects).
+     */
+    inboxConsumers: z.enum(['shared', 'per-domain']).default('shared'),
     /** Ordered processing: envelopes with the same key (sender or subject) one at a time, in arrival order. */
     ordering: strictObject({ by: z.enum(['sender', 'subject']).default('sender'), partitions: count(1).max(256, { error: 'must be ≤ 256' }).default(16) }).optional(),
-  }).transform((d) => ({
+  })
+    .superRefine((d, ctx) => {
+      // The ordered partitions' consumers are shared by every process: with domains spread over
+      // processes, one that does not host a domain would discard that domain's ordered envelopes.
+      if (d.inboxConsumers === 'per-domain' && d.ordering) ctx.addIssue({ code: 'custom', path: ['inboxConsumers'], message: 'per-domain inbox consumers do not cover ordered partitions yet: drop delivery.ordering or use shared' });
+    })
+    .transform((d) => ({
     maxAttempts: d.maxAttempts,
     ackWaitMs: d.ackWait,
     retry: d.retry,
@@ -189,7 +206,8 @@ function sections(baseDir: string) {
     handlerTimeoutMs: d.handlerTimeout,
     stopGraceMs: d.stopGrace,
     subjects: d.subjects,
-    ...(d.senderRate ? { senderRate: { rate: d.senderRate.rate, burst: d.senderRate.burst ?? Math.max(1, Math.ceil(d.senderRate.rate)) } } : {}),
+    ...(d.senderRate ? { senderRate: { rate: d.senderRate.rate, burst: d.senderRate.burst ?? Math.max(1, Math.ceil(d.senderRate.rate)), ...(d.senderRate.scope ? { scope: d.senderRate.scope } : {}) } } : {}),
+    ...(d.inboxConsumers === 'per-domain' ? { inboxConsumers: d.inboxConsumers } : {}),
     ...(d.ordering ? { ordering: d.ordering } : {}),
   }));
 

@@ -74,6 +74,7 @@ export async function connectRuntime(config: MailroomConfig, options: MailroomOp
     replayWindowMs: validation.replayWindowMs,
     statusTtlMs: config.status.ttlMs,
     ...provisionPolicy(config.nats, (drift) => onError(drift, 'provisioning')),
+    ...(delivery.inboxConsumers === 'per-domain' ? { inboxDomains: [...domains.identities.keys()] } : {}),
   });
   return { config, scope, events, onError, domains, natsUrl, nc, connection, names, handles, ordering: { key, partitions, inboxSubjectFor: createInboxRouter(names, key, partitions) } };
 }

@@ -21,7 +21,7 @@ import { ReplayGuard } from '../runtime/replay-guard.ts';
 import { Requests } from '../runtime/requests.ts';
 import { Sender } from '../runtime/sender.ts';
 import { StatusStore } from '../runtime/status-store.ts';
-import { Throttle } from '../runtime/throttle.ts';
+import { createThrottle } from '../runtime/throttle.ts';
 import { Timers, startTimerWorker } from '../runtime/timers.ts';
 import { Topics } from '../runtime/topics.ts';
 import { inboxUrlFor } from '../config/index.ts';
@@ -103,13 +103,15 @@ export async function startRuntime(connected: ConnectedRuntime, options: Mailroo
     const parsed = names.parseSubject(msg.subject);
     return parsed ? names.dlqSubject(parsed.to, parsed.from) : names.dlqSubject('unknown', 'unknown');
   });
+  // The shared inbox consumer, or (delivery.inboxConsumers: per-domain) one per hosted domain.
+  const inboxConsumers = delivery.inboxConsumers === 'per-domain' ? [...domains.identities.keys()].map(names.inboxDomainConsumer) : [names.consumers.inbox];
   const partitionConsumers = Array.from({ length: ordering.partitions }, (_, p) => ({ stream: names.ordered.stream, consumer: names.ordered.consumer(p) }));
   await scope.acquire(
     async () =>
       startPoisonWatcher({
         nc,
         jsm: handles.jsm,
-        consumers: [{ stream: names.streams.inbox, consumer: names.consumers.inbox }, ...partitionConsumers],
+        consumers: [...inboxConsumers.map((consumer) => ({ stream: names.streams.inbox, consumer })), ...partitionConsumers],
         deadLetters,
         onError,
       }),
@@ -121,7 +123,7 @@ export async function startRuntime(connected: ConnectedRuntime, options: Mailroo
   const runner = await scope.acquire(
     async () =>
       startEnvelopeRunner({
-        consumer: await js.consumers.get(names.streams.inbox, names.consumers.inbox),
+        consumers: await Promise.all(inboxConsumers.map((consumer) => js.consumers.get(names.streams.inbox, consumer))),
         orderedConsumers: await Promise.all(partitionConsumers.map(({ stream, consumer }) => js.consumers.get(stream, consumer))),
         validator: {
           isLocalDomain: domains.isLocal,
@@ -141,7 +143,7 @@ export async function startRuntime(connected: ConnectedRuntime, options: Mailroo
         status,
         deadLetters,
         delivery: { maxAttempts: delivery.maxAttempts, concurrency: delivery.concurrency, ackWaitMs: delivery.ackWaitMs, retry: delivery.retry, subjects: delivery.subjects, handlerTimeoutMs: delivery.handlerTimeoutMs, stopGraceMs: delivery.stopGraceMs },
-        throttle: new Throttle({ subjects: delivery.subjects, ...(delivery.senderRate ? { senderRate: delivery.senderRate } : {}), now }),
+        throttle: await createThrottle({ subjects: delivery.subjects, ...(delivery.senderRate ? { senderRate: delivery.senderRate } : {}), now, js, names, leaseMs: delivery.ackWaitMs, onError }),
         onSettled: (s, decoded: DecodedEnvelope | undefined) => events.emit('settled', s, decoded?.envelope),
         onTransition: (t) => events.emit('transition', t),
         callback: (url, s) => outbound.callback(url, s, s),
@@ -174,7 +176,7 @@ export async function startRuntime(connected: ConnectedRuntime, options: Mailroo
     );
 
   const inbox: InboxDeps = { js, names, subjectFor: ordering.inboxSubjectFor, status, limits, isConnected: connection.isConnected, publishTimeoutMs: 2_000, onError };
-  const health = new Health({ connection, jsm: handles.jsm, names });
+  const health = new Health({ connection, jsm: handles.jsm, names, inboxConsumers });
   return {
     natsUrl: connected.natsUrl,
     names,

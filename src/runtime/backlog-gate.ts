@@ -103,11 +103,15 @@ export function startBacklogGate(options: BacklogGateOptions): BacklogGate {
 const MAX_UNCLEAN = 20;
 const RETRY_MS = 5;
 
-/** Unprocessed inbox messages: not yet delivered plus delivered and not yet acked, over the shared inbox and its ordered partitions. */
+/**
+ * Unprocessed inbox messages: not yet delivered plus delivered and not yet acked, over the inbox
+ * and its ordered partitions. The inbox is a work queue (a message leaves it when acked), so its
+ * message count is that, whichever consumers (shared, or one per domain) pull from it.
+ */
 export function inboxBacklogReader(jsm: JetStreamManager, names: Names, partitions: number): () => Promise<number> {
-  const consumers = [{ stream: names.streams.inbox, consumer: names.consumers.inbox }, ...Array.from({ length: partitions }, (_, p) => ({ stream: names.ordered.stream, consumer: names.ordered.consumer(p) }))];
+  const consumers = Array.from({ length: partitions }, (_, p) => ({ stream: names.ordered.stream, consumer: names.ordered.consumer(p) }));
   return async () => {
-    const infos = await Promise.all(consumers.map(({ stream, consumer }) => jsm.consumers.info(stream, consumer)));
-    return infos.reduce((sum, info) => sum + info.num_pending + info.num_ack_pending, 0);
+    const [inbox, ...infos] = await Promise.all([jsm.streams.info(names.streams.inbox), ...consumers.map(({ stream, consumer }) => jsm.consumers.info(stream, consumer))]);
+    return infos.reduce((sum, info) => sum + info.num_pending + info.num_ack_pending, inbox!.state.messages);
   };
 }

@@ -8,7 +8,11 @@ import type { Throttle } from './throttle.ts';
 
 /** What the loop needs: the consumers, how many at once, the ack wait, the limits. */
 export interface EnvelopeLoopDeps {
-  readonly consumer: Consumer;
+  /**
+   * The inbox consumers: the shared one, or one per hosted domain (each filtered on its
+   * domain's subjects). Each gets its own pull loop; together they run at most `concurrency`.
+   */
+  readonly consumers: readonly Consumer[];
   /** The ordered partitions' consumers: each runs one envelope at a time. */
   readonly orderedConsumers?: readonly Consumer[];
   readonly limits: ParseLimits;
@@ -36,7 +40,10 @@ export interface EnvelopeLoop {
  * delivery. One timer keeps every flight's message alive while it is worked on.
  */
 export async function startEnvelopeLoop(deps: EnvelopeLoopDeps, flights: Flights, runFlight: (key: string, flight: Flight) => Promise<void>): Promise<EnvelopeLoop> {
-  const run = async (msg: JsMsg, stop: AbortSignal): Promise<void> => {
+  // Several inbox loops (one per hosted domain) share the process's `concurrency`: a message one
+  // of them pulled past it waits in its flight for a slot (kept alive, as for the throttle).
+  const gate = deps.consumers.length > 1 ? new SlotGate(deps.delivery.concurrency) : undefined;
+  const run = (slots: SlotGate | undefined) => async (msg: JsMsg, stop: AbortSignal): Promise<void> => {
     const key = flightKey(msg);
     const running = flights.get(key);
     if (running) {
@@ -47,10 +54,13 @@ export async function startEnvelopeLoop(deps: EnvelopeLoopDeps, flights: Flights
     const flight = openFlight(msg, stop, deps.limits);
     flights.set(key, flight);
     let release = (): void => undefined;
+    let freeSlot = (): void => undefined;
     try {
+      if (slots) freeSlot = await slots.acquire(stop);
+      if (stop.aborted) return;
       const throttle = deps.throttle;
       const decoded = flight.decoded;
-      if (throttle && !throttle.inactive && decoded.ok) release = await throttle.acquire(decoded.value.envelope.Header.Subject, decoded.value.envelope.Header.From);
+      if (throttle && !throttle.inactive && decoded.ok) release = await throttle.acquire(decoded.value.envelope.Header.Subject, decoded.value.envelope.Header.From, stop);
       // Given up on while it waited (the loop stopped and naked it): another process has it now.
       if (stop.aborted) return;
       await runFlight(key, flight);
@@ -58,6 +68,7 @@ export async function startEnvelopeLoop(deps: EnvelopeLoopDeps, flights: Flights
       // The actor deleted it when done; a newer flight of the same message may be there by now.
       if (flights.get(key) === flight) flights.delete(key);
       release();
+      freeSlot();
     }
   };
 
@@ -65,9 +76,11 @@ export async function startEnvelopeLoop(deps: EnvelopeLoopDeps, flights: Flights
   const loopOptions = deps.delivery.stopGraceMs !== undefined ? { stopGraceMs: deps.delivery.stopGraceMs } : {};
   // The shared inbox takes what the CPU can finish; the rest waits in JetStream (load-limit.ts).
   const load = startLoadLimit(deps.delivery.concurrency);
-  const loop = await startConsumeLoop(deps.consumer, deps.delivery.concurrency, run, (error, context) => deps.onError?.(error, `inbox: ${context}`), { ...loopOptions, limit: load.current });
+  const inboxLoops = await Promise.all(
+    deps.consumers.map((consumer, d) => startConsumeLoop(consumer, deps.delivery.concurrency, run(gate), (error, context) => deps.onError?.(error, `inbox${deps.consumers.length > 1 ? ` ${d}` : ''}: ${context}`), { ...loopOptions, limit: load.current })),
+  );
   const orderedLoops = await Promise.all(
-    (deps.orderedConsumers ?? []).map((consumer, p) => startConsumeLoop(consumer, 1, run, (error, context) => deps.onError?.(error, `ordered ${p}: ${context}`), loopOptions)),
+    (deps.orderedConsumers ?? []).map((consumer, p) => startConsumeLoop(consumer, 1, run(undefined), (error, context) => deps.onError?.(error, `ordered ${p}: ${context}`), loopOptions)),
   );
   // One timer for all messages in flight (running, or waiting for the throttle): a message worked
   // on for a third of the ack wait is marked in progress, so a slow handler is not redelivered to
@@ -79,12 +92,44 @@ export async function startEnvelopeLoop(deps: EnvelopeLoopDeps, flights: Flights
   keepAlive.unref();
   let stopping: Promise<void> | undefined;
   return {
-    inFlight: () => loop.active() + orderedLoops.reduce((n, l) => n + l.active(), 0),
+    inFlight: () => [...inboxLoops, ...orderedLoops].reduce((n, l) => n + l.active(), 0),
     stop: () =>
       (stopping ??= (async () => {
-        await Promise.all([loop.stop(), ...orderedLoops.map((l) => l.stop())]);
+        await Promise.all([...inboxLoops, ...orderedLoops].map((l) => l.stop()));
         load.stop();
         clearInterval(keepAlive);
       })()),
   };
+}
+
+/** At most `size` holders at once; the rest wait in arrival order. A waiter whose signal aborts leaves the queue. */
+class SlotGate {
+  #held = 0;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(private readonly size: number) {}
+
+  async acquire(signal: AbortSignal): Promise<() => void> {
+    while (this.#held >= this.size && !signal.aborted) {
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          signal.removeEventListener('abort', wake);
+          const at = this.#waiting.indexOf(wake);
+          if (at >= 0) this.#waiting.splice(at, 1);
+          resolve();
+        };
+        this.#waiting.push(wake);
+        signal.addEventListener('abort', wake);
+      });
+    }
+    if (signal.aborted) return () => undefined;
+    this.#held++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#held--;
+      this.#waiting[0]?.();
+    };
+  }
 }

@@ -60,6 +60,8 @@ export class Health {
       readonly connection: Pick<ConnectionState, 'isConnected'>;
       readonly jsm: JetStreamManager;
       readonly names: Names;
+      /** The inbox consumers this process pulls from (default: the shared one); `stats().inbox` sums them. */
+      readonly inboxConsumers?: readonly string[];
     },
   ) {}
 
@@ -81,7 +83,11 @@ export class Health {
       return { waiting: info.num_pending, inFlight: info.num_ack_pending, redelivered: info.num_redelivered };
     };
     return {
-      inbox: await consumer(names.streams.inbox, names.consumers.inbox),
+      inbox: (await Promise.all((this.parts.inboxConsumers ?? [names.consumers.inbox]).map((name) => consumer(names.streams.inbox, name)))).reduce((sum, c) => ({
+        waiting: sum.waiting + c.waiting,
+        inFlight: sum.inFlight + c.inFlight,
+        redelivered: sum.redelivered + c.redelivered,
+      })),
       outbox: await consumer(names.streams.outbox, names.consumers.outbox),
       deadLetters: (await jsm.streams.info(names.streams.dlq)).state.messages,
       actors: actors(),

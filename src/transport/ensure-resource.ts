@@ -48,7 +48,7 @@ export class ProvisionDrift extends Error {
 
 const STREAM_NAME_IN_USE = JS_API_CODES.streamNameInUse;
 
-const isApiError = (e: unknown, code?: number): e is JetStreamApiError =>
+export const isApiError = (e: unknown, code?: number): e is JetStreamApiError =>
   e instanceof JetStreamApiError && (code === undefined || e.code === code);
 export const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
@@ -168,7 +168,7 @@ export async function ensureStream(jsm: JetStreamManager, want: Partial<StreamCo
   }
 }
 
-async function consumerInfo(jsm: JetStreamManager, stream: string, name: string): Promise<ConsumerInfo | undefined> {
+export async function consumerInfo(jsm: JetStreamManager, stream: string, name: string): Promise<ConsumerInfo | undefined> {
   try {
     return await throughElections(() => jsm.consumers.info(stream, name));
   } catch (e) {

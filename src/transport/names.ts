@@ -149,6 +149,14 @@ export interface Names {
   readonly streamSubjects: { readonly inbox: string; readonly outbox: string; readonly dlq: string; readonly timers: string; readonly tasks: string };
   /** Durable pull consumer names: `mailroom-inbox`, `mailroom-outbox`, `mailroom-timers`, `mailroom-tasks`. */
   readonly consumers: { readonly inbox: string; readonly outbox: string; readonly timers: string; readonly tasks: string };
+  /**
+   * The inbox consumer of one hosted domain: `mailroom-inbox-<domain>` (KV-token encoded, so
+   * `orders.example` → `mailroom-inbox-orders=2Eexample`; a fingerprint past 64 characters).
+   * Every process hosting the domain shares it; see {@link Names.inboxDomainFilter}.
+   */
+  inboxDomainConsumer(domain: string): string;
+  /** The filter of {@link Names.inboxDomainConsumer}: `mailroom.inbox.<domain>.>`, every sender's envelopes to that domain. */
+  inboxDomainFilter(domain: string): string;
   /** The ordered inbox: `MAILROOM_ORDERED`, subjects `mailroom.ordered.<partition>.<to>.<from>`. */
   readonly ordered: {
     readonly stream: string;
@@ -169,6 +177,12 @@ export interface Names {
   parseConversationDoneSubject(subject: string): ParsedKey;
   /** KV bucket names: `mailroom-status`, `mailroom-replay`, `mailroom-outbound`, `mailroom-conversations`, `mailroom-subscriptions`, `mailroom-workflows`. */
   readonly buckets: { readonly status: string; readonly replay: string; readonly outbound: string; readonly conversations: string; readonly subscriptions: string; readonly workflows: string };
+  /** The cluster-wide throttle's bucket, `mailroom-throttle`: created only when a limit has `scope: cluster` (so not in {@link Names.buckets}). */
+  readonly throttleBucket: string;
+  /** The throttle bucket key of a subject's cluster-wide in-flight leases: `f.<subject>`. */
+  throttleInFlightKey(subject: string): string;
+  /** The throttle bucket key of a sender's cluster-wide token bucket: `r.<sender>`. */
+  throttleRateKey(sender: string): string;
   /** The outbound bucket key of an outbound envelope, by its deterministic message ID (`reply/<from>/<correlation>`, ...): one KV token. */
   outboundKey(msgId: string): string;
   /** The workflows bucket key of a workflow: `w.<id>`, KV-encoded. */
@@ -236,6 +250,11 @@ export function createNames(prefix = 'mailroom'): Names {
     streams: { inbox: `${upper}_INBOX`, outbox: `${upper}_OUTBOX`, dlq: `${upper}_DLQ`, timers: `${upper}_TIMERS`, tasks: `${upper}_TASKS` },
     streamSubjects: { inbox: `${lower}.inbox.>`, outbox: `${lower}.outbox.>`, dlq: `${lower}.dlq.>`, timers: `${lower}.timers.>`, tasks: `${lower}.tasks.>` },
     consumers: { inbox: `${lower}-inbox`, outbox: `${lower}-outbox`, timers: `${lower}-timers`, tasks: `${lower}-tasks` },
+    inboxDomainConsumer: (domain) => {
+      const token = domainKeyToken(domain);
+      return `${lower}-inbox-${token.length <= 64 ? token : fingerprint(domain)}`;
+    },
+    inboxDomainFilter: (domain) => `${lower}.inbox.${domainToken(domain)}.>`,
     timerSubject: (kind) => `${lower}.timers.${encodeToken(kind)}`,
     taskSubject: (kind) => `${lower}.tasks.${encodeToken(kind)}`,
     ordered: {
@@ -253,6 +272,9 @@ export function createNames(prefix = 'mailroom'): Names {
       return parseKey(value.slice(head.length));
     },
     buckets: { status: `${lower}-status`, replay: `${lower}-replay`, outbound: `${lower}-outbound`, conversations: `${lower}-conversations`, subscriptions: `${lower}-subscriptions`, workflows: `${lower}-workflows` },
+    throttleBucket: `${lower}-throttle`,
+    throttleInFlightKey: (subject) => `f.${encodeKeyToken(subject)}`,
+    throttleRateKey: (sender) => `r.${domainKeyToken(sender)}`,
     outboundKey: (msgId) => encodeKeyToken(msgId),
     workflowKey: (id) => `w.${encodeKeyToken(id)}`,
     workflowCorrelationKey: (correlation) => `c.${encodeKeyToken(correlation)}`,

@@ -4,12 +4,12 @@
  * resource is read back, created if missing, and updated where it differs.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy, ReplayPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, JetStreamApiCodes, ReplayPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { nanos } from '@nats-io/transport-node';
 import { ConfigError, TransportError } from '../errors.ts';
 import type { Names } from './names.ts';
-import { ensureBucket, ensureConsumer, ensureStream, message, placementOf, type ProvisionDrift, type ProvisionPlacement } from './ensure-resource.ts';
+import { consumerInfo, ensureBucket, ensureConsumer, ensureStream, isApiError, message, placementOf, type ProvisionDrift, type ProvisionPlacement } from './ensure-resource.ts';
 
 export { ProvisionDrift, type ProvisionPlacement } from './ensure-resource.ts';
 
@@ -38,6 +38,12 @@ export interface ProvisionOptions {
   readonly ordered?: { readonly partitions: number };
   /** TTL of the status bucket (`max_age`, updated on an existing bucket); absent or 0 keeps statuses. */
   readonly statusTtlMs?: number;
+  /**
+   * The domains this process hosts: one inbox consumer per domain (filtered on its subjects)
+   * instead of the shared one, so processes hosting different domains share a prefix safely.
+   * Absent: the shared inbox consumer. See {@link retireSharedInboxConsumer} for the upgrade.
+   */
+  readonly inboxDomains?: readonly string[];
   /** Stream and bucket replicas (default 1; 3 or 5 on a JetStream cluster). Raised on existing ones, never lowered unless `force`. */
   readonly replicas?: number;
   /** Where new streams and buckets are placed: a cluster by name, and server tags. Never changed on existing ones unless `force`. */
@@ -187,7 +193,14 @@ export async function provision(nc: NatsConnection, names: Names, options: Provi
   });
   const inboxC = { maxDeliver: inbox.maxDeliver, ackWaitMs: inbox.ackWaitMs, maxAckPending: inbox.maxAckPending ?? 1024 };
   const outboxC = { ...inboxC, ...stripUndefined(options.outbox ?? {}) };
-  await ensureConsumer(jsm, names.streams.inbox, consumer(names.consumers.inbox, inboxC, 'Mailroom: envelope actors'), ctx);
+  if (options.inboxDomains) {
+    // A work-queue stream refuses overlapping consumers: the shared one goes first.
+    if (options.inboxDomains.length > 0) await retireSharedInboxConsumer(jsm, names);
+    for (const domain of options.inboxDomains) {
+      const want = { ...consumer(names.inboxDomainConsumer(domain), inboxC, `Mailroom: envelope actors of ${domain}`), filter_subject: names.inboxDomainFilter(domain) };
+      await ensureConsumer(jsm, names.streams.inbox, want, ctx);
+    }
+  } else await ensureConsumer(jsm, names.streams.inbox, consumer(names.consumers.inbox, inboxC, 'Mailroom: envelope actors'), ctx);
   await ensureConsumer(jsm, names.streams.outbox, consumer(names.consumers.outbox, outboxC, 'Mailroom: outbox worker'), ctx);
   if (options.ordered && options.ordered.partitions > 0) {
     await ensureStream(jsm, stream(names.ordered.stream, names.ordered.streamSubject, 'Mailroom: envelopes handled in order per key'), streamMutable, ctx);
@@ -213,6 +226,31 @@ export async function provision(nc: NatsConnection, names: Names, options: Provi
   const subscriptions = await ensureBucket(js, jsm, names.buckets.subscriptions, { history: 1, ttlMs: 0, replicas, description: 'Mailroom: topic subscriptions' }, ctx);
   const workflows = await ensureBucket(js, jsm, names.buckets.workflows, { history: 1, ttlMs: 0, replicas, description: 'Mailroom: durable workflows' }, ctx);
   return { js, jsm, status, replay, outbound, conversations, subscriptions, workflows, drift };
+}
+
+/**
+ * The upgrade from the shared inbox consumer (`<prefix>-inbox`, every domain) to one per
+ * domain. A work-queue stream keeps a message until it is acked, so deleting the consumer
+ * loses nothing: what it had delivered and not acked goes to the per-domain consumers. It is
+ * deleted only when idle (nothing unacked, no pull waiting): a process of an older Mailroom
+ * still pulling from it is a `TransportError` (stop those first), never a silent takeover.
+ * Returns whether it was deleted.
+ */
+export async function retireSharedInboxConsumer(jsm: JetStreamManager, names: Names): Promise<boolean> {
+  const shared = await consumerInfo(jsm, names.streams.inbox, names.consumers.inbox);
+  if (!shared) return false;
+  if (shared.num_ack_pending > 0 || shared.num_waiting > 0) {
+    throw new TransportError(
+      `the shared inbox consumer ${names.streams.inbox}/${names.consumers.inbox} is in use (${shared.num_ack_pending} unacked, ${shared.num_waiting} pulls waiting): ` +
+        `stop the processes of the older Mailroom that pull from it, then start this one again once their pulls have expired (at most 30 s; per-domain consumers replace it).`,
+    );
+  }
+  try {
+    await jsm.consumers.delete(names.streams.inbox, names.consumers.inbox);
+  } catch (e) {
+    if (!isApiError(e, JetStreamApiCodes.ConsumerNotFound)) throw new TransportError(`cannot delete the shared inbox consumer: ${message(e)}`, { cause: e });
+  }
+  return true;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
