@@ -143,7 +143,7 @@ export async function startRuntime(connected: ConnectedRuntime, options: Mailroo
         status,
         deadLetters,
         delivery: { maxAttempts: delivery.maxAttempts, concurrency: delivery.concurrency, ackWaitMs: delivery.ackWaitMs, retry: delivery.retry, subjects: delivery.subjects, handlerTimeoutMs: delivery.handlerTimeoutMs, stopGraceMs: delivery.stopGraceMs },
-        throttle: await createThrottle({ subjects: delivery.subjects, ...(delivery.senderRate ? { senderRate: delivery.senderRate } : {}), now, js, names, leaseMs: delivery.ackWaitMs, onError }),
+        throttle: await createThrottle({ subjects: delivery.subjects, ...(delivery.senderRate ? { senderRate: delivery.senderRate } : {}), now, js, names, leaseMs: delivery.ackWaitMs, replicas: config.nats.replicas, onError }),
         onSettled: (s, decoded: DecodedEnvelope | undefined) => events.emit('settled', s, decoded?.envelope),
         onTransition: (t) => events.emit('transition', t),
         callback: (url, s) => outbound.callback(url, s, s),

@@ -77,14 +77,16 @@ export interface CreateThrottleOptions extends Omit<ThrottleOptions, 'cluster'> 
   readonly names: Pick<Names, 'throttleBucket' | 'throttleInFlightKey' | 'throttleRateKey'>;
   /** How long a cluster slot of a process that stopped renewing it (it died) stays taken. */
   readonly leaseMs: number;
+  /** Replicas of the throttle bucket when it is created (`nats.replicas`). */
+  readonly replicas?: number;
   readonly onError?: (error: unknown, context: string) => void;
 }
 
 /** A {@link Throttle}; opens (or creates) the throttle bucket only when a limit's scope is `cluster`. */
 export async function createThrottle(options: CreateThrottleOptions): Promise<Throttle> {
-  const { js, names, leaseMs, onError, ...limits } = options;
+  const { js, names, leaseMs, replicas, onError, ...limits } = options;
   const clustered = limits.senderRate?.scope === 'cluster' || Object.values(limits.subjects).some((s) => s.scope === 'cluster' && s.maxInFlight !== undefined);
   if (!clustered) return new Throttle(limits);
-  const cluster = await ClusterThrottle.open(js, names.throttleBucket, { names, leaseMs, ...(limits.now ? { now: limits.now } : {}), ...(onError ? { onError } : {}) });
+  const cluster = await ClusterThrottle.open(js, names.throttleBucket, { names, leaseMs, ...(replicas ? { replicas } : {}), ...(limits.now ? { now: limits.now } : {}), ...(onError ? { onError } : {}) });
   return new Throttle({ ...limits, cluster });
 }
