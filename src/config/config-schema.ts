@@ -212,7 +212,14 @@ export function createConfigSchema(baseDir = '') {
         .default([]),
       dns: s.dns.prefault({}),
     }).prefault({}),
-    directory: z.record(DomainName, HttpUrl).default({}),
+    /**
+     * Remote domains: the inbox URL (`partner.example: https://…/inbox`), or
+     * `{ inbox?, canonical? }` where `canonical` is the form signatures for that domain cover
+     * (`jcs`, the default, or `python` for a peer that verifies only the reference's form).
+     */
+    directory: z
+      .record(DomainName, z.union([HttpUrl, strictObject({ inbox: HttpUrl.optional(), canonical: z.enum(['jcs', 'python']).optional() })], { error: 'expected an inbox URL or { inbox, canonical: jcs | python }' }))
+      .default({}),
     manifests: z.record(DomainName, strictObject({ feedback: DomainName.optional() })).default({}),
     /** Publish/subscribe: the domains subscribed to each topic (more can subscribe at run time). */
     topics: z
@@ -235,7 +242,25 @@ export function createConfigSchema(baseDir = '') {
     config.http.sendAs.forEach((domain, index) => {
       if (!hosted.has(domain)) ctx.addIssue({ code: 'custom', message: `${domain} is not a domain of this config (domains: ${[...hosted].join(', ') || 'none'})`, path: ['http', 'sendAs', index] });
     });
-  });
+  }).transform(({ directory, ...config }) => ({ ...config, ...splitDirectory(directory) }));
+}
+
+/** What a directory entry says about a remote domain besides its inbox. */
+export interface PeerConfig {
+  /** The canonical form to sign envelopes for it with; stated in the entry (absent: unknown, `jcs` is used). */
+  readonly canonical: 'jcs' | 'python';
+}
+
+/** `directory` as inbox URLs (the shape it always had) and `peers`: the entries that name a canonical form. */
+function splitDirectory(entries: Record<string, string | { inbox?: string | undefined; canonical?: 'jcs' | 'python' | undefined }>) {
+  const directory: Record<string, string> = {};
+  const peers: Record<string, PeerConfig> = {};
+  for (const [name, entry] of Object.entries(entries)) {
+    const inbox = typeof entry === 'string' ? entry : entry.inbox;
+    if (inbox !== undefined) directory[name] = inbox;
+    if (typeof entry !== 'string' && entry.canonical !== undefined) peers[name] = { canonical: entry.canonical };
+  }
+  return { directory, peers };
 }
 
 /**
