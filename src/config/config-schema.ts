@@ -124,10 +124,19 @@ function sections(baseDir: string) {
   const dns = strictObject({
     enabled: z.boolean().default(false),
     servers: z.array(DnsServer).default([]),
-    requireDnssec: z.boolean().default(true),
+    /** DNSSEC as the reference checks it (AD on the TXT and on the DS of `pw.{From}`); `false` is the explicit opt-out. */
+    dnssec: z.boolean().optional(),
+    /** The older name of `dnssec`. */
+    requireDnssec: z.boolean().optional(),
     timeout: duration(1).default(2 * SECOND),
     cacheTtl: duration(0).default(5 * MINUTE),
-  }).transform((d) => ({ enabled: d.enabled, servers: d.servers, requireDnssec: d.requireDnssec, timeoutMs: d.timeout, cacheTtlMs: d.cacheTtl }));
+  })
+    .superRefine((d, ctx) => {
+      if (d.dnssec !== undefined && d.requireDnssec !== undefined && d.dnssec !== d.requireDnssec) {
+        ctx.addIssue({ code: 'custom', message: 'dnssec and requireDnssec say different things: keep dnssec', path: ['requireDnssec'] });
+      }
+    })
+    .transform((d) => ({ enabled: d.enabled, servers: d.servers, requireDnssec: d.dnssec ?? d.requireDnssec ?? true, timeoutMs: d.timeout, cacheTtlMs: d.cacheTtl }));
 
   const validation = strictObject({
     maxSkew: duration(0).default(5 * MINUTE),
