@@ -5,7 +5,7 @@ import type { EnvelopeStatus } from '../runtime/status-store.ts';
 import { addConfigOptions, loadConfigWithFlags, runtimeAdminUrl, runtimeUrl, type ConfigFlags } from './config-option.ts';
 import { AdminTokenError, CliUsageError, literalOrFile } from './io.ts';
 import { addTokenOption, authHeaders, envToken, type RuntimeConnection } from './runtime-client.ts';
-import { parseBodyArgument } from './sign-command.ts';
+import { canonicalOption, parseBodyArgument } from './sign-command.ts';
 
 interface SendFlags extends ConfigFlags {
   from: string;
@@ -16,6 +16,7 @@ interface SendFlags extends ConfigFlags {
   wait?: boolean;
   timeout: string;
   token?: string;
+  canonical?: 'jcs' | 'python';
 }
 
 async function getJson<T>(url: string, connection: RuntimeConnection): Promise<T | undefined> {
@@ -81,6 +82,7 @@ export function registerSendCommand(program: Command): void {
     .option('--inbox <url>', 'the inbox to POST to (default: this config\'s runtime, /inbox)')
     .option('--wait', 'send it as a request through the runtime (a conversation: an admin route, --from must be in http.sendAs) and wait for the reply, the feedback or the timeout')
     .option('--timeout <seconds>', 'with --wait: the conversation timeout', '15')
+    .addOption(canonicalOption().conflicts('wait'))
     .addHelpText('after', `\nExample:\n  mailroom send -c examples/quickstart/mailroom.yaml --from orders.example --to shop.example \\\n    --subject Hello@Host --body '{"text":"hi"}' --wait\n`)
     .action(async (flags: SendFlags) => {
       const config = await loadConfigWithFlags(flags);
@@ -88,13 +90,15 @@ export function registerSendCommand(program: Command): void {
       const body = parseBodyArgument(await literalOrFile(flags.body, 'body file'));
       if (flags.wait) {
         const token = flags.token ?? envToken() ?? config.http.adminTokens[0];
-        return converse({ base: runtimeAdminUrl(config), ...(token ? { token } : {}) }, flags, body);
+        // The runtime signs the request itself, with the form the directory gives for --to.
+        return converse({ base: runtimeAdminUrl(config), ...(token ? { token } : {}) }, flags, body.plain());
       }
       const domain = config.domains.find((d) => d.name === flags.from);
       if (!domain) throw new CliUsageError(`${flags.from} is not a domain of this config`, `domains here: ${config.domains.map((d) => d.name).join(', ') || '(none)'}`);
       const { encodeEnvelope, signEnvelope } = await import('../envelope/index.ts');
       const key = parsePrivateKey(await readFile(domain.privateKey, 'utf8'));
-      const envelope = signEnvelope({ From: domain.name, Selector: domain.selector, To: flags.to, Subject: flags.subject, Body: body as never }, key);
+      const canonical = flags.canonical ?? config.peers[flags.to.toLowerCase()]?.canonical ?? 'jcs';
+      const envelope = signEnvelope({ From: domain.name, Selector: domain.selector, To: flags.to, Subject: flags.subject, Body: body }, key, { canonical });
       const inbox = flags.inbox ?? `${base}/inbox`;
       let res: Response;
       try {

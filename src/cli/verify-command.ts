@@ -1,7 +1,8 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { DecodedEnvelope } from '../envelope/index.ts';
 import { checkTimestamp } from '../envelope/timestamp-window.ts';
 import type { Rejection } from '../envelope/types.ts';
+import type { DnsKeyRejection } from '../keys/dns-key-resolver.ts';
 import { parsePublicKey, type PublicKey } from '../keys/public-key.ts';
 import { parseDuration } from '../config/duration.ts';
 import { CliUsageError, keyArgument, readFileOrFail, readStdinBounded } from './io.ts';
@@ -10,7 +11,8 @@ interface VerifyOptions {
   key?: string;
   dns?: boolean;
   dnsServer?: string[];
-  requireDnssec?: boolean;
+  /** `--no-dnssec` sets it false; otherwise true. */
+  dnssec: boolean;
   maxAge?: string;
   maxSkew: string;
 }
@@ -23,15 +25,30 @@ function printRejection(error: Rejection): void {
   process.exitCode = 1;
 }
 
-async function keyFor(decoded: DecodedEnvelope, options: VerifyOptions): Promise<PublicKey | undefined> {
+/** The sender key, or the rejection that says why there is none (a DNS answer that was not used names its reason as `code`). */
+async function keyFor(decoded: DecodedEnvelope, options: VerifyOptions): Promise<PublicKey | Rejection> {
+  const { From, Selector } = decoded.envelope.Header;
+  const missing = (code?: string, detail = `no key for ${From} selector ${Selector ?? '(none)'}`): Rejection => ({ reason: 'key-not-found', detail, ...(code ? { code } : {}) });
   if (options.key !== undefined) return parsePublicKey(await keyArgument(options.key));
   const { createCachedKeyResolver, createDnsKeyResolver } = await import('../keys/index.ts');
+  let refused: Rejection | undefined;
   const resolver = createCachedKeyResolver(
-    createDnsKeyResolver({ ...(options.dnsServer ? { servers: options.dnsServer } : {}), requireDnssec: options.requireDnssec ?? false }),
+    createDnsKeyResolver({
+      ...(options.dnsServer ? { servers: options.dnsServer } : {}),
+      requireDnssec: options.dnssec,
+      onRejected: ({ reason, name }) => (refused = missing(reason, `the DNS answer for ${name} was not used: ${dnsReasons[reason]}`)),
+    }),
   );
-  const { From, Selector } = decoded.envelope.Header;
-  return resolver.resolve(From, Selector);
+  return (await resolver.resolve(From, Selector)) ?? refused ?? missing();
 }
+
+const dnsReasons: Record<DnsKeyRejection['reason'], string> = {
+  'invalid-name': 'not a DNS name',
+  'not-authenticated': 'the TXT answer lacks the DNSSEC AD flag (--no-dnssec to accept it)',
+  'ds-not-authenticated': 'the DS answer lacks the DNSSEC AD flag (--no-dnssec to accept it)',
+  'ds-missing': 'no DS record, so no DNSSEC chain (--no-dnssec to accept it)',
+  'invalid-key': 'the DKIM record holds no usable key',
+};
 
 /** `mailroom verify`: prints OK (exit 0) or `reason: <named reason>` with detail (exit 1). */
 export function registerVerifyCommand(program: Command): void {
@@ -42,10 +59,11 @@ export function registerVerifyCommand(program: Command): void {
     .option('--key <public>', 'the sender public key: a PEM file, a DKIM TXT file, or a raw base64 key')
     .option('--dns', 'look the key up in DNS at {Selector}._domainkey.pw.{From}')
     .option('--dns-server <host:port...>', 'DNS server(s) to ask (default: /etc/resolv.conf)')
-    .option('--require-dnssec', 'with --dns: accept only answers with the DNSSEC AD flag')
+    .option('--no-dnssec', 'with --dns: accept a key without DNSSEC (by default the TXT answer and the DS answer of pw.{From} must carry the AD flag)')
+    .addOption(new Option('--require-dnssec', 'with --dns: the default; kept for older scripts').hideHelp())
     .option('--max-age <duration>', 'reject envelopes older than this (e.g. 5m); off by default')
     .option('--max-skew <duration>', 'with --max-age: reject timestamps further than this in the future', '5m')
-    .addHelpText('after', '\nExit codes: 0 valid, 1 rejected (reason printed), 2 usage or I/O error.\n\nExamples:\n  mailroom verify --key keys/orders.example.pw1.public.pem < envelope.json\n  mailroom verify --dns envelope.json\n')
+    .addHelpText('after', '\nExit codes: 0 valid, 1 rejected (reason printed), 2 usage or I/O error.\n\nExamples:\n  mailroom verify --key keys/orders.example.pw1.public.pem < envelope.json\n  mailroom verify --dns envelope.json\n  mailroom verify --dns --no-dnssec --dns-server 127.0.0.1:5353 envelope.json\n')
     .action(async (file: string | undefined, options: VerifyOptions) => {
       if ((options.key === undefined) === (options.dns !== true)) {
         throw new CliUsageError('give exactly one of --key or --dns');
@@ -61,10 +79,7 @@ export function registerVerifyCommand(program: Command): void {
         if (!fresh.ok) return printRejection(fresh.error);
       }
       const key = await keyFor(decoded.value, options);
-      if (!key) {
-        const { From, Selector } = decoded.value.envelope.Header;
-        return printRejection({ reason: 'key-not-found', detail: `no key for ${From} selector ${Selector ?? '(none)'}` });
-      }
+      if ('reason' in key) return printRejection(key);
       const verified = verifyDecoded(decoded.value, key);
       if (!verified.ok) return printRejection(verified.error);
       process.stdout.write('OK\n');

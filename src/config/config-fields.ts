@@ -22,7 +22,10 @@ export function domainNameProblem(name: string): string | undefined {
   if (bad !== undefined) {
     return `"${name}": label "${bad}" is not a hostname label (1-63 letters, digits or hyphens, not starting or ending with a hyphen)`;
   }
-  if (/^\d+$/.test(labels[labels.length - 1] ?? '')) return `"${name}" is an address, not a domain name`;
+  const top = labels[labels.length - 1] ?? '';
+  if (/^\d+$/.test(top)) return `"${name}" is an address, not a domain name`;
+  // The reference implementation's rule, as in the envelope's isDomainName.
+  if (!/^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$/.test(top)) return `"${name}": the top-level label "${top}" must be 2-63 letters, or an xn-- label`;
   return undefined;
 }
 

@@ -144,10 +144,19 @@ function sections(baseDir: string) {
   const dns = strictObject({
     enabled: z.boolean().default(false),
     servers: z.array(DnsServer).default([]),
-    requireDnssec: z.boolean().default(true),
+    /** DNSSEC as the reference checks it (AD on the TXT and on the DS of `pw.{From}`); `false` is the explicit opt-out. */
+    dnssec: z.boolean().optional(),
+    /** The older name of `dnssec`. */
+    requireDnssec: z.boolean().optional(),
     timeout: duration(1).default(2 * SECOND),
     cacheTtl: duration(0).default(5 * MINUTE),
-  }).transform((d) => ({ enabled: d.enabled, servers: d.servers, requireDnssec: d.requireDnssec, timeoutMs: d.timeout, cacheTtlMs: d.cacheTtl }));
+  })
+    .superRefine((d, ctx) => {
+      if (d.dnssec !== undefined && d.requireDnssec !== undefined && d.dnssec !== d.requireDnssec) {
+        ctx.addIssue({ code: 'custom', message: 'dnssec and requireDnssec say different things: keep dnssec', path: ['requireDnssec'] });
+      }
+    })
+    .transform((d) => ({ enabled: d.enabled, servers: d.servers, requireDnssec: d.dnssec ?? d.requireDnssec ?? true, timeoutMs: d.timeout, cacheTtlMs: d.cacheTtl }));
 
   const validation = strictObject({
     maxSkew: duration(0).default(5 * MINUTE),
@@ -250,7 +259,14 @@ export function createConfigSchema(baseDir = '') {
         .default([]),
       dns: s.dns.prefault({}),
     }).prefault({}),
-    directory: z.record(DomainName, HttpUrl).default({}),
+    /**
+     * Remote domains: the inbox URL (`partner.example: https://…/inbox`), or
+     * `{ inbox?, canonical? }` where `canonical` is the form signatures for that domain cover
+     * (`jcs`, the default, or `python` for a peer that verifies only the reference's form).
+     */
+    directory: z
+      .record(DomainName, z.union([HttpUrl, strictObject({ inbox: HttpUrl.optional(), canonical: z.enum(['jcs', 'python']).optional() })], { error: 'expected an inbox URL or { inbox, canonical: jcs | python }' }))
+      .default({}),
     manifests: z.record(DomainName, strictObject({ feedback: DomainName.optional() })).default({}),
     /** Publish/subscribe: the domains subscribed to each topic (more can subscribe at run time). */
     topics: z
@@ -273,7 +289,25 @@ export function createConfigSchema(baseDir = '') {
     config.http.sendAs.forEach((domain, index) => {
       if (!hosted.has(domain)) ctx.addIssue({ code: 'custom', message: `${domain} is not a domain of this config (domains: ${[...hosted].join(', ') || 'none'})`, path: ['http', 'sendAs', index] });
     });
-  });
+  }).transform(({ directory, ...config }) => ({ ...config, ...splitDirectory(directory) }));
+}
+
+/** What a directory entry says about a remote domain besides its inbox. */
+export interface PeerConfig {
+  /** The canonical form to sign envelopes for it with; stated in the entry (absent: unknown, `jcs` is used). */
+  readonly canonical: 'jcs' | 'python';
+}
+
+/** `directory` as inbox URLs (the shape it always had) and `peers`: the entries that name a canonical form. */
+function splitDirectory(entries: Record<string, string | { inbox?: string | undefined; canonical?: 'jcs' | 'python' | undefined }>) {
+  const directory: Record<string, string> = {};
+  const peers: Record<string, PeerConfig> = {};
+  for (const [name, entry] of Object.entries(entries)) {
+    const inbox = typeof entry === 'string' ? entry : entry.inbox;
+    if (inbox !== undefined) directory[name] = inbox;
+    if (typeof entry !== 'string' && entry.canonical !== undefined) peers[name] = { canonical: entry.canonical };
+  }
+  return { directory, peers };
 }
 
 /**

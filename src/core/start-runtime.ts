@@ -25,6 +25,7 @@ import { createThrottle } from '../runtime/throttle.ts';
 import { Timers, startTimerWorker } from '../runtime/timers.ts';
 import { Topics } from '../runtime/topics.ts';
 import { inboxUrlFor } from '../config/index.ts';
+import { createCanonicalPolicy } from '../envelope/canonical-policy.ts';
 import { WorkflowEngine } from '../workflows/workflow-engine.ts';
 import { loadWorkflowModule } from '../workflows/workflow-module.ts';
 import type { ConnectedRuntime } from './connect-runtime.ts';
@@ -44,7 +45,8 @@ export async function startRuntime(connected: ConnectedRuntime, options: Mailroo
   const replay = new ReplayGuard(handles.replay, names.replayKey);
   const pool = options.cryptoPool === true ? await scope.acquire(async () => createCryptoPool(), (p) => p.close()) : options.cryptoPool || undefined;
   const signer = pool ? cryptoSigner(pool) : undefined;
-  const outbound = new Outbound(js, names.outboxSubject, undefined, signer, new OutboundClaims(handles.outbound, names.outboundKey));
+  const canonical = createCanonicalPolicy(config.peers, (domain, detail) => onError(new Error(detail), `canonical form of ${domain}`));
+  const outbound = new Outbound(js, names.outboxSubject, undefined, signer, new OutboundClaims(handles.outbound, names.outboundKey), canonical);
   const timers = new Timers(js, names);
   const topics = new Topics(handles.subscriptions, outbound, config.topics);
   const conversations = new Conversations(handles.conversations, nc, names, timers, (change) => events.emit('conversation', change));

@@ -1,6 +1,6 @@
 import { decodeStrictBase64 } from '../keys/public-key.ts';
 import { canonicalHeaderJson, joinCanonical, utf8Bytes, writeParsedJcs } from './canonical.ts';
-import { validateEnvelope } from './envelope-schema.ts';
+import { validateWireEnvelope } from './envelope-schema.ts';
 import type { LosslessValue } from './number-token.ts';
 import { parseText, type ParseOptions } from './parse-text.ts';
 import { pythonJson } from './python-canonical.ts';
@@ -8,7 +8,7 @@ import { ok, rejected, type Envelope, type Result } from './types.ts';
 
 /** A structurally valid envelope with its canonical bytes, ready to verify. */
 export interface DecodedEnvelope {
-  /** Normalised: Schema `pollyweb.org/MSG:1.0`, `Anonymous` From, `{}` Body when missing or null, empty Selector dropped. */
+  /** Normalised: Schema `pollyweb.org/MSG:1.0`, `Anonymous` From, domain names in From and To lower-cased, `{}` Body when missing or null, empty Selector dropped. */
   readonly envelope: Envelope;
   /** RFC 8785 canonical bytes of `{Body, Header{Correlation, From, Schema, Subject, Timestamp, To, [Selector]}}`. */
   readonly canonical: Uint8Array;
@@ -77,12 +77,12 @@ export function signatureBytes(decoded: DecodedEnvelope): Uint8Array | undefined
 export function decodeEnvelope(input: string | Uint8Array, options?: DecodeOptions): Result<DecodedEnvelope> {
   const parsed = parseText(input, options);
   if (!parsed.ok) return parsed;
-  const validated = validateEnvelope(parsed.value.value);
+  const validated = validateWireEnvelope(parsed.value.value);
   if (!validated.ok) return validated;
-  const envelope = validated.value;
+  const { envelope, signedHeader } = validated.value;
   const signature = decodeStrictBase64(envelope.Signature);
   if (!signature) return rejected('malformed', 'Signature is not standard padded base64', { field: 'Signature', code: 'not-base64' });
-  const headerJson = canonicalHeaderJson(envelope.Header);
+  const headerJson = canonicalHeaderJson(signedHeader);
   const canonical = utf8Bytes(joinCanonical(writeParsedJcs(envelope.Body), headerJson));
   return ok(new Decoded(envelope, canonical, signature, headerJson, parsed.value.losslessBody));
 }

@@ -5,7 +5,12 @@
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
-const TLD_START = /^[A-Za-z]/;
+/**
+ * The top-level label as the Python reference implementation of the protocol accepts it:
+ * letters only, 2-63 of them, or an IDNA `xn--` label (issue 17 records the rule, checked
+ * against the reference; `a.b`, `shop.c0m` and `shop.x1` are refused).
+ */
+const TOP_LABEL = /^(?:[A-Za-z]{2,63}|[Xx][Nn]--[A-Za-z0-9-]{1,59})$/;
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{3})?Z$/;
 
 /** Any 8-4-4-4-12 hex UUID, either case (versions and variants are not checked). */
@@ -15,15 +20,16 @@ export function isUuid(text: string): boolean {
 
 /**
  * A DNS host name of two or more labels (letters, digits, inner hyphens, 1-63 each, at
- * most 253 in all) whose last label starts with a letter, so IPv4 literals are not names.
- * Internationalised names must be in their `xn--` form.
+ * most 253 in all) whose last label is 2-63 letters or an `xn--` label, as the reference
+ * implementation requires (so IPv4 literals are not names either). Internationalised names
+ * must be in their `xn--` form. Either case; compare lower-cased.
  */
 export function isDomainName(text: string): boolean {
   if (text.length > 253) return false;
   const labels = text.split('.');
   if (labels.length < 2) return false;
   for (const label of labels) if (!LABEL.test(label)) return false;
-  return TLD_START.test(labels[labels.length - 1]!);
+  return TOP_LABEL.test(labels[labels.length - 1]!);
 }
 
 /** A domain name or a UUID (a wallet). */

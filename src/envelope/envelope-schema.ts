@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isAddress, isEnvelopeTimestamp, isUuid } from './envelope-fields.ts';
+import { isAddress, isDomainName, isEnvelopeTimestamp, isUuid } from './envelope-fields.ts';
 import { isPlainObject } from './json-tree.ts';
 import { MSG_SCHEMA, ok, rejected, type Envelope, type EnvelopeHeader, type Result } from './types.ts';
 
@@ -38,6 +38,17 @@ const MSG_VERSION = /^(?:pollyweb\.org\/|\.)MSG:\d+\.\d+$/;
  * well-formed other version), then the first bad field in `FIELD_ORDER` as `malformed`.
  */
 export function validateEnvelope(doc: Record<string, unknown>): Result<Envelope> {
+  const validated = validateWireEnvelope(doc);
+  return validated.ok ? ok(validated.value.envelope) : validated;
+}
+
+/**
+ * @internal {@link validateEnvelope}, also giving the header as signed: domain names in
+ * From and To are lower-cased in `envelope` (domains compare case-insensitively, so
+ * `To: SHOP.EXAMPLE` is `shop.example`), while the canonical bytes must use them as the
+ * sender wrote them.
+ */
+export function validateWireEnvelope(doc: Record<string, unknown>): Result<{ envelope: Envelope; signedHeader: EnvelopeHeader }> {
   const header = doc.Header;
   if (!isPlainObject(header)) return rejected('malformed', 'Header must be an object', { field: 'Header', code: header === undefined ? 'missing' : 'wrong-type' });
   const schema = header.Schema;
@@ -54,7 +65,15 @@ export function validateEnvelope(doc: Record<string, unknown>): Result<Envelope>
   const Header: EnvelopeHeader = h.Selector
     ? { Schema: MSG_SCHEMA, From, To: h.To, Subject: h.Subject, Correlation: h.Correlation, Timestamp: h.Timestamp, Selector: h.Selector }
     : { Schema: MSG_SCHEMA, From, To: h.To, Subject: h.Subject, Correlation: h.Correlation, Timestamp: h.Timestamp };
-  return ok({ Header, Body: Body ?? {}, Hash, Signature });
+  const from = lowerDomain(From);
+  const To = lowerDomain(h.To);
+  const envelope = { Header: from === From && To === h.To ? Header : { ...Header, From: from, To }, Body: Body ?? {}, Hash, Signature };
+  return ok({ envelope, signedHeader: Header });
+}
+
+/** A domain name in lower case; a UUID or `Anonymous` as it is. */
+function lowerDomain(address: string): string {
+  return isDomainName(address) ? address.toLowerCase() : address;
 }
 
 function firstIssue(issues: readonly z.core.$ZodIssue[], doc: Record<string, unknown>): Result<never> {

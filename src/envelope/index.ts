@@ -7,6 +7,10 @@ export { verifyDecoded, verifyDecodedAsync, verifyEnvelopeText } from './verify-
 export type { EnvelopeVerifier } from './verify-envelope.ts';
 export { signEnvelope, signEnvelopeAsync } from './sign-envelope.ts';
 export type { EnvelopeDraft, EnvelopeSigner, SignOptions } from './sign-envelope.ts';
+export { LosslessBody, parseLosslessBody, canonicalForms } from './lossless-body.ts';
+export type { CanonicalForm } from './lossless-body.ts';
+export { createCanonicalPolicy } from './canonical-policy.ts';
+export type { CanonicalPolicy } from './canonical-policy.ts';
 export { EnvelopeDraftError } from './envelope-draft-error.ts';
 export { encodeEnvelope } from './encode-envelope.ts';
 export { canonicalBytes, hashHex } from './canonical.ts';

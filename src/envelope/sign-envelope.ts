@@ -3,8 +3,11 @@ import type { PrivateKey } from '../keys/public-key.ts';
 import { canonicalBodyJson, canonicalHeaderJson, hashHex, joinCanonical, utf8Bytes } from './canonical.ts';
 import { EnvelopeDraftError } from './envelope-draft-error.ts';
 import { validateEnvelope } from './envelope-schema.ts';
+import { rememberBodyText } from './encode-envelope.ts';
 import { hasLoneSurrogate, inspectJson } from './json-tree.ts';
+import { LosslessBody, toLossless, type CanonicalForm } from './lossless-body.ts';
 import { defaultParseLimits } from './parse-limits.ts';
+import { pythonJson } from './python-canonical.ts';
 import { MSG_SCHEMA, type Envelope } from './types.ts';
 
 /** What a sender fills in; the rest (Schema, Correlation, Timestamp, Hash, Signature) is made by `signEnvelope`. */
@@ -13,8 +16,8 @@ export interface EnvelopeDraft {
   From?: string;
   To: string;
   Subject: string;
-  /** Defaults to `{}`. */
-  Body?: Envelope['Body'];
+  /** Defaults to `{}`. A {@link LosslessBody} keeps its number tokens on the wire and in the Python form. */
+  Body?: Envelope['Body'] | LosslessBody;
   /** Defaults to a random UUID. */
   Correlation?: string;
   /** Defaults to now, `YYYY-MM-DDTHH:MM:SS.mmmZ`. */
@@ -26,6 +29,13 @@ export interface EnvelopeDraft {
 export interface SignOptions {
   /** The clock for a missing Timestamp. */
   readonly now?: () => Date;
+  /**
+   * The canonical form hashed and signed: `jcs` (RFC 8785, the protocol's; default) or
+   * `python`, the reference implementation's sorted `json.dumps`, for a peer that verifies
+   * only that form. The two differ only for non-integer numbers, integers beyond 2^53 and
+   * keys outside the BMP.
+   */
+  readonly canonical?: CanonicalForm;
 }
 
 /**
@@ -57,6 +67,8 @@ export async function signEnvelopeAsync(draft: EnvelopeDraft, key: PrivateKey, s
 export interface PreparedEnvelope {
   readonly Header: Envelope['Header'];
   readonly Body: Envelope['Body'];
+  /** The Body's wire text when it must be written as given (a {@link LosslessBody}). */
+  readonly bodyText?: string;
   /** The canonical bytes the signature covers. */
   readonly bytes: Uint8Array;
   readonly Hash: string;
@@ -64,7 +76,8 @@ export interface PreparedEnvelope {
 
 /** @internal The draft checks, defaults, validation, canonical bytes and hash of {@link signEnvelope}. */
 export function prepareEnvelope(draft: EnvelopeDraft, options?: SignOptions): PreparedEnvelope {
-  const body = draft.Body ?? {};
+  const lossless = draft.Body instanceof LosslessBody ? draft.Body : undefined;
+  const body = lossless ? lossless.plain() : (draft.Body ?? {});
   const fault = typeof body === 'string' ? inspectJson(body, 1) : inspectJson(body, defaultParseLimits.maxDepth - 1);
   if (fault) throw new EnvelopeDraftError(`the Body is not sendable JSON: ${fault.code} at ${fault.path.replace('$', 'Body')}`, 'Body', fault.code);
   for (const field of ['Subject', 'Selector'] as const) {
@@ -91,13 +104,16 @@ export function prepareEnvelope(draft: EnvelopeDraft, options?: SignOptions): Pr
     throw new EnvelopeDraftError(`the draft is not a valid envelope: ${detail}`, field, code);
   }
   const { Header, Body } = validated.value;
-  const bytes = utf8Bytes(joinCanonical(canonicalBodyJson(Body), canonicalHeaderJson(Header)));
-  return { Header, Body, bytes, Hash: hashHex(bytes) };
+  const bodyJson = options?.canonical === 'python' ? pythonJson(lossless ? lossless.tree : toLossless(Body)) : canonicalBodyJson(Body);
+  const bytes = utf8Bytes(joinCanonical(bodyJson, canonicalHeaderJson(Header)));
+  return { Header, Body, ...(lossless ? { bodyText: lossless.text() } : {}), bytes, Hash: hashHex(bytes) };
 }
 
 /** @internal The envelope of `prepared` with its signature. */
 export function finishEnvelope(prepared: PreparedEnvelope, signature: Uint8Array): Envelope {
-  return { Header: prepared.Header, Body: prepared.Body, Hash: prepared.Hash, Signature: Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString('base64') };
+  const envelope = { Header: prepared.Header, Body: prepared.Body, Hash: prepared.Hash, Signature: Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString('base64') };
+  if (prepared.bodyText !== undefined) rememberBodyText(envelope, prepared.bodyText);
+  return envelope;
 }
 
 /** @internal Ed25519 over the bytes, or RSA PKCS#1 v1.5 with SHA-256. */

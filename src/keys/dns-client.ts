@@ -17,6 +17,19 @@ export interface TxtLookup {
   readonly records: readonly string[];
 }
 
+/** The DS answer for one name (the delegation of a signed zone). @internal */
+export interface DsLookup {
+  /** `false` for NXDOMAIN. */
+  readonly exists: boolean;
+  /** The AD flag of the answer: the resolver validated the DS record set with DNSSEC. */
+  readonly authenticated: boolean;
+  /** How many DS records are at the name. */
+  readonly records: number;
+}
+
+/** The record types asked for. @internal */
+type QueryType = 'TXT' | 'DS';
+
 /** @internal */
 export interface TxtQueryOptions {
   readonly servers: readonly DnsServerAddress[];
@@ -32,19 +45,19 @@ const MAX_CNAME_HOPS = 16;
 const labelOf = (server: DnsServerAddress): string =>
   server.host.includes(':') ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
 
-function buildQuery(id: number, name: string, dnssec: boolean): Buffer {
+function buildQuery(id: number, name: string, type: QueryType, dnssec: boolean): Buffer {
   return dnsPacket.encode({
     type: 'query',
     id,
     flags: dnsPacket.RECURSION_DESIRED | (dnssec ? dnsPacket.AUTHENTIC_DATA : 0),
-    questions: [{ type: 'TXT', class: 'IN', name }],
+    questions: [{ type, class: 'IN', name }],
     additionals: [
       { type: 'OPT', name: '.', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: dnssec ? dnsPacket.DNSSEC_OK : 0, flag_do: dnssec, options: [] },
     ],
   });
 }
 
-function decodeResponse(message: Buffer, id: number, name: string): DecodedPacket | undefined {
+function decodeResponse(message: Buffer, id: number, name: string, type: QueryType): DecodedPacket | undefined {
   let packet: DecodedPacket;
   try {
     packet = dnsPacket.decode(message);
@@ -52,7 +65,7 @@ function decodeResponse(message: Buffer, id: number, name: string): DecodedPacke
     return undefined; // not DNS, or mangled: keep waiting for the real answer
   }
   const question = packet.questions?.[0];
-  const answersUs = packet.type === 'response' && packet.id === id && question?.type === 'TXT' && question.name.toLowerCase() === name.toLowerCase();
+  const answersUs = packet.type === 'response' && packet.id === id && question?.type === type && question.name.toLowerCase() === name.toLowerCase();
   return answersUs ? packet : undefined;
 }
 
@@ -82,12 +95,12 @@ function networkError(server: DnsServerAddress, cause: unknown): DnsQueryError {
   return new DnsQueryError(`${labelOf(server)}: ${reason}`, 'network', labelOf(server), { cause });
 }
 
-function udpExchange(server: DnsServerAddress, query: Buffer, id: number, name: string, timeoutMs: number): Promise<DecodedPacket> {
+function udpExchange(server: DnsServerAddress, query: Buffer, id: number, name: string, type: QueryType, timeoutMs: number): Promise<DecodedPacket> {
   return withDeadline(server, timeoutMs, (settle) => {
     const socket = dgram.createSocket(net.isIPv6(server.host.split('%')[0] ?? '') ? 'udp6' : 'udp4');
     socket.on('error', (error) => settle(networkError(server, error)));
     socket.on('message', (message) => {
-      const packet = decodeResponse(message, id, name);
+      const packet = decodeResponse(message, id, name, type);
       if (packet) settle(undefined, packet);
     });
     // A connected socket only receives datagrams from the server it asked.
@@ -106,7 +119,7 @@ function udpExchange(server: DnsServerAddress, query: Buffer, id: number, name: 
   });
 }
 
-function tcpExchange(server: DnsServerAddress, query: Buffer, id: number, name: string, timeoutMs: number): Promise<DecodedPacket> {
+function tcpExchange(server: DnsServerAddress, query: Buffer, id: number, name: string, type: QueryType, timeoutMs: number): Promise<DecodedPacket> {
   return withDeadline(server, timeoutMs, (settle) => {
     const socket = net.connect({ host: server.host, port: server.port });
     let buffered = Buffer.alloc(0);
@@ -121,7 +134,7 @@ function tcpExchange(server: DnsServerAddress, query: Buffer, id: number, name: 
       while (buffered.length >= 2) {
         const length = buffered.readUInt16BE(0);
         if (buffered.length < 2 + length) return;
-        const packet = decodeResponse(buffered.subarray(2, 2 + length), id, name);
+        const packet = decodeResponse(buffered.subarray(2, 2 + length), id, name, type);
         buffered = buffered.subarray(2 + length);
         if (packet) return settle(undefined, packet);
       }
@@ -133,11 +146,11 @@ function tcpExchange(server: DnsServerAddress, query: Buffer, id: number, name: 
 }
 
 /** Asks one server: over UDP, then over TCP when the UDP answer is truncated (TC). */
-async function exchange(server: DnsServerAddress, name: string, options: TxtQueryOptions): Promise<DecodedPacket> {
+async function exchange(server: DnsServerAddress, name: string, type: QueryType, options: TxtQueryOptions): Promise<DecodedPacket> {
   const id = randomInt(0, 0x10000);
-  const query = buildQuery(id, name, options.dnssec);
-  const response = await udpExchange(server, query, id, name, options.timeoutMs);
-  return response.flag_tc ? tcpExchange(server, query, id, name, options.timeoutMs) : response;
+  const query = buildQuery(id, name, type, options.dnssec);
+  const response = await udpExchange(server, query, id, name, type, options.timeoutMs);
+  return response.flag_tc ? tcpExchange(server, query, id, name, type, options.timeoutMs) : response;
 }
 
 function joinStrings(data: TxtAnswer['data']): string {
@@ -167,15 +180,32 @@ function txtRecordsAt(answers: readonly Answer[], name: string): string[] {
  * @internal
  */
 export async function queryTxt(name: string, options: TxtQueryOptions): Promise<TxtLookup> {
+  const { response, exists } = await query(name, 'TXT', options);
+  return { exists, authenticated: response.flag_ad, records: exists ? txtRecordsAt(response.answers ?? [], name) : [] };
+}
+
+/**
+ * Looks up the DS records at `name` (asked with the same servers, tries and DNSSEC bits as
+ * {@link queryTxt}).
+ * @throws DnsQueryError when no server gave an answer.
+ * @internal
+ */
+export async function queryDs(name: string, options: TxtQueryOptions): Promise<DsLookup> {
+  const { response, exists } = await query(name, 'DS', options);
+  const owner = name.toLowerCase();
+  const records = exists ? (response.answers ?? []).filter((answer) => answer.type === 'DS' && answer.name.toLowerCase() === owner).length : 0;
+  return { exists, authenticated: response.flag_ad, records };
+}
+
+/** The first NOERROR or NXDOMAIN answer of any server in `tries` rounds. */
+async function query(name: string, type: QueryType, options: TxtQueryOptions): Promise<{ response: DecodedPacket; exists: boolean }> {
   const failures: DnsQueryError[] = [];
   for (let attempt = 0; attempt < options.tries; attempt++) {
     for (const server of options.servers) {
       try {
-        const response = await exchange(server, name, options);
+        const response = await exchange(server, name, type, options);
         const rcode = (response.flags ?? 0) & 0xf;
-        if (rcode === 0 || rcode === 3) {
-          return { exists: rcode === 0, authenticated: response.flag_ad, records: rcode === 0 ? txtRecordsAt(response.answers ?? [], name) : [] };
-        }
+        if (rcode === 0 || rcode === 3) return { response, exists: rcode === 0 };
         failures.push(new DnsQueryError(`${labelOf(server)} answered ${RCODES[rcode] ?? `rcode ${rcode}`}`, 'server-failure', labelOf(server)));
       } catch (error) {
         failures.push(error instanceof DnsQueryError ? error : networkError(server, error));
@@ -184,5 +214,5 @@ export async function queryTxt(name: string, options: TxtQueryOptions): Promise<
   }
   const last = failures.at(-1);
   const summary = failures.map((failure) => failure.message).join('; ');
-  throw new DnsQueryError(`no answer for TXT ${name} after ${failures.length} ${failures.length === 1 ? 'query' : 'queries'}: ${summary}`, last?.failure ?? 'network', last?.server ?? '', { cause: last });
+  throw new DnsQueryError(`no answer for ${type} ${name} after ${failures.length} ${failures.length === 1 ? 'query' : 'queries'}: ${summary}`, last?.failure ?? 'network', last?.server ?? '', { cause: last });
 }

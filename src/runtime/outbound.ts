@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
 import { encodeEnvelope, signEnvelope, signEnvelopeAsync, type EnvelopeDraft, type EnvelopeSigner } from '../envelope/index.ts';
+import type { CanonicalPolicy } from '../envelope/canonical-policy.ts';
 import type { Envelope } from '../envelope/types.ts';
 import type { KV } from '@nats-io/kv';
 import type { PrivateKey } from '../keys/index.ts';
@@ -96,12 +97,15 @@ export class Outbound {
     private readonly signer?: EnvelopeSigner,
     /** The durable outbound records; without them a rerun signs again (tests of other parts only). */
     private readonly claims?: OutboundClaims,
+    /** The canonical form per receiving domain (`directory` entries); without it, JCS. */
+    private readonly canonical?: CanonicalPolicy,
   ) {}
 
-  /** Signs `draft` as `identity`. */
+  /** Signs `draft` as `identity`, in the canonical form its receiver verifies. */
   async sign(identity: DomainIdentity, draft: EnvelopeDraft): Promise<Envelope> {
     const complete = { ...draft, From: identity.name, Selector: identity.selector };
-    return this.signer ? signEnvelopeAsync(complete, identity.key, this.signer) : signEnvelope(complete, identity.key);
+    const options = { canonical: this.canonical?.formFor(draft.To, draft.Body) ?? 'jcs' };
+    return this.signer ? signEnvelopeAsync(complete, identity.key, this.signer, options) : signEnvelope(complete, identity.key, options);
   }
 
   /**

@@ -11,8 +11,8 @@ describe('the commented example in src/config/README.md', () => {
     expect(block).toBeDefined();
     const config = parseConfig(parseConfigYaml(block ?? ''), { baseDir: '/srv/mailroom' });
     const defaults = parseConfig({}, { baseDir: '/srv/mailroom' });
-    const { domains, keys, directory, manifests, topics, workflows, delivery, ...rest } = config;
-    const { domains: _d, keys: defaultKeys, directory: _dir, manifests: _m, topics: _t, workflows: _w, delivery: defaultDelivery, ...defaultRest } = defaults;
+    const { domains, keys, directory, peers, manifests, topics, workflows, delivery, ...rest } = config;
+    const { domains: _d, keys: defaultKeys, directory: _dir, peers: _p, manifests: _m, topics: _t, workflows: _w, delivery: defaultDelivery, ...defaultRest } = defaults;
     expect(rest).toEqual(defaultRest);
     const { subjects, senderRate, ...deliveryRest } = delivery;
     const { subjects: _s, ...defaultDeliveryRest } = defaultDelivery;
@@ -25,6 +25,7 @@ describe('the commented example in src/config/README.md', () => {
     expect(domains.map((d) => d.name)).toEqual(['orders.example']);
     expect(keys.trusted.map((k) => k.domain)).toEqual(['shop.example']);
     expect(Object.keys(directory)).toEqual(['partner.example']);
+    expect(peers).toEqual({ 'ref.example': { canonical: 'python' } });
     expect(manifests).toEqual({ 'shop.example': { feedback: 'buffer.example' } });
   });
 });

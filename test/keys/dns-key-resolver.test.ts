@@ -15,7 +15,8 @@ const splitAt = (text: string, cuts: readonly number[]): string[] =>
   [0, ...cuts, text.length].slice(1).map((end, i, ends) => text.slice(i === 0 ? 0 : (ends[i - 1] ?? 0), end));
 
 let server: TestDnsServer;
-const resolver = (options: DnsKeyResolverOptions = {}) => createDnsKeyResolver({ servers: [server.address], timeoutMs: 500, ...options });
+/** DNSSEC off unless a test turns it on: most tests here are about the TXT look-up itself (the test server signs nothing). */
+const resolver = (options: DnsKeyResolverOptions = {}) => createDnsKeyResolver({ servers: [server.address], timeoutMs: 500, requireDnssec: false, ...options });
 
 beforeAll(async () => {
   server = await startDnsServer();
@@ -52,24 +53,50 @@ describe('createDnsKeyResolver', () => {
     expect(server.queries.map((query) => query.transport)).toEqual(['udp', 'tcp']);
   });
 
-  describe('requireDnssec', () => {
-    beforeEach(() => server.set(name('signed.example'), [{ type: 'TXT', data: KEY_A.dkim }]));
+  describe('requireDnssec (on by default), as the reference checks it: AD on the TXT and on the DS of pw.{From}', () => {
+    const ds = { type: 'DS' as const, data: { keyTag: 12345, algorithm: 15, digestType: 2, digest: Buffer.alloc(32, 7) } };
+    beforeEach(() => {
+      server.set(name('signed.example'), [{ type: 'TXT', data: KEY_A.dkim }]);
+      server.set('pw.signed.example', [ds]);
+    });
+    /** The default resolver: DNSSEC required. */
+    const strict = (onRejected?: (rejection: DnsKeyRejection) => void) => createDnsKeyResolver({ servers: [server.address], timeoutMs: 500, ...(onRejected ? { onRejected } : {}) });
 
-    it('accepts an answer with the AD flag, asking with the DO and AD bits', async () => {
+    it('accepts the key when both answers carry AD, asking with the DO and AD bits', async () => {
       server.behaviour.ad = true;
-      expect(spkiOf(await resolver({ requireDnssec: true }).resolve('signed.example', 'pw1'))).toEqual(expectedA);
-      expect(server.queries[0]).toMatchObject({ rd: true, ad: true, dnssecOk: true });
+      expect(spkiOf(await strict().resolve('Signed.Example', 'pw1'))).toEqual(expectedA);
+      expect(server.queries).toMatchObject([
+        { name: name('signed.example'), type: 'TXT', rd: true, ad: true, dnssecOk: true },
+        { name: 'pw.signed.example', type: 'DS', ad: true, dnssecOk: true },
+      ]);
     });
 
-    it('treats an answer without the AD flag as no key, and reports it', async () => {
+    it('refuses a TXT answer without AD (not-authenticated), without asking for the DS', async () => {
       const rejections: DnsKeyRejection[] = [];
-      const keys = resolver({ requireDnssec: true, onRejected: (rejection) => rejections.push(rejection) });
-      await expect(keys.resolve('signed.example', 'pw1')).resolves.toBeUndefined();
+      server.behaviour.adFor = { DS: true };
+      await expect(strict((r) => rejections.push(r)).resolve('signed.example', 'pw1')).resolves.toBeUndefined();
       expect(rejections).toEqual([{ reason: 'not-authenticated', domain: 'signed.example', selector: 'pw1', name: name('signed.example') }]);
+      expect(server.queries.map((q) => q.type)).toEqual(['TXT']);
     });
 
-    it('is off by default: an answer without AD is used', async () => {
-      expect(spkiOf(await resolver().resolve('signed.example', 'pw1'))).toEqual(expectedA);
+    it('refuses the key when the DS answer lacks AD (ds-not-authenticated)', async () => {
+      const rejections: DnsKeyRejection[] = [];
+      server.behaviour.adFor = { TXT: true, DS: false };
+      await expect(strict((r) => rejections.push(r)).resolve('signed.example', 'pw1')).resolves.toBeUndefined();
+      expect(rejections).toEqual([{ reason: 'ds-not-authenticated', domain: 'signed.example', selector: 'pw1', name: 'pw.signed.example' }]);
+    });
+
+    it('refuses the key when pw.{From} has no DS record (ds-missing), even with AD', async () => {
+      const rejections: DnsKeyRejection[] = [];
+      server.behaviour.ad = true;
+      server.set(name('nods.example'), [{ type: 'TXT', data: KEY_A.dkim }]);
+      await expect(strict((r) => rejections.push(r)).resolve('nods.example', 'pw1')).resolves.toBeUndefined();
+      expect(rejections).toEqual([{ reason: 'ds-missing', domain: 'nods.example', selector: 'pw1', name: 'pw.nods.example' }]);
+    });
+
+    it('opts out with requireDnssec: false: an unauthenticated TXT is used and no DS is asked for', async () => {
+      expect(spkiOf(await resolver({ requireDnssec: false }).resolve('signed.example', 'pw1'))).toEqual(expectedA);
+      expect(server.queries).toMatchObject([{ type: 'TXT', ad: false, dnssecOk: false }]);
     });
   });
 
@@ -104,7 +131,7 @@ describe('createDnsKeyResolver', () => {
     try {
       silent.behaviour.drop = true;
       server.set(name('second.example'), [{ type: 'TXT', data: KEY_A.dkim }]);
-      const keys = createDnsKeyResolver({ servers: [silent.address, server.address], timeoutMs: 300, tries: 1 });
+      const keys = createDnsKeyResolver({ servers: [silent.address, server.address], timeoutMs: 300, tries: 1, requireDnssec: false });
       expect(spkiOf(await keys.resolve('second.example', 'pw1'))).toEqual(expectedA);
       expect([silent.queries.length, server.queries.length]).toEqual([1, 1]);
     } finally {
@@ -119,7 +146,7 @@ describe('createDnsKeyResolver', () => {
         probe.close(() => resolve(free));
       });
     });
-    const error = await createDnsKeyResolver({ servers: [`127.0.0.1:${port}`], timeoutMs: 300, tries: 2 })
+    const error = await createDnsKeyResolver({ servers: [`127.0.0.1:${port}`], timeoutMs: 300, tries: 2, requireDnssec: false })
       .resolve('unreachable.example', 'pw1')
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(KeyLookupError);

@@ -10,11 +10,14 @@ import dnsPacket, { type Answer, type DecodedPacket } from 'dns-packet';
 export type DnsTestRecord =
   | { type: 'TXT'; data: string | readonly string[] }
   | { type: 'CNAME'; data: string }
-  | { type: 'A'; data: string };
+  | { type: 'A'; data: string }
+  | { type: 'DS'; data: { keyTag: number; algorithm: number; digestType: number; digest: Buffer } };
 
 export interface DnsServerBehaviour {
   /** Set the AD (authenticated data) flag on answers. */
   ad: boolean;
+  /** Per query type, overrides `ad` (e.g. `{ DS: false }`: the TXT authenticated, the DS not). */
+  adFor: Partial<Record<string, boolean>>;
   /** Answer UDP queries with TC set and no records, forcing the client onto TCP. */
   truncateUdp: boolean;
   /** Answer every query with this error code instead of the table. */
@@ -56,7 +59,7 @@ export interface TestDnsServer {
 }
 
 const RCODE = { NOERROR: 0, NXDOMAIN: 3, SERVFAIL: 2, REFUSED: 5 } as const;
-const defaults = (): DnsServerBehaviour => ({ ad: false, truncateUdp: false, rcode: undefined, drop: false, spoofWrongId: false, extraAnswers: [] });
+const defaults = (): DnsServerBehaviour => ({ ad: false, adFor: {}, truncateUdp: false, rcode: undefined, drop: false, spoofWrongId: false, extraAnswers: [] });
 
 /** Character-strings hold at most 255 bytes: longer strings are split. */
 function chunks(data: string | readonly string[]): Buffer[] {
@@ -71,6 +74,7 @@ function chunks(data: string | readonly string[]): Buffer[] {
 
 function toAnswer(name: string, record: DnsTestRecord): Answer {
   if (record.type === 'TXT') return { type: 'TXT', name, ttl: 60, class: 'IN', data: chunks(record.data) };
+  if (record.type === 'DS') return { type: 'DS', name, ttl: 60, class: 'IN', data: record.data };
   return { type: record.type, name, ttl: 60, class: 'IN', data: record.data };
 }
 
@@ -113,7 +117,8 @@ export async function startDnsServer(records: Record<string, readonly DnsTestRec
       dnssecOk: opt?.type === 'OPT' ? opt.flag_do : false,
     });
     if (behaviour.drop || !question) return [];
-    let flags = (query.flag_rd ? dnsPacket.RECURSION_DESIRED : 0) | dnsPacket.RECURSION_AVAILABLE | (behaviour.ad ? dnsPacket.AUTHENTIC_DATA : 0);
+    const ad = behaviour.adFor[question.type] ?? behaviour.ad;
+    let flags = (query.flag_rd ? dnsPacket.RECURSION_DESIRED : 0) | dnsPacket.RECURSION_AVAILABLE | (ad ? dnsPacket.AUTHENTIC_DATA : 0);
     const base = { type: 'response' as const, id: query.id ?? 0, questions: [question] };
     if (behaviour.rcode) return [dnsPacket.encode({ ...base, flags: flags | RCODE[behaviour.rcode] })];
     if (transport === 'udp' && behaviour.truncateUdp) return [dnsPacket.encode({ ...base, flags: flags | dnsPacket.TRUNCATED_RESPONSE })];
