@@ -5,8 +5,8 @@
 export { MailroomError, ConfigError, KeyFormatError, KeyLookupError, TransportError, NatsServerError, AlreadyRunningError, TypeScriptModuleError, MailroomNotStartedError, InspectionFilterError } from './errors.ts';
 
 // Envelope: parse, canonicalise, sign, verify.
-export { decodeEnvelope, verifyDecoded, verifyEnvelopeText, signEnvelope, encodeEnvelope, canonicalBytes, hashHex, defaultParseLimits } from './envelope/index.ts';
-export type { DecodedEnvelope, EnvelopeDraft, ParseLimits } from './envelope/index.ts';
+export { decodeEnvelope, verifyDecoded, verifyEnvelopeText, signEnvelope, encodeEnvelope, canonicalBytes, hashHex, defaultParseLimits, LosslessBody, parseLosslessBody, canonicalForms } from './envelope/index.ts';
+export type { DecodedEnvelope, EnvelopeDraft, ParseLimits, CanonicalForm } from './envelope/index.ts';
 export { checkTimestamp } from './envelope/timestamp-window.ts';
 export type { TimestampWindow } from './envelope/timestamp-window.ts';
 export { MSG_SCHEMA, envelopeReasons } from './envelope/types.ts';
