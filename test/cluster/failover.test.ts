@@ -29,6 +29,7 @@ describe('node loss on a 3-node cluster with R3 streams', () => {
   let fixture: Fixture;
   let mailroom: Mailroom;
   const finals = new Map<string, number>();
+  const settledAt: number[] = [];
 
   beforeAll(async () => {
     cluster = await startNatsCluster();
@@ -42,7 +43,9 @@ describe('node loss on a 3-node cluster with R3 streams', () => {
     });
     mailroom = await startMailroom(fixture.config, { handlers: { 'shop.example': { 'Hello@Host': ({ body }) => ({ echo: body }) } }, outboxWorker: false });
     mailroom.events.on('settled', (status) => {
-      if (status.final) finals.set(status.correlation, (finals.get(status.correlation) ?? 0) + 1);
+      if (!status.final) return;
+      finals.set(status.correlation, (finals.get(status.correlation) ?? 0) + 1);
+      settledAt.push(Date.now());
     });
     // Until the runtime provisions replicas itself (nats.replicas), raise what it made to R3.
     await raiseReplicas(jsm, fixture.prefix, 3);
@@ -76,8 +79,10 @@ describe('node loss on a 3-node cluster with R3 streams', () => {
     console.log(`failover: ${TOTAL} envelopes accepted, ${refused} POSTs answered 503 and posted again; node n${killed + 1} killed after ${KILL_AFTER}, restarted after ${RESTART_AFTER}`);
 
     await waitFor(() => correlations.every((c) => finals.has(c)), { what: 'a final status for every accepted envelope', timeoutMs: 60_000 });
-    const status = await Promise.all(correlations.map((c) => mailroom.status(orders.name, c)));
-    expect(status.filter((s) => !s?.final)).toEqual([]);
+    const gap = Math.max(...settledAt.slice(1).map((t, i) => t - settledAt[i]!));
+    console.log(`failover: the longest gap between two settled envelopes was ${gap} ms (reported, not asserted)`);
+    // Each status read until it is final: a KV read may be answered by a replica still catching up (the restarted node).
+    for (const c of correlations) await waitFor(async () => (await mailroom.status(orders.name, c))?.final, { what: `the final status of ${c} in the status bucket` });
     const replies = await readStream<Envelope>(nc, mailroom.names.streams.outbox);
     const perCorrelation = new Map<string, number>();
     for (const r of replies) perCorrelation.set(r.Header.Correlation, (perCorrelation.get(r.Header.Correlation) ?? 0) + 1);
