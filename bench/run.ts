@@ -4,7 +4,7 @@
  * baseline and its goal. Progress goes to stderr; the tables (or JSON) to stdout.
  *
  * Programs: envelope, hostile-input, crypto, pipeline (baseline, mailroom, bullmq, rabbitmq, crypto pool),
- * ingress, recovery, memory, conversations, workflows, cluster, package. Name some to run only those.
+ * ingress, recovery, failover, memory, conversations, workflows, cluster, package. Name some to run only those.
  */
 import { execFile } from 'node:child_process';
 import { availableParallelism, cpus, totalmem } from 'node:os';
@@ -20,6 +20,7 @@ const programs: Record<string, Program> = {
   pipeline: () => import('./pipeline.ts'),
   ingress: () => import('./ingress.ts'),
   recovery: () => import('./recovery.ts'),
+  failover: () => import('./failover.ts'),
   memory: () => import('./memory.ts'),
   conversations: () => import('./conversations.ts'),
   workflows: () => import('./workflows.ts'),

@@ -1,4 +1,4 @@
-import type { Consumer, JsMsg } from '@nats-io/jetstream';
+import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import { nak, settle } from './disposition.ts';
 
 /**
@@ -12,9 +12,20 @@ const STOP_GRACE_MS = 300;
 /** A message handed back on stop waits this long, so it goes to another process, not back to this stopping one. */
 const STOP_NAK_DELAY_MS = STOP_GRACE_MS;
 
+/**
+ * How long one pull waits on the server, and how often the server says it is alive while it
+ * waits. nats.js's defaults (30 s, 15 s) left a loop deaf for 12–40 s after its consumer's
+ * leader died: the pull died with it, and nats.js only noticed after two missed heartbeats,
+ * then waited out its own backoff. Short: a lost pull is noticed within two heartbeats.
+ */
+export const PULL_EXPIRES_MS = 5_000;
+export const IDLE_HEARTBEAT_MS = 1_000;
+
 /** A running consume loop. `stop()` stops pulling, waits for the work in flight (at most its grace), and is idempotent. */
 export interface ConsumeLoop {
   readonly active: () => number;
+  /** How many times a lost pull was replaced by a new one (see {@link PULL_EXPIRES_MS}). */
+  readonly renewals: () => number;
   stop(): Promise<void>;
 }
 
@@ -49,28 +60,59 @@ export async function startConsumeLoop(
   let idle: (() => void) | undefined;
   let stopping = false;
   let lastArrival = 0;
-  const messages = await consumer.consume({ max_messages: Math.max(16, Math.min(concurrency, 1024)) });
-  const loop = (async () => {
-    for await (const msg of messages) {
-      lastArrival = Date.now();
-      while (running.size >= Math.min(concurrency, limit()) && !stopping) await new Promise<void>((resolve) => (wake = resolve));
-      if (stopping) {
-        // Pulled but not started: hand it back now, not after the ack wait.
-        settle(msg, nak(STOP_NAK_DELAY_MS));
-        continue;
+  const pull = { max_messages: Math.max(16, Math.min(concurrency, 1024)), expires: PULL_EXPIRES_MS, idle_heartbeat: IDLE_HEARTBEAT_MS };
+  let messages = await consumer.consume(pull);
+  let renewing = false;
+  let renewals = 0;
+  /**
+   * Two heartbeats missed: the pull is lost (its consumer's leader died, or the node this
+   * connection was on). nats.js would check the consumer and wait out a backoff of up to
+   * `expires`; a new pull is quicker and lands as soon as a leader is elected (tried again
+   * every two heartbeats until one does). Only while the loop waits for a message, so no
+   * message that nats.js holds for it is dropped.
+   */
+  const watch = (current: ConsumerMessages) =>
+    void (async () => {
+      for await (const s of current.status()) {
+        if (s.type !== 'heartbeats_missed' || s.count < 2 || stopping || renewing || current !== messages) continue;
+        if (running.size >= Math.min(concurrency, limit())) continue;
+        renewing = true;
+        await current.close().catch(() => undefined);
       }
-      const controller = new AbortController();
-      running.set(msg, controller);
-      handle(msg, controller.signal)
-        .catch((error: unknown) => {
-          onError(error, `message ${msg.subject} #${msg.seq}`);
-          settle(msg, nak(1_000));
-        })
-        .finally(() => {
-          running.delete(msg);
-          wake?.();
-          if (running.size === 0) idle?.();
-        });
+    })().catch((error: unknown) => onError(error, 'consume loop status'));
+  watch(messages);
+  const loop = (async () => {
+    for (;;) {
+      for await (const msg of messages) {
+        lastArrival = Date.now();
+        while (running.size >= Math.min(concurrency, limit()) && !stopping) await new Promise<void>((resolve) => (wake = resolve));
+        if (stopping) {
+          // Pulled but not started: hand it back now, not after the ack wait.
+          settle(msg, nak(STOP_NAK_DELAY_MS));
+          continue;
+        }
+        const controller = new AbortController();
+        running.set(msg, controller);
+        handle(msg, controller.signal)
+          .catch((error: unknown) => {
+            onError(error, `message ${msg.subject} #${msg.seq}`);
+            settle(msg, nak(1_000));
+          })
+          .finally(() => {
+            running.delete(msg);
+            wake?.();
+            if (running.size === 0) idle?.();
+          });
+      }
+      if (!renewing || stopping) return;
+      messages = await consumer.consume(pull);
+      renewals++;
+      renewing = false;
+      if (stopping) {
+        await messages.close();
+        return;
+      }
+      watch(messages);
     }
   })().catch((error: unknown) => onError(error, 'consume loop'));
 
@@ -89,6 +131,7 @@ export async function startConsumeLoop(
   let closing: Promise<void> | undefined;
   return {
     active: () => running.size,
+    renewals: () => renewals,
     stop: () =>
       (closing ??= (async () => {
         stopping = true;

@@ -2,7 +2,7 @@
  * How the runtime is doing: whether its NATS connection is up (the inbox answers 503 while it
  * is not), whether it is ready (`GET /readyz`), and its queue depths (`GET /stats`, `/metrics`).
  */
-import type { JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamManager, StreamInfo } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { TransportError } from '../errors.ts';
 import type { Names } from '../transport/names.ts';
@@ -65,14 +65,21 @@ export class Health {
     },
   ) {}
 
+  /**
+   * Ready = connected, and the inbox stream can store: it answers, has a leader, and (on a
+   * cluster) a quorum of its replicas is current. During a leader election, or with too few
+   * nodes up, it is not ready, and the inbox would answer 503 past its deadline.
+   */
   readonly ready = async (): Promise<Readiness> => {
     if (!this.parts.connection.isConnected()) return { ready: false, detail: 'NATS is disconnected' };
+    const stream = this.parts.names.streams.inbox;
+    let info: StreamInfo;
     try {
-      await this.parts.jsm.streams.info(this.parts.names.streams.inbox);
-      return { ready: true, detail: 'NATS and the inbox stream answer' };
+      info = await this.parts.jsm.streams.info(stream);
     } catch (error) {
       return { ready: false, detail: `the inbox stream does not answer: ${error instanceof Error ? error.message : String(error)}` };
     }
+    return storable(info);
   };
 
   /** Queue depths; `actors` counts the envelope actors running in this process (read last, as the depths come in). */
@@ -93,4 +100,16 @@ export class Health {
       actors: actors(),
     };
   }
+}
+
+/** Whether a stream, as its info tells, can store now: a leader, and a quorum of its replicas (the leader counts) current. */
+export function storable(info: StreamInfo): Readiness {
+  const replicas = info.config.num_replicas || 1;
+  const cluster = info.cluster;
+  if (replicas <= 1 || !cluster) return { ready: true, detail: 'NATS and the inbox stream answer' };
+  if (!cluster.leader) return { ready: false, detail: `the inbox stream has no leader (an election is under way, or too few of its ${replicas} nodes are up)` };
+  const current = 1 + (cluster.replicas ?? []).filter((r) => r.current && !r.offline).length;
+  const quorum = Math.floor(replicas / 2) + 1;
+  if (current < quorum) return { ready: false, detail: `the inbox stream has ${current} of ${replicas} replicas current, fewer than a quorum (${quorum})` };
+  return { ready: true, detail: `NATS and the inbox stream answer (leader ${cluster.leader}, ${current} of ${replicas} replicas current)` };
 }

@@ -7,6 +7,8 @@ import { CALLBACK_HEADER, RECEIVED_AT_HEADER } from '../transport/message-header
 import { initialHistory } from './status-history.ts';
 import type { StatusStore } from './status-store.ts';
 import { setTraceHeaders, type TraceContext } from './trace-context.ts';
+import { apiErrorCode } from '../transport/jetstream-errors.ts';
+import { backoffDelayMs, jittered, type RetrySchedule } from './retry-policy.ts';
 
 /** The outcome of offering an envelope to the inbox. */
 export type AcceptOutcome =
@@ -23,20 +25,94 @@ export interface InboxDeps {
   readonly limits: ParseLimits;
   /** False while the NATS connection is down: refuse at once instead of waiting for a timeout. */
   readonly isConnected: () => boolean;
+  /** The wait for one PubAck; a publish that times out is tried again while the deadline allows. */
   readonly publishTimeoutMs: number;
+  /**
+   * How long a request may wait for JetStream to store its envelope, retries included
+   * (default {@link STORE_DEADLINE_MS}): long enough for a stream's leader election on a
+   * cluster, after which the inbox answers 503 + Retry-After.
+   */
+  readonly storeDeadlineMs?: number;
+  /** How long a request waits for a lost connection to come back (to another node of a cluster) before 503 (default {@link RECONNECT_WAIT_MS}). */
+  readonly reconnectWaitMs?: number;
   readonly onError?: (error: unknown, context: string) => void;
 }
+
+/** The default of `InboxDeps.storeDeadlineMs`: a JetStream leader election takes a few seconds (2.9: 2–5 s after the leader's last heartbeat). */
+export const STORE_DEADLINE_MS = 10_000;
+/** The default of `InboxDeps.reconnectWaitMs`: a client whose node died reconnects to another in milliseconds; one server that is down takes longer. */
+export const RECONNECT_WAIT_MS = 1_000;
+/** The backoff between tries to store (the shared retry policy's schedule; each delay jittered). */
+export const STORE_RETRY: RetrySchedule = { initialDelayMs: 50, maxDelayMs: 1_000, multiplier: 2 };
+
+/**
+ * True when a failed JetStream request may succeed if tried again soon: a timeout, no
+ * responders (a stream without a leader during an election), a lost connection, or a
+ * JetStream API error the server marks temporary (HTTP-like status 503). An API error with
+ * another status (a limit, a refused message) is an answer: trying again changes nothing.
+ */
+export function isTransientStoreError(error: unknown): boolean {
+  if (apiErrorCode(error) !== undefined) return (error as { status?: unknown }).status === 503;
+  return !(error instanceof Error && (error.name === 'ClosedConnectionError' || error.name === 'DrainingConnectionError'));
+}
+
+/**
+ * Runs `attempt` until it succeeds, fails for good ({@link isTransientStoreError} false) or
+ * `deadline` (epoch ms) comes, with the shared retry policy's backoff between tries. Each
+ * try gets the time left, at most `timeoutMs`. While the connection is down it waits for it
+ * (at most `reconnectWaitMs` in a row) instead of trying. Resolves with the value, or with
+ * the last error as `{ error }`; `tries` counts the tries made.
+ */
+export async function retryWithinDeadline<T>(
+  attempt: (timeoutMs: number) => Promise<T>,
+  options: { readonly deadline: number; readonly timeoutMs: number; readonly isConnected: () => boolean; readonly reconnectWaitMs: number; readonly now?: () => number },
+): Promise<{ readonly ok: true; readonly value: T; readonly tries: number } | { readonly ok: false; readonly error: unknown; readonly tries: number }> {
+  const now = options.now ?? Date.now;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(ms, options.deadline - now()))));
+  let tries = 0;
+  let lastError: unknown = new Error('the NATS connection is down');
+  for (;;) {
+    if (!options.isConnected()) {
+      const gaveUp = Math.min(options.deadline, now() + options.reconnectWaitMs);
+      while (!options.isConnected() && now() < gaveUp) await sleep(25);
+      if (!options.isConnected()) return { ok: false, error: new Error('the NATS connection is down'), tries };
+    }
+    const left = options.deadline - now();
+    if (left <= 0) return { ok: false, error: lastError, tries };
+    tries++;
+    try {
+      return { ok: true, value: await attempt(Math.min(options.timeoutMs, left)), tries };
+    } catch (error) {
+      lastError = error;
+      if (!isTransientStoreError(error)) return { ok: false, error, tries };
+    }
+    await sleep(jittered(backoffDelayMs(STORE_RETRY, tries)));
+  }
+}
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /**
  * Accepts one envelope: bounded parse and structural check, then a JetStream publish with
  * `Nats-Msg-Id = From/Correlation/Hash/…` (`names.inboxMsgId`): only a copy of the same signed
  * envelope is a duplicate, so an unverified copy sent first never blocks the genuine one.
- * `accepted` is returned only after the PubAck, so nothing is claimed before JetStream has it. The `queued` status is written after, off the reply path.
+ * `accepted` is returned only after the PubAck, so nothing is claimed before JetStream has it.
+ *
+ * On a cluster the publish is tried again until `storeDeadlineMs` (a leader election, a
+ * reconnect to another node), with the same `Nats-Msg-Id`: a try that timed out but was
+ * stored makes the next one a duplicate, not a second copy. `duplicate` is then reported
+ * false (the copy is this request's own). Past the deadline: `unavailable` (503 + Retry-After).
+ * The `queued` status is written after, off the reply path, and likewise retried.
  */
 export async function acceptEnvelope(input: Uint8Array, format: 'json' | 'yaml' | 'auto', deps: InboxDeps, trace?: TraceContext, callback?: string): Promise<AcceptOutcome> {
   const decoded = decodeEnvelope(input, { format, limits: deps.limits });
   if (!decoded.ok) return { kind: 'rejected', error: decoded.error };
-  if (!deps.isConnected()) return { kind: 'unavailable', detail: 'the NATS connection is down' };
+  const retry = {
+    deadline: Date.now() + (deps.storeDeadlineMs ?? STORE_DEADLINE_MS),
+    timeoutMs: deps.publishTimeoutMs,
+    isConnected: deps.isConnected,
+    reconnectWaitMs: deps.reconnectWaitMs ?? RECONNECT_WAIT_MS,
+  };
   const { Header, Hash, Signature } = decoded.value.envelope;
   const { From, To, Subject, Correlation } = Header;
   const receivedAt = new Date().toISOString();
@@ -44,30 +120,32 @@ export async function acceptEnvelope(input: Uint8Array, format: 'json' | 'yaml' 
   h.set(RECEIVED_AT_HEADER, receivedAt);
   setTraceHeaders(h, trace);
   if (callback) h.set(CALLBACK_HEADER, callback);
-  let ack;
-  try {
-    ack = await deps.js.publish(deps.subjectFor(decoded.value.envelope.Header), input, {
-      msgID: deps.names.inboxMsgId(From, Correlation, Hash, Signature),
-      headers: h,
-      timeout: deps.publishTimeoutMs,
+  const subject = deps.subjectFor(decoded.value.envelope.Header);
+  const msgID = deps.names.inboxMsgId(From, Correlation, Hash, Signature);
+  const stored = await retryWithinDeadline((timeout) => deps.js.publish(subject, input, { msgID, headers: h, timeout }), retry);
+  if (!stored.ok) {
+    if (stored.tries === 0) return { kind: 'unavailable', detail: 'the NATS connection is down' };
+    return { kind: 'unavailable', detail: `JetStream did not store the envelope (${stored.tries} tries): ${messageOf(stored.error)}` };
+  }
+  const ack = stored.value;
+  // A duplicate on a retry is most likely this request's own earlier try, stored after all.
+  const duplicate = ack.duplicate && stored.tries === 1;
+  if (!duplicate) {
+    const status = {
+      from: From,
+      to: To,
+      subject: Subject,
+      correlation: Correlation,
+      state: 'queued' as const,
+      final: false,
+      attempt: 0,
+      history: initialHistory(receivedAt, new Date().toISOString()),
+      updatedAt: new Date().toISOString(),
+    };
+    // A create: a try that was stored before its answer was lost leaves nothing to overwrite.
+    void retryWithinDeadline(() => deps.status.recordQueued(status), { ...retry, deadline: Date.now() + (deps.storeDeadlineMs ?? STORE_DEADLINE_MS) }).then((written) => {
+      if (!written.ok) deps.onError?.(written.error, 'recording queued status');
     });
-  } catch (error) {
-    return { kind: 'unavailable', detail: `JetStream did not store the envelope: ${error instanceof Error ? error.message : String(error)}` };
   }
-  if (!ack.duplicate) {
-    deps.status
-      .recordQueued({
-        from: From,
-        to: To,
-        subject: Subject,
-        correlation: Correlation,
-        state: 'queued',
-        final: false,
-        attempt: 0,
-        history: initialHistory(receivedAt, new Date().toISOString()),
-        updatedAt: new Date().toISOString(),
-      })
-      .catch((error: unknown) => deps.onError?.(error, 'recording queued status'));
-  }
-  return { kind: 'accepted', from: From, to: To, correlation: Correlation, hash: Hash, duplicate: ack.duplicate, sequence: ack.seq };
+  return { kind: 'accepted', from: From, to: To, correlation: Correlation, hash: Hash, duplicate, sequence: ack.seq };
 }
