@@ -107,7 +107,8 @@ export class Requests {
     const { Header } = envelope;
     if (Header.Subject !== FEEDBACK_SUBJECT) return this.parts.conversations.answeredBy(Header.To, Header.Correlation, Header.From);
     const about = feedbackAbout(envelope);
-    return about !== undefined && this.parts.conversations.answeredBy(about.sender, about.correlation, Header.From);
+    // Only a domain hosted here has conversations: no KV read for feedback about anyone else.
+    return about !== undefined && this.parts.domains.isLocal(about.sender) && this.parts.conversations.answeredBy(about.sender, about.correlation, Header.From);
   };
 
   /** A reply that arrived in the inbox ends the conversation it answers. */
