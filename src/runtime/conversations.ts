@@ -190,6 +190,17 @@ export class Conversations {
   }
 
   /**
+   * Whether `peer` answers a conversation of `from` with this correlation: one was started (it
+   * may wait still, or have ended already) and its request went to `peer`. One KV get on the
+   * durable record, so it holds in any process and after a restart. An ended one still counts:
+   * a late or repeated answer is an answer (ignored), not a new message for the handlers.
+   */
+  async answeredBy(from: string, correlation: string, peer: string): Promise<boolean> {
+    const entry = liveEntry(await this.kv.get(this.#key(from, correlation)));
+    return entry !== undefined && entry.json<PersistedConversation>().context.to === peer;
+  }
+
+  /**
    * Delivers an event to a conversation. `sender`, when given, must be the domain the request
    * went to: nobody else can answer it. Returns the outcome if this event finished it; undefined
    * when there is no such conversation, it had already finished, or the sender is not its peer.

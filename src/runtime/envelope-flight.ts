@@ -34,6 +34,12 @@ export interface Flight {
   /** What validation proved (absent when validation did not finish). */
   validation?: Validation;
   /**
+   * Set by validation when the envelope answers one of our requests (a stored conversation waits
+   * for, or has had, its correlation from its sender): a reply, or feedback about a request. Such
+   * an envelope ends its conversation instead of going to a handler; its Body is kept in its status.
+   */
+  answer?: 'reply' | 'feedback';
+  /**
    * The final status this very envelope (same Hash) already has: it was answered before (a
    * redelivery whose ack was lost, a re-post after a broker restart). The actor runs no side
    * effect and the status is not written again; the message is only settled.

@@ -2,7 +2,6 @@ import type { EnvelopeActorInput, EnvelopeActorOutput } from '../../machines/env
 import type { DecodedEnvelope } from '../envelope/index.ts';
 import { nak, settle, withJitter } from './disposition.ts';
 import type { Flight } from './envelope-flight.ts';
-import { FEEDBACK_SUBJECT, isReplySubject } from './handlers.ts';
 import { CALLBACK_HEADER } from '../transport/message-headers.ts';
 import { continuesStoredHistory, mergeHistory } from './status-history.ts';
 import type { EnvelopeStatus, StatusStep, StatusStore } from './status-store.ts';
@@ -59,7 +58,8 @@ export function createSettlement(deps: SettlementDeps): Settlement {
   const statusFor = async (flight: Flight, input: EnvelopeActorInput, output: EnvelopeActorOutput): Promise<EnvelopeStatus> => {
     const history = await historyOf(flight, input);
     const envelope = flight.decoded.ok ? flight.decoded.value.envelope : undefined;
-    const isAnswer = envelope !== undefined && (envelope.Header.Subject === FEEDBACK_SUBJECT || isReplySubject(envelope.Header.Subject));
+    // Decided by validation from the stored conversation, never by subject.
+    const isAnswer = envelope !== undefined && flight.answer !== undefined;
     return {
       ...statusOf(input, output, history),
       ...(isAnswer && !output.discard ? { body: envelope.Body } : {}),

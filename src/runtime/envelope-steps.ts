@@ -16,11 +16,11 @@ import type { DeadLetters } from './dead-letters.ts';
 import type { Flight, Flights } from './envelope-flight.ts';
 import type { FeedbackLimiter } from './feedback-limiter.ts';
 import { callHandler, handlerTimeoutFor } from './handler-timeout.ts';
-import { FEEDBACK_SUBJECT, isReplySubject, replyOf, type HandlerRegistry } from './handlers.ts';
+import { FEEDBACK_SUBJECT, replyOf, type HandlerRegistry } from './handlers.ts';
 import { humanReason, type DomainIdentity, type Outbound, type PublishOptions } from './outbound.ts';
 import { withStep } from './status-history.ts';
 import type { StatusStore } from './status-store.ts';
-import { validateEnvelope, type ValidatorDeps } from './validator.ts';
+import { validateEnvelope, type Validation, type ValidatorDeps } from './validator.ts';
 
 /** What the steps need: how to validate, whom to call, how to send. */
 export interface EnvelopeStepDeps {
@@ -40,7 +40,34 @@ export interface EnvelopeStepDeps {
     readonly subjects?: Readonly<Record<string, { readonly handlerTimeoutMs?: number }>>;
   };
   /** Answers to this runtime's own requests: a reply, or feedback about a discarded request. */
-  readonly answers?: { reply(envelope: Envelope): Promise<void>; feedback(envelope: Envelope): Promise<void> };
+  readonly answers?: {
+    /** Whether the envelope answers a stored conversation (one KV get); see `Requests.isAnswer`. */
+    isAnswer(envelope: Envelope): Promise<boolean>;
+    reply(envelope: Envelope): Promise<void>;
+    feedback(envelope: Envelope): Promise<void>;
+  };
+}
+
+/**
+ * Whether a validated envelope is an answer to one of our requests, set on the flight. Asked of
+ * every verified envelope that holds its correlation and is not refused otherwise (one KV get
+ * each): a pending conversation wins over a handler for the same subject. The validator's
+ * unknown-subject is lifted for an answer; Feedback@Buffer, which the validator lets through
+ * whatever its handlers, is refused the same way when it answers nothing and has no handler.
+ */
+async function classify(f: Flight, validation: Validation, deps: EnvelopeStepDeps): Promise<EnvelopeValidateOutput | undefined> {
+  if (!f.decoded.ok || !validation.verified || !validation.holder) return undefined;
+  const { result } = validation;
+  if (!result.ok && result.error.reason !== 'unknown-subject') return undefined;
+  const envelope = f.decoded.value.envelope;
+  const { Header } = envelope;
+  const isFeedback = Header.Subject === FEEDBACK_SUBJECT;
+  if (deps.answers && (await deps.answers.isAnswer(envelope))) {
+    f.answer = isFeedback ? 'feedback' : 'reply';
+    return { ok: true };
+  }
+  if (isFeedback && !deps.handlers.get(Header.To, Header.Subject)) return { ok: false, reason: 'unknown-subject', detail: `${Header.To} has no handler for ${Header.Subject}` };
+  return undefined;
 }
 
 /** A rerun may find its outbound envelope recorded already: read the record before signing then. */
@@ -80,6 +107,8 @@ export function createEnvelopeSteps(flights: Flights, deps: EnvelopeStepDeps): E
           return { ok: true };
         }
       }
+      const answer = await classify(f, validation, deps);
+      if (answer) return answer;
       const { result } = validation;
       if (result.ok) return { ok: true };
       const { reason, detail, field } = result.error;
@@ -91,8 +120,8 @@ export function createEnvelopeSteps(flights: Flights, deps: EnvelopeStepDeps): E
       const { Header } = envelope;
       // Answered before: nothing to run, nothing to send again.
       if (f.settledAs) return {};
-      if (Header.Subject === FEEDBACK_SUBJECT) await deps.answers?.feedback(envelope);
-      else if (isReplySubject(Header.Subject)) await deps.answers?.reply(envelope);
+      if (f.answer === 'feedback') await deps.answers?.feedback(envelope);
+      else if (f.answer === 'reply') await deps.answers?.reply(envelope);
       else {
         const handler = deps.handlers.get(Header.To, Header.Subject);
         if (!handler) throw new UnknownSubjectError(Header.Subject);

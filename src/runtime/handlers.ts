@@ -44,8 +44,14 @@ export type HandlerMap = Readonly<Record<string, Handler>>;
 // The handler errors live in `src/errors/handler-errors.ts`, each with its contract.
 export { RetryableError, FinalError } from '../errors/handler-errors.ts';
 
-/** The subject of a reply to `subject`. Replies are recognised by this prefix and never answered. */
+/**
+ * The subject of a reply to `subject` (the default a handler's result is sent under). It is a
+ * naming convention only: a reply is recognised by the conversation that waits for it (same
+ * correlation, from the domain asked), whatever its subject; any other `Reply@…` envelope (a
+ * wallet's `Reply@Host`) goes to the handlers like every message.
+ */
 export const replySubject = (subject: string): string => `Reply@${subject}`;
+/** Whether `subject` follows the reply naming convention. Not how replies are recognised (see {@link replySubject}). */
 export const isReplySubject = (subject: string): boolean => subject.startsWith('Reply@');
 export const FEEDBACK_SUBJECT = 'Feedback@Buffer';
 

@@ -8,6 +8,7 @@ import type { ConversationOutcome } from '../../machines/conversation.machine.ts
 import type { Envelope } from '../envelope/types.ts';
 import { CONVERSATION_TIMEOUT, type Conversations } from './conversations.ts';
 import type { Domains } from './domains.ts';
+import { FEEDBACK_SUBJECT } from './handlers.ts';
 import type { Sender } from './sender.ts';
 import { isAlreadyExists } from './status-store.ts';
 import type { TimerHandler } from './timers.ts';
@@ -49,6 +50,13 @@ export class StartedConversation {
   }
 }
 
+/** The request a Feedback@Buffer is about (its Body's `Sender` and `Correlation`), and why it was discarded. */
+function feedbackAbout(envelope: Envelope): { sender: string; correlation: string; reason: string } | undefined {
+  const body = envelope.Body as { Sender?: unknown; Correlation?: unknown; Reason?: unknown } | null;
+  if (typeof body !== 'object' || body === null || typeof body.Sender !== 'string' || typeof body.Correlation !== 'string') return undefined;
+  return { sender: body.Sender, correlation: body.Correlation, reason: typeof body.Reason === 'string' ? body.Reason : 'Discarded.' };
+}
+
 export class Requests {
   constructor(
     private readonly parts: {
@@ -88,6 +96,21 @@ export class Requests {
     return { timeoutAt };
   };
 
+  /**
+   * Whether a verified envelope answers one of our requests: a conversation of its `To` with its
+   * correlation, whose request went to its `From` (Feedback@Buffer: the conversation its Body's
+   * `Sender` and `Correlation` name, its request sent to the feedback's `From`). Decided by the
+   * stored conversation, never by subject: a `Reply@Host` nobody asked for goes to the handlers.
+   * One KV get.
+   */
+  readonly isAnswer = async (envelope: Envelope): Promise<boolean> => {
+    const { Header } = envelope;
+    if (Header.Subject !== FEEDBACK_SUBJECT) return this.parts.conversations.answeredBy(Header.To, Header.Correlation, Header.From);
+    const about = feedbackAbout(envelope);
+    // Only a domain hosted here has conversations: no KV read for feedback about anyone else.
+    return about !== undefined && this.parts.domains.isLocal(about.sender) && this.parts.conversations.answeredBy(about.sender, about.correlation, Header.From);
+  };
+
   /** A reply that arrived in the inbox ends the conversation it answers. */
   readonly reply = async (envelope: Envelope): Promise<void> => {
     const { Header, Body } = envelope;
@@ -96,10 +119,9 @@ export class Requests {
 
   /** Feedback that arrived in the inbox (our request was discarded) ends the conversation it names. */
   readonly feedback = async (envelope: Envelope): Promise<void> => {
-    const body = envelope.Body as { Sender?: unknown; Correlation?: unknown; Reason?: unknown };
-    if (typeof body.Sender !== 'string' || typeof body.Correlation !== 'string') return;
-    const reason = typeof body.Reason === 'string' ? body.Reason : 'Discarded.';
-    await this.parts.conversations.deliver(body.Sender, body.Correlation, { type: 'conversation.feedback', reason, at: this.parts.now() }, envelope.Header.From);
+    const about = feedbackAbout(envelope);
+    if (!about) return;
+    await this.parts.conversations.deliver(about.sender, about.correlation, { type: 'conversation.feedback', reason: about.reason, at: this.parts.now() }, envelope.Header.From);
   };
 
   /** The durable timeout of a waiting conversation: it ends as timedOut, in whichever process the timer fires. */

@@ -3,7 +3,7 @@ import { checkTimestamp, type TimestampWindow } from '../envelope/timestamp-wind
 import { rejected, ok, type Result } from '../envelope/types.ts';
 import type { KeyResolver } from '../keys/index.ts';
 import type { ReplayGuard } from './replay-guard.ts';
-import { FEEDBACK_SUBJECT, isReplySubject } from './handlers.ts';
+import { FEEDBACK_SUBJECT } from './handlers.ts';
 
 /** What validation needs from the runtime. */
 export interface ValidatorDeps {
@@ -73,7 +73,7 @@ export async function validateEnvelope(decoded: Result<DecodedEnvelope>, deps: V
     }
     known = claim === 'same';
   }
-  if (!isFeedback && !isReplySubject(Header.Subject) && !deps.hasHandler(Header.To, Header.Subject)) {
+  if (!isFeedback && !deps.hasHandler(Header.To, Header.Subject)) {
     return { result: rejected('unknown-subject', `${Header.To} has no handler for ${Header.Subject}`), verified: true, holder: true, known };
   }
   return { result: ok(decoded.value), verified: true, holder: true, known };

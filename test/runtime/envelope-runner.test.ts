@@ -61,8 +61,9 @@ describe('the envelope runner', () => {
   });
 
   it('a request goes through replying; its reply, an answer to this runtime, ends replied without replying', async () => {
-    const envelope = fixture.domains['orders.example']!.sign({ To: 'shop.example', Subject: 'Hello@Host' });
-    expect((await post(encodeEnvelope(envelope))).status).toBe(202);
+    // Sent as a request (a conversation waits for its correlation): its reply is an answer.
+    const { correlation } = await mailroom.startConversation({ from: 'orders.example', to: 'shop.example', subject: 'Hello@Host', timeoutMs: 30_000 });
+    const envelope = { Header: { Correlation: correlation } };
     const request = await finalOf('orders.example', envelope.Header.Correlation);
     expect(request.history.map((h) => h.state)).toEqual(['received', 'queued', 'validating', 'handling', 'replying', 'replied']);
     expect(request).toMatchObject({ state: 'replied', replyCorrelation: envelope.Header.Correlation, replySubject: 'Reply@Hello@Host' });
