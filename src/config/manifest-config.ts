@@ -61,8 +61,19 @@ export const domainManifestFields = {
   publicSubjects: PublicSubjects,
 };
 
-/** A manifest that names another domain, or a buffer other than the domain's `feedback`, is a mistake in the config. */
-export function checkDomainManifest(d: { name: string; feedback?: string | undefined; manifest?: ManifestConfig | undefined }, ctx: z.RefinementCtx): void {
+/**
+ * A manifest that names another domain, or a buffer other than the domain's `feedback`, is a
+ * mistake in the config. So is a public subject other than the manifest request, for now: an
+ * unsigned envelope is answered only there (it is not queued for a handler yet), and a field
+ * that silently did nothing would mislead.
+ */
+export function checkDomainManifest(
+  d: { name: string; feedback?: string | undefined; manifest?: ManifestConfig | undefined; publicSubjects?: readonly string[] | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  d.publicSubjects?.forEach((subject, index) => {
+    if (subject !== MANIFEST_SUBJECT) ctx.addIssue({ code: 'custom', message: `only ${MANIFEST_SUBJECT} can be public so far (unsigned envelopes for other subjects are refused), not ${subject}`, path: ['publicSubjects', index] });
+  });
   const about = d.manifest?.About;
   if (about?.Domain !== undefined && about.Domain !== d.name) ctx.addIssue({ code: 'custom', message: `the manifest of ${d.name} names another domain (${about.Domain})`, path: ['manifest', 'About', 'Domain'] });
   if (about?.Feedback !== undefined && d.feedback !== undefined && about.Feedback !== d.feedback) {

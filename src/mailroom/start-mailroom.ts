@@ -4,7 +4,7 @@
  * module joins them.
  */
 import { EventEmitter } from 'node:events';
-import { manifestOf, type MailroomConfig } from '../config/index.ts';
+import { MANIFEST_SUBJECT, manifestOf, publicSubjectsOf, type MailroomConfig } from '../config/index.ts';
 import { ConfigError } from '../errors.ts';
 import { connectRuntime, type ConnectedRuntime, type OnError } from '../core/connect-runtime.ts';
 import type { Mailroom, MailroomEvents, MailroomOptions } from '../core/mailroom-types.ts';
@@ -135,5 +135,5 @@ function startIngress(connected: ConnectedRuntime, secret: Buffer): Promise<Ingr
 
 /** The hosted domains' manifests, by name, as `Manifest@Domain` answers them. */
 function hostedManifests(config: MailroomConfig): HostedManifests {
-  return Object.fromEntries(config.domains.map((d) => [d.name, manifestOf(d)]));
+  return Object.fromEntries(config.domains.filter((d) => publicSubjectsOf(d).includes(MANIFEST_SUBJECT)).map((d) => [d.name, manifestOf(d)]));
 }

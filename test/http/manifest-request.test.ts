@@ -40,11 +40,11 @@ describe.each(['inline', 'worker'] as const)('Manifest@Domain with ingress: %s',
   beforeAll(async () => {
     const fixture = await makeFixture({
       natsUrl: server.url,
-      local: ['orders.example', 'shop.example'],
+      local: ['orders.example', 'shop.example', 'private.example'],
       feedback: { 'orders.example': 'buffer.example' },
       extra: { http: { port: 0, maxBodyBytes: 4096 } },
     });
-    const domains = (fixture.input.domains as Record<string, unknown>[]).map((d) => (d.name === 'shop.example' ? { ...d, manifest: { About: { Title: 'The shop' }, Trusts: [{ Role: 'VAULT' }] } } : d));
+    const domains = (fixture.input.domains as Record<string, unknown>[]).map((d) => (d.name === 'shop.example' ? { ...d, manifest: { About: { Title: 'The shop' }, Trusts: [{ Role: 'VAULT' }] } } : d.name === 'private.example' ? { ...d, publicSubjects: [] } : d));
     mailroom = await startMailroom(parseConfig({ ...fixture.input, domains }, { baseDir: fixture.dir, env: {} }), { ingress });
     stops.push(() => mailroom.stop());
     url = mailroom.url!;
@@ -74,8 +74,9 @@ describe.each(['inline', 'worker'] as const)('Manifest@Domain with ingress: %s',
     expect(answer.body.detail).toMatch(/Hash/);
   });
 
-  it('leaves a manifest request to a domain not hosted here to the inbox, and keeps the body limit', async () => {
+  it('leaves a manifest request to a domain not hosted here, or whose manifest is not public, to the inbox, and keeps the body limit', async () => {
     expect((await post(url, JSON.stringify(unsigned('Manifest@Domain', 'elsewhere.example')))).status).toBe(400);
+    expect((await post(url, JSON.stringify(unsigned('Manifest@Domain', 'private.example')))).status).toBe(400);
     const big = { ...unsigned('Manifest@Domain', 'orders.example'), Body: { pad: 'x'.repeat(5000) } };
     expect((await post(url, JSON.stringify(big))).status).toBe(413);
   });

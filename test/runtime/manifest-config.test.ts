@@ -29,8 +29,9 @@ describe('manifests in the config', () => {
     expect(() => parseConfig({ domains: [{ ...orders, feedback: 'a.example', manifest: { About: { Feedback: 'b.example' } } }] })).toThrow(/differ/);
   });
 
-  it('publicSubjects: only the manifest request unless configured', () => {
+  it('publicSubjects: the manifest request unless configured; [] keeps the manifest private; no other subject yet', () => {
     expect(publicSubjectsOf(domainOf([orders]))).toEqual(['Manifest@Domain']);
-    expect(publicSubjectsOf(domainOf([{ ...orders, publicSubjects: ['Manifest@Domain', 'Hello@Host'] }]))).toEqual(['Manifest@Domain', 'Hello@Host']);
+    expect(publicSubjectsOf(domainOf([{ ...orders, publicSubjects: [] }]))).toEqual([]);
+    expect(() => parseConfig({ domains: [{ ...orders, publicSubjects: ['Manifest@Domain', 'Hello@Host'] }] })).toThrow(/only Manifest@Domain can be public so far/);
   });
 });
