@@ -17,6 +17,7 @@ import {
   strictObject,
 } from './config-fields.ts';
 import { derivePublicUrl, trimTrailingSlash } from './public-url.ts';
+import { checkDomainManifest, domainManifestFields } from './manifest-config.ts';
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
@@ -131,7 +132,9 @@ function sections(baseDir: string) {
     privateKey: filePath(baseDir),
     handlers: filePath(baseDir).optional(),
     feedback: DomainName.optional(),
-  });
+    /** Its manifest (the reference's `MANIFEST`), answered to `Manifest@Domain`; default `About: { Domain: name, Feedback: feedback }`. */
+    ...domainManifestFields,
+  }).superRefine(checkDomainManifest);
 
   const trustedKey = strictObject({
     domain: DomainName,

@@ -16,3 +16,5 @@ export { inboxUrlFor } from './inbox-url.ts';
 export type { InboxUrl } from './inbox-url.ts';
 export { derivePublicUrl } from './public-url.ts';
 export { isDomainName } from './config-fields.ts';
+export { MANIFEST_SCHEMA, MANIFEST_SUBJECT, ManifestConfig, manifestOf, publicSubjectsOf } from './manifest-config.ts';
+export type { Manifest } from './manifest-config.ts';

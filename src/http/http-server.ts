@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { adminWho, installAdminAuth, noteAudit, type AuditEntry } from './admin-auth.ts';
 import { problem, registerPublicRoutes, type PublicRuntime } from './public-routes.ts';
 import { InboxRecorder } from './inbox-recorder.ts';
+import type { HostedManifests } from './manifest-route.ts';
 import { socketPeer, takeForwardedPeer, type Peer } from './peer-forwarding.ts';
 import type { BacklogGate } from '../runtime/backlog-gate.ts';
 import type { DeadLetterStore } from '../runtime/dead-letter-store.ts';
@@ -57,6 +58,8 @@ export interface HttpServerOptions {
    * `url` is the worker's public URL.
    */
   readonly forwarded?: { readonly path: string; readonly secret: string; readonly url: string };
+  /** The hosted domains' manifests, answered to `Manifest@Domain` on `POST /inbox`. */
+  readonly manifests?: HostedManifests;
 }
 
 export type { HttpPlugin } from '../core/mailroom-types.ts';
@@ -151,6 +154,7 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
     baseUrl: () => baseUrl,
     ...(options.backlog ? { backlog: options.backlog } : {}),
     recorder,
+    ...(options.manifests ? { manifests: options.manifests } : {}),
   });
 
   app.get<{ Params: { from: string; correlation: string } }>('/envelopes/:from/:correlation', async (request, reply) => {

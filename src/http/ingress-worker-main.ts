@@ -88,7 +88,7 @@ async function main(): Promise<void> {
       status: (from, correlation) => status.get(from, correlation),
       ready: health.ready,
     },
-    { maxBodyBytes: http.maxBodyBytes, readTimeoutMs, secret: Buffer.from(spec.statusSecret), baseUrl: () => baseUrl, backlog: gate, recorder },
+    { maxBodyBytes: http.maxBodyBytes, readTimeoutMs, secret: Buffer.from(spec.statusSecret), baseUrl: () => baseUrl, backlog: gate, recorder, ...(spec.manifests ? { manifests: spec.manifests } : {}) },
   );
   await app.listen({ host: http.host, port: http.port });
   const address = app.server.address();

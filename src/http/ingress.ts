@@ -13,6 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { TransportError } from '../errors.ts';
 import type { ConnectNatsOptions } from '../transport/connect.ts';
 import type { InboxSnapshot } from '../core/inbox-snapshot.ts';
+import type { HostedManifests } from './manifest-route.ts';
 
 /** What the worker is started with (structured-cloned: plain data only). @internal */
 export interface IngressSpec {
@@ -32,6 +33,8 @@ export interface IngressSpec {
   readonly forward: { readonly path: string; readonly secret: string };
   readonly inbox: { readonly maxPending?: number; readonly retryAfterMs: number };
   readonly publishTimeoutMs: number;
+  /** The hosted domains' manifests, answered to `Manifest@Domain`. */
+  readonly manifests?: HostedManifests;
 }
 
 /** @internal */

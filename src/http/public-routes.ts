@@ -7,6 +7,7 @@ import type { EnvelopeStatus } from '../runtime/status-store.ts';
 import type { BacklogGate } from '../runtime/backlog-gate.ts';
 import { traceContextOf, type TraceContext } from '../runtime/trace-context.ts';
 import { CALLBACK_HEADER } from '../transport/message-headers.ts';
+import { createManifestRequests, type HostedManifests } from './manifest-route.ts';
 
 /** What the public routes need: the inbox, the status store and readiness. The ingress worker thread has these too. */
 export interface PublicRuntime {
@@ -26,6 +27,8 @@ export interface PublicRoutesOptions {
   /** `inbox.maxPending`: refuse with 503 + Retry-After while the backlog is at the limit. */
   readonly backlog?: BacklogGate;
   readonly recorder?: InboxRecorder;
+  /** The hosted domains' manifests, answered to `Manifest@Domain` in the response (see manifest-route.ts). */
+  readonly manifests?: HostedManifests;
 }
 
 /** Node gives request headers in lower case. */
@@ -72,14 +75,22 @@ export function registerPublicRoutes(app: FastifyInstance, runtime: PublicRuntim
     return problem(reply, 500, 'internal', error.message);
   });
 
+  const manifestRequests = createManifestRequests({ manifests: options.manifests ?? {}, maxBodyBytes: options.maxBodyBytes });
+
   app.post('/inbox', async (request, reply) => {
+    const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const format = type === 'application/json' ? 'json' : YAML_TYPES.includes(type) ? 'yaml' : 'auto';
+    // Before the backlog gate: a manifest request stores nothing.
+    const manifest = manifestRequests.answer(request.body as Buffer, format, request.ip);
+    if (manifest?.kind === 'manifest') return reply.code(200).header('cache-control', 'no-store').type('application/json').send(manifest.manifest);
+    if (manifest?.kind === 'limited') {
+      return problem(reply.header('retry-after', String(manifest.retryAfterSeconds)), 429, 'rate-limited', `too many manifest requests: retry after ${manifest.retryAfterSeconds} s`);
+    }
     if (backlog?.full()) {
       noteInboxAnswer(request.raw, 'shed');
       const detail = `the inbox backlog is at its limit (inbox.maxPending); nothing was stored: retry after ${backlog.retryAfterSeconds} s`;
       return problem(reply.header('retry-after', String(backlog.retryAfterSeconds)), 503, 'overloaded', detail);
     }
-    const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    const format = type === 'application/json' ? 'json' : YAML_TYPES.includes(type) ? 'yaml' : 'auto';
     const callback = callbackOf(request.query as Record<string, unknown>, request.headers[CALLBACK]);
     if (callback instanceof Error) return problem(reply, 400, 'bad-callback', callback.message);
     backlog?.begin();

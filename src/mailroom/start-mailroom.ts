@@ -4,7 +4,7 @@
  * module joins them.
  */
 import { EventEmitter } from 'node:events';
-import type { MailroomConfig } from '../config/index.ts';
+import { MANIFEST_SUBJECT, manifestOf, publicSubjectsOf, type MailroomConfig } from '../config/index.ts';
 import { ConfigError } from '../errors.ts';
 import { connectRuntime, type ConnectedRuntime, type OnError } from '../core/connect-runtime.ts';
 import type { Mailroom, MailroomEvents, MailroomOptions } from '../core/mailroom-types.ts';
@@ -14,6 +14,7 @@ import { ResourceScope } from '../runtime/resource-scope.ts';
 import { natsSecurity } from '../transport/connect.ts';
 import type { HttpServer } from '../http/http-server.ts';
 import { startIngressWorker, type IngressWorker } from '../http/ingress.ts';
+import type { HostedManifests } from '../http/manifest-route.ts';
 import { serveMailroom } from '../http/serve-mailroom.ts';
 import { statusSecret } from '../http/status-capability.ts';
 import { lowerThreadPriority } from './thread-priority.ts';
@@ -84,6 +85,7 @@ export async function startMailroom(config: MailroomConfig, options: MailroomOpt
             ...(ingress ? { ingress } : {}),
             sendAs: h.sendAs,
             readTimeoutMs: h.readTimeoutMs,
+            manifests: hostedManifests(config),
             ...(options.onAudit ? { onAudit: options.onAudit } : {}),
           }),
         (server) => server.stop(),
@@ -125,7 +127,13 @@ function startIngress(connected: ConnectedRuntime, secret: Buffer): Promise<Ingr
       statusSecret: secret,
       inbox: { ...(inbox.maxPending !== undefined ? { maxPending: inbox.maxPending } : {}), retryAfterMs: inbox.retryAfterMs },
       publishTimeoutMs: 2_000,
+      manifests: hostedManifests(config),
     },
     onError,
   );
+}
+
+/** The hosted domains' manifests, by name, as `Manifest@Domain` answers them. */
+function hostedManifests(config: MailroomConfig): HostedManifests {
+  return Object.fromEntries(config.domains.filter((d) => publicSubjectsOf(d).includes(MANIFEST_SUBJECT)).map((d) => [d.name, manifestOf(d)]));
 }

@@ -7,11 +7,12 @@
 import { readFile } from 'node:fs/promises';
 import { createPublicKey } from 'node:crypto';
 import { chainKeyResolvers, createCachedKeyResolver, createDnsKeyResolver, createStaticKeyring, parsePrivateKey, type KeyResolver, type KeyringEntry } from '../keys/index.ts';
-import type { MailroomConfig } from '../config/index.ts';
+import { inboxUrlFor, manifestOf, type MailroomConfig } from '../config/index.ts';
 import { ConfigError, TypeScriptModuleError } from '../errors.ts';
 import { importUserModule } from '../user-module.ts';
 import { HandlerRegistry, type Handler, type HandlerMap } from './handlers.ts';
 import type { DomainIdentity } from './outbound.ts';
+import { createManifestResolver, type BufferLookup, type ManifestResolver } from './manifests.ts';
 
 export class Domains {
   readonly #config: MailroomConfig;
@@ -21,13 +22,23 @@ export class Domains {
   readonly handlers: HandlerRegistry;
   /** Where feedback about a sender's discarded envelopes goes (its manifest's or domain's `feedback`), by sender. */
   readonly #buffers = new Map<string, string>();
+  /** The config's buffers, then the sender's manifest fetched by the protocol (cached). */
+  readonly #resolver: ManifestResolver;
 
   private constructor(config: MailroomConfig, identities: Map<string, DomainIdentity>, handlers: HandlerRegistry) {
     this.#config = config;
     this.identities = identities;
     this.handlers = handlers;
     for (const [domain, manifest] of Object.entries(config.manifests)) if (manifest.feedback) this.#buffers.set(domain, manifest.feedback);
-    for (const domain of config.domains) if (domain.feedback) this.#buffers.set(domain.name, domain.feedback);
+    for (const domain of config.domains) {
+      const feedback = manifestOf(domain).About.Feedback;
+      if (feedback) this.#buffers.set(domain.name, feedback);
+    }
+    this.#resolver = createManifestResolver({
+      configured: (sender) => this.#buffers.get(sender),
+      inboxUrl: (sender) => (this.identities.has(sender) ? undefined : inboxUrlFor(config, sender)),
+      allowPrivateNetworks: config.outbox.allowPrivateNetworks,
+    });
   }
 
   /** Reads the private keys and imports the handler modules the config names; `handlers` (from code) are added after them. */
@@ -54,7 +65,8 @@ export class Domains {
 
   readonly isLocal = (domain: string): boolean => this.identities.has(domain);
   readonly hasHandler = (domain: string, subject: string): boolean => this.handlers.get(domain, subject) !== undefined;
-  readonly bufferOf = (sender: string): string | undefined => this.#buffers.get(sender);
+  /** Where feedback about `sender`'s discarded envelopes goes, and how that was found (asked only for a discard). */
+  readonly bufferOf = (sender: string): Promise<BufferLookup> => this.#resolver.bufferOf(sender);
 
   /** The keys envelopes are verified with: the trusted keys of the config, the hosted domains' own, then DNS (when enabled). */
   async keyResolver(): Promise<KeyResolver> {

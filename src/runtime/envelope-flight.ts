@@ -45,6 +45,8 @@ export interface Flight {
    * effect and the status is not written again; the message is only settled.
    */
   settledAs?: EnvelopeStatus;
+  /** Where feedback went or why none did (`feedback: none, manifest has no Feedback`), once a discard looked for a buffer. */
+  feedback?: string;
 }
 
 /** The messages in flight in one runner, by {@link flightKey}. */

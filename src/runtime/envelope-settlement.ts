@@ -65,6 +65,7 @@ export function createSettlement(deps: SettlementDeps): Settlement {
       ...(isAnswer && !output.discard ? { body: envelope.Body } : {}),
       ...(envelope ? { hash: envelope.Hash } : {}),
       ...(flight.validation?.holder ? { verified: true } : {}),
+      ...(flight.feedback !== undefined ? { feedback: flight.feedback } : {}),
     };
   };
 

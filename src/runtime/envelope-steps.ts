@@ -21,13 +21,15 @@ import { humanReason, type DomainIdentity, type Outbound, type PublishOptions } 
 import { withStep } from './status-history.ts';
 import type { StatusStore } from './status-store.ts';
 import { validateEnvelope, type Validation, type ValidatorDeps } from './validator.ts';
+import type { BufferLookup } from './manifests.ts';
 
 /** What the steps need: how to validate, whom to call, how to send. */
 export interface EnvelopeStepDeps {
   readonly validator: ValidatorDeps;
   readonly handlers: HandlerRegistry;
   readonly identities: ReadonlyMap<string, DomainIdentity>;
-  readonly bufferOf: (sender: string) => string | undefined;
+  /** The sender's buffer domain (config, then its manifest), or why there is none. */
+  readonly bufferOf: (sender: string) => Promise<BufferLookup>;
   /** Feedback per claimed sender; over the limit an envelope ends `noFeedback`. */
   readonly feedbackLimiter?: FeedbackLimiter;
   readonly outbound: Outbound;
@@ -146,9 +148,12 @@ export function createEnvelopeSteps(flights: Flights, deps: EnvelopeStepDeps): E
       const { Header, Hash } = decoded.value.envelope;
       // Loop guard: never feedback about feedback.
       if (Header.Subject === FEEDBACK_SUBJECT) return 'none';
-      const buffer = deps.bufferOf(Header.From);
       const identity = deps.identities.get(Header.To);
-      if (!buffer || !identity) return 'none';
+      if (!identity) return 'none';
+      const lookup = await deps.bufferOf(Header.From);
+      f.feedback = lookup.note;
+      const buffer = lookup.buffer;
+      if (!buffer) return 'none';
       if (deps.feedbackLimiter && !deps.feedbackLimiter.allow(Header.From)) return 'none';
       await deps.outbound.feedback(identity, buffer, { From: Header.From, Correlation: Header.Correlation, Hash }, humanReason(input.discard.reason, input.discard.detail), publishOptions(f, input.attempt));
       return 'sent';

@@ -46,6 +46,8 @@ export interface EnvelopeStatus {
    * reusing the correlation.
    */
   readonly verified?: boolean;
+  /** Where feedback about a discard went, or why none did (e.g. `feedback: none, manifest has no Feedback`). */
+  readonly feedback?: string;
   readonly updatedAt: string;
 }
 

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { DomainName } from './config-fields.ts';
+
+/** The schema tag of a manifest, as the reference writes it. */
+export const MANIFEST_SCHEMA = 'pollyweb.org/MANIFEST:1.0';
+/** The subject of the protocol's manifest request, answered synchronously with the manifest. */
+export const MANIFEST_SUBJECT = 'Manifest@Domain';
+
+/**
+ * A hosted domain's `manifest:` in the config, the reference's `MANIFEST` schema: `About`
+ * (`Domain`, `Feedback`, `Title`, …) and whatever else the reference's manifests hold
+ * (`Trusts`, …), kept as written. Every field is optional; see {@link manifestOf} for the
+ * defaults.
+ */
+export const ManifestConfig = z.looseObject({
+  '🤝': z.string().min(1).optional(),
+  About: z
+    .looseObject({
+      Domain: DomainName.optional(),
+      Feedback: DomainName.optional(),
+      Title: z.string().optional(),
+    })
+    .optional(),
+});
+export type ManifestConfig = z.output<typeof ManifestConfig>;
+
+/** A manifest as served and read: the schema tag and `About.Domain` always there. */
+export interface Manifest {
+  readonly '🤝': string;
+  readonly About: { readonly Domain: string; readonly Feedback?: string; readonly [key: string]: unknown };
+  readonly [key: string]: unknown;
+}
+
+/**
+ * The manifest of a hosted domain: the one configured, with the reference's defaults
+ * (`🤝: pollyweb.org/MANIFEST:1.0`, `About.Domain` the domain itself), and `About.Feedback`
+ * from the domain's `feedback` when the manifest names none.
+ */
+export function manifestOf(domain: { readonly name: string; readonly feedback?: string | undefined; readonly manifest?: ManifestConfig | undefined }): Manifest {
+  const configured = domain.manifest ?? {};
+  const about = configured.About ?? {};
+  const feedback = about.Feedback ?? domain.feedback;
+  return {
+    ...configured,
+    '🤝': configured['🤝'] ?? MANIFEST_SCHEMA,
+    About: { ...about, Domain: about.Domain ?? domain.name, ...(feedback !== undefined ? { Feedback: feedback } : {}) },
+  };
+}
+
+/** A hosted domain's `publicSubjects`: the subjects that accept unsigned (Anonymous) envelopes; absent: `[Manifest@Domain]`. */
+export const PublicSubjects = z.array(z.string().min(1)).optional();
+
+/** The subjects of a hosted domain that accept unsigned (Anonymous) envelopes. */
+export function publicSubjectsOf(domain: { readonly publicSubjects?: readonly string[] | undefined }): readonly string[] {
+  return domain.publicSubjects ?? [MANIFEST_SUBJECT];
+}
+
+/** The manifest part of a domain entry, checked against its name. */
+export const domainManifestFields = {
+  manifest: ManifestConfig.optional(),
+  publicSubjects: PublicSubjects,
+};
+
+/**
+ * A manifest that names another domain, or a buffer other than the domain's `feedback`, is a
+ * mistake in the config. So is a public subject other than the manifest request, for now: an
+ * unsigned envelope is answered only there (it is not queued for a handler yet), and a field
+ * that silently did nothing would mislead.
+ */
+export function checkDomainManifest(
+  d: { name: string; feedback?: string | undefined; manifest?: ManifestConfig | undefined; publicSubjects?: readonly string[] | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  d.publicSubjects?.forEach((subject, index) => {
+    if (subject !== MANIFEST_SUBJECT) ctx.addIssue({ code: 'custom', message: `only ${MANIFEST_SUBJECT} can be public so far (unsigned envelopes for other subjects are refused), not ${subject}`, path: ['publicSubjects', index] });
+  });
+  const about = d.manifest?.About;
+  if (about?.Domain !== undefined && about.Domain !== d.name) ctx.addIssue({ code: 'custom', message: `the manifest of ${d.name} names another domain (${about.Domain})`, path: ['manifest', 'About', 'Domain'] });
+  if (about?.Feedback !== undefined && d.feedback !== undefined && about.Feedback !== d.feedback) {
+    ctx.addIssue({ code: 'custom', message: `feedback (${d.feedback}) and manifest.About.Feedback (${about.Feedback}) differ: keep one`, path: ['manifest', 'About', 'Feedback'] });
+  }
+}

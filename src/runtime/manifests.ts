@@ -1,0 +1,144 @@
+/**
+ * Where feedback about a sender's discarded envelopes goes: the buffer domain its manifest
+ * names (`About.Feedback`), found by a chain. First the config (a hosted domain's `feedback`
+ * or `manifest`, a remote one's `manifests:` entry); then the protocol: an unsigned, Anonymous
+ * `Manifest@Domain` POSTed to the sender's inbox URL (its `directory` entry, else
+ * `https://pw.{domain}/inbox` by convention, SSRF-guarded), whose answer is the manifest;
+ * else none. Fetched manifests are cached in this process's memory for `ttlMs`, failures and
+ * manifests without a buffer for `negativeTtlMs`. Asked only when a discard needs a buffer,
+ * never on the path of a valid envelope.
+ */
+import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isDomainName } from '../envelope/envelope-fields.ts';
+import { MANIFEST_SUBJECT } from '../config/manifest-config.ts';
+import type { InboxUrl } from '../config/inbox-url.ts';
+import { assertPublicLiteral, guardedLookup } from './ssrf-guard.ts';
+
+/** A sender's buffer domain, or why there is none (`note` goes into the envelope's status). */
+export type BufferLookup =
+  | { readonly buffer: string; readonly source: 'config' | 'manifest'; readonly note: string }
+  | { readonly buffer?: undefined; readonly note: string };
+
+export interface ManifestResolverOptions {
+  /** The buffer the config names for a sender, if any. */
+  readonly configured: (sender: string) => string | undefined;
+  /** The sender's inbox URL; `undefined` for a sender that is not a domain name (Anonymous, a wallet). */
+  readonly inboxUrl: (sender: string) => InboxUrl | undefined;
+  /** Allow a conventional inbox URL on a private network (`outbox.allowPrivateNetworks`). */
+  readonly allowPrivateNetworks?: boolean;
+  readonly ttlMs?: number;
+  readonly negativeTtlMs?: number;
+  readonly timeoutMs?: number;
+  /** The largest manifest answer read (default 64 KiB). */
+  readonly maxBytes?: number;
+  /** Cached senders at most (default 10,000; the oldest go first). */
+  readonly maxEntries?: number;
+  readonly now?: () => number;
+}
+
+export interface ManifestResolver {
+  bufferOf(sender: string): Promise<BufferLookup>;
+}
+
+const MINUTE = 60_000;
+
+export function createManifestResolver(options: ManifestResolverOptions): ManifestResolver {
+  const now = options.now ?? Date.now;
+  const ttlMs = options.ttlMs ?? 60 * MINUTE;
+  const negativeTtlMs = options.negativeTtlMs ?? 5 * MINUTE;
+  const maxEntries = options.maxEntries ?? 10_000;
+  const cache = new Map<string, { lookup: BufferLookup; until: number }>();
+  const inFlight = new Map<string, Promise<BufferLookup>>();
+
+  const remember = (sender: string, lookup: BufferLookup) => {
+    if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!);
+    cache.set(sender, { lookup, until: now() + (lookup.buffer ? ttlMs : negativeTtlMs) });
+    return lookup;
+  };
+
+  const fetchLookup = async (sender: string): Promise<BufferLookup> => {
+    const inbox = options.inboxUrl(sender);
+    if (!inbox) return { note: `feedback: none, ${sender} is not a domain` };
+    const guard = inbox.source === 'convention' && !options.allowPrivateNetworks;
+    const answer = await fetchManifest(inbox.url, sender, { guard, timeoutMs: options.timeoutMs ?? 5_000, maxBytes: options.maxBytes ?? 64 * 1024 });
+    if ('error' in answer) return { note: `feedback: none, no manifest from ${sender} (${answer.error})` };
+    const feedback = (answer.manifest as { About?: { Feedback?: unknown } } | undefined)?.About?.Feedback;
+    if (typeof feedback !== 'string' || !isDomainName(feedback)) return { note: 'feedback: none, manifest has no Feedback' };
+    return { buffer: feedback.toLowerCase(), source: 'manifest', note: `feedback: ${feedback.toLowerCase()}, from the manifest of ${sender}` };
+  };
+
+  return {
+    async bufferOf(sender) {
+      const configured = options.configured(sender);
+      if (configured) return { buffer: configured, source: 'config', note: `feedback: ${configured}, from the config` };
+      const cached = cache.get(sender);
+      if (cached && cached.until > now()) return cached.lookup;
+      cache.delete(sender);
+      let pending = inFlight.get(sender);
+      if (!pending) {
+        pending = fetchLookup(sender)
+          .then((lookup) => remember(sender, lookup))
+          .finally(() => inFlight.delete(sender));
+        inFlight.set(sender, pending);
+      }
+      return pending;
+    },
+  };
+}
+
+/** The unsigned, Anonymous manifest request, as the reference's `Domain.fetch_manifest` sends it. */
+export function manifestRequest(domain: string): string {
+  return JSON.stringify({
+    Header: { From: 'Anonymous', To: domain, Subject: MANIFEST_SUBJECT, Correlation: randomUUID(), Timestamp: new Date().toISOString(), Schema: 'pollyweb.org/MSG:1.0' },
+    Body: {},
+  });
+}
+
+/** POSTs the manifest request to `url` and reads the manifest from the answer (JSON, bounded). */
+export function fetchManifest(url: string, domain: string, options: { guard: boolean; timeoutMs: number; maxBytes: number }): Promise<{ manifest: unknown } | { error: string }> {
+  let target: URL;
+  try {
+    target = new URL(url);
+    if (options.guard) assertPublicLiteral(target);
+  } catch (error) {
+    return Promise.resolve({ error: error instanceof Error ? error.message : String(error) });
+  }
+  const body = manifestRequest(domain);
+  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve) => {
+    const req = send(
+      target,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), accept: 'application/json' },
+        timeout: options.timeoutMs,
+        ...(options.guard ? { lookup: guardedLookup as never } : {}),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > options.maxBytes) {
+            res.destroy();
+            resolve({ error: `the answer is larger than ${options.maxBytes} bytes` });
+          } else chunks.push(chunk);
+        });
+        res.on('end', () => {
+          if (res.statusCode !== 200) return resolve({ error: `HTTP ${res.statusCode}` });
+          try {
+            resolve({ manifest: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown });
+          } catch (_) {
+            resolve({ error: 'the answer is not JSON' });
+          }
+        });
+        res.on('error', (error) => resolve({ error: error.message }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));
+    req.on('error', (error) => resolve({ error: error.message }));
+    req.end(body);
+  });
+}

@@ -1,0 +1,78 @@
+/**
+ * Issue 17: the buffer domain found through the sender's manifest. Runtime B plays the remote
+ * side: it hosts sender.example (manifest `About.Feedback: buffer.example`), buffer.example and
+ * nobuffer.example (no buffer). Runtime A knows none of their buffers; its directory lists B's
+ * inbox for them. An envelope claiming sender.example that A discards makes A fetch the
+ * manifest by the protocol and send Feedback@Buffer to buffer.example, at B; one claiming
+ * nobuffer.example ends noFeedback with the reason in its status.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
+import { makeFixture, type Fixture } from '../support/runtime-fixture.ts';
+import { waitFor } from '../support/wait-for.ts';
+import { parseConfig } from '../../src/config/index.ts';
+import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
+import type { Mailroom } from '../../src/core/mailroom-types.ts';
+import type { Envelope } from '../../src/envelope/index.ts';
+
+let server: NatsServerHandle;
+let a: Mailroom;
+let b: Mailroom;
+let remote: Fixture;
+const atB: Envelope[] = [];
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  const local = await makeFixture({ natsUrl: server.url, local: ['receiver.example'] });
+  remote = await makeFixture({
+    natsUrl: server.url,
+    local: ['sender.example', 'buffer.example', 'nobuffer.example'],
+    feedback: { 'sender.example': 'buffer.example' },
+    extra: { keys: { trusted: [{ domain: 'receiver.example', selector: 'pw1', key: local.domains['receiver.example']!.dnsTxt }] } },
+  });
+  b = await startMailroom(remote.config);
+  b.events.on('settled', (_status, envelope) => {
+    if (envelope) atB.push(envelope);
+  });
+  const inbox = `${b.url}/inbox`;
+  const directory = { 'sender.example': inbox, 'buffer.example': inbox, 'nobuffer.example': inbox };
+  a = await startMailroom(parseConfig({ ...local.input, directory }, { baseDir: local.dir, env: {} }));
+});
+afterAll(async () => {
+  await a?.stop();
+  await b?.stop();
+  await server?.stop();
+});
+
+/** An envelope A cannot verify (it trusts no key of the sender): discarded as key-not-found. */
+async function postUnverifiable(sender: string) {
+  const correlation = randomUUID();
+  const body = remote.domains[sender]!.signed({ To: 'receiver.example', Subject: 'Hello@Host', Correlation: correlation, Body: {} });
+  const res = await fetch(`${a.url}/inbox`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  expect(res.status).toBe(202);
+  return correlation;
+}
+
+describe('feedback through the sender’s manifest', () => {
+  it('sends Feedback@Buffer to the buffer only the manifest names', async () => {
+    const correlation = await postUnverifiable('sender.example');
+    const status = await waitFor(async () => {
+      const s = await a.status('sender.example', correlation);
+      return s?.final ? s : undefined;
+    }, { what: 'the discard settled' });
+    expect(status).toMatchObject({ state: 'feedbackSent', discard: { reason: 'key-not-found' }, feedback: 'feedback: buffer.example, from the manifest of sender.example' });
+    const feedback = await waitFor(() => atB.find((e) => e.Header.Subject === 'Feedback@Buffer' && (e.Body as { Correlation?: string }).Correlation === correlation), { what: 'Feedback@Buffer at B' });
+    expect(feedback.Header).toMatchObject({ From: 'receiver.example', To: 'buffer.example' });
+    expect(feedback.Body).toMatchObject({ Sender: 'sender.example', Status: 'Discarded' });
+  });
+
+  it('sends none when the manifest names no buffer, and says so in the status', async () => {
+    const correlation = await postUnverifiable('nobuffer.example');
+    const status = await waitFor(async () => {
+      const s = await a.status('nobuffer.example', correlation);
+      return s?.final ? s : undefined;
+    }, { what: 'the discard settled' });
+    expect(status).toMatchObject({ state: 'noFeedback', feedback: 'feedback: none, manifest has no Feedback' });
+  });
+});
