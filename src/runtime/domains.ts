@@ -66,7 +66,7 @@ export class Domains {
   readonly isLocal = (domain: string): boolean => this.identities.has(domain);
   readonly hasHandler = (domain: string, subject: string): boolean => this.handlers.get(domain, subject) !== undefined;
   /** Where feedback about `sender`'s discarded envelopes goes, and how that was found (asked only for a discard). */
-  readonly bufferOf = (sender: string): Promise<BufferLookup> => this.#resolver.bufferOf(sender);
+  readonly bufferOf = (sender: string, options?: { readonly fetch?: boolean }): Promise<BufferLookup> => this.#resolver.bufferOf(sender, options);
 
   /** The keys envelopes are verified with: the trusted keys of the config, the hosted domains' own, then DNS (when enabled). */
   async keyResolver(): Promise<KeyResolver> {

@@ -29,7 +29,7 @@ export interface EnvelopeStepDeps {
   readonly handlers: HandlerRegistry;
   readonly identities: ReadonlyMap<string, DomainIdentity>;
   /** The sender's buffer domain (config, then its manifest), or why there is none. */
-  readonly bufferOf: (sender: string) => Promise<BufferLookup>;
+  readonly bufferOf: (sender: string, options?: { readonly fetch?: boolean }) => Promise<BufferLookup>;
   /** Feedback per claimed sender; over the limit an envelope ends `noFeedback`. */
   readonly feedbackLimiter?: FeedbackLimiter;
   readonly outbound: Outbound;
@@ -150,7 +150,9 @@ export function createEnvelopeSteps(flights: Flights, deps: EnvelopeStepDeps): E
       if (Header.Subject === FEEDBACK_SUBJECT) return 'none';
       const identity = deps.identities.get(Header.To);
       if (!identity) return 'none';
-      const lookup = await deps.bufferOf(Header.From);
+      // Only a sender whose signature verified may cost a manifest fetch: a forged envelope
+      // claiming any domain must not make this runtime send requests there.
+      const lookup = await deps.bufferOf(Header.From, { fetch: f.validation?.verified === true });
       f.feedback = lookup.note;
       const buffer = lookup.buffer;
       if (!buffer) return 'none';

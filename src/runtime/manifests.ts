@@ -39,7 +39,13 @@ export interface ManifestResolverOptions {
 }
 
 export interface ManifestResolver {
-  bufferOf(sender: string): Promise<BufferLookup>;
+  /**
+   * The sender's buffer domain: the config, then the cache, then (with `fetch`, the default)
+   * the sender's manifest fetched by the protocol. Pass `fetch: false` for a sender that did
+   * not prove who it is: an unverified envelope must never make this runtime send requests to
+   * the domain it merely claims (a reflector for forged envelopes).
+   */
+  bufferOf(sender: string, options?: { readonly fetch?: boolean }): Promise<BufferLookup>;
 }
 
 const MINUTE = 60_000;
@@ -70,11 +76,12 @@ export function createManifestResolver(options: ManifestResolverOptions): Manife
   };
 
   return {
-    async bufferOf(sender) {
+    async bufferOf(sender, lookupOptions) {
       const configured = options.configured(sender);
       if (configured) return { buffer: configured, source: 'config', note: `feedback: ${configured}, from the config` };
       const cached = cache.get(sender);
       if (cached && cached.until > now()) return cached.lookup;
+      if (lookupOptions?.fetch === false) return { note: `feedback: none, ${sender} is not proven (signature not verified): its manifest is not fetched` };
       cache.delete(sender);
       let pending = inFlight.get(sender);
       if (!pending) {

@@ -2,9 +2,11 @@
  * Issue 17: the buffer domain found through the sender's manifest. Runtime B plays the remote
  * side: it hosts sender.example (manifest `About.Feedback: buffer.example`), buffer.example and
  * nobuffer.example (no buffer). Runtime A knows none of their buffers; its directory lists B's
- * inbox for them. An envelope claiming sender.example that A discards makes A fetch the
- * manifest by the protocol and send Feedback@Buffer to buffer.example, at B; one claiming
- * nobuffer.example ends noFeedback with the reason in its status.
+ * inbox for them, and it trusts the keys of sender.example and nobuffer.example. A verified
+ * envelope from sender.example that A discards (no handler for its subject) makes A fetch the
+ * manifest by the protocol and send Feedback@Buffer to buffer.example, at B; one from
+ * nobuffer.example ends noFeedback with the reason in its status. An envelope A cannot verify
+ * never makes A fetch the manifest of the domain it claims (no reflector for forged envelopes).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
@@ -37,7 +39,9 @@ beforeAll(async () => {
   });
   const inbox = `${b.url}/inbox`;
   const directory = { 'sender.example': inbox, 'buffer.example': inbox, 'nobuffer.example': inbox };
-  a = await startMailroom(parseConfig({ ...local.input, directory }, { baseDir: local.dir, env: {} }));
+  const trust = (domain: string) => ({ domain, selector: 'pw1', key: remote.domains[domain]!.dnsTxt });
+  a = await startMailroom(parseConfig({ ...local.input, directory, keys: { trusted: [trust('sender.example'), trust('nobuffer.example')] } }, { baseDir: local.dir, env: {} }));
+
 });
 afterAll(async () => {
   await a?.stop();
@@ -45,10 +49,10 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** An envelope A cannot verify (it trusts no key of the sender): discarded as key-not-found. */
-async function postUnverifiable(sender: string) {
+/** A verified envelope A discards: A has no handler for `Nope@Host` (unknown-subject). */
+async function postDiscarded(sender: string) {
   const correlation = randomUUID();
-  const body = remote.domains[sender]!.signed({ To: 'receiver.example', Subject: 'Hello@Host', Correlation: correlation, Body: {} });
+  const body = remote.domains[sender]!.signed({ To: 'receiver.example', Subject: 'Nope@Host', Correlation: correlation, Body: {} });
   const res = await fetch(`${a.url}/inbox`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
   expect(res.status).toBe(202);
   return correlation;
@@ -56,23 +60,34 @@ async function postUnverifiable(sender: string) {
 
 describe('feedback through the sender’s manifest', () => {
   it('sends Feedback@Buffer to the buffer only the manifest names', async () => {
-    const correlation = await postUnverifiable('sender.example');
+    const correlation = await postDiscarded('sender.example');
     const status = await waitFor(async () => {
       const s = await a.status('sender.example', correlation);
       return s?.final ? s : undefined;
     }, { what: 'the discard settled' });
-    expect(status).toMatchObject({ state: 'feedbackSent', discard: { reason: 'key-not-found' }, feedback: 'feedback: buffer.example, from the manifest of sender.example' });
+    expect(status).toMatchObject({ state: 'feedbackSent', discard: { reason: 'unknown-subject' }, feedback: 'feedback: buffer.example, from the manifest of sender.example' });
     const feedback = await waitFor(() => atB.find((e) => e.Header.Subject === 'Feedback@Buffer' && (e.Body as { Correlation?: string }).Correlation === correlation), { what: 'Feedback@Buffer at B' });
     expect(feedback.Header).toMatchObject({ From: 'receiver.example', To: 'buffer.example' });
     expect(feedback.Body).toMatchObject({ Sender: 'sender.example', Status: 'Discarded' });
   });
 
   it('sends none when the manifest names no buffer, and says so in the status', async () => {
-    const correlation = await postUnverifiable('nobuffer.example');
+    const correlation = await postDiscarded('nobuffer.example');
     const status = await waitFor(async () => {
       const s = await a.status('nobuffer.example', correlation);
       return s?.final ? s : undefined;
     }, { what: 'the discard settled' });
     expect(status).toMatchObject({ state: 'noFeedback', feedback: 'feedback: none, manifest has no Feedback' });
+  });
+
+  it('never fetches the manifest of a domain an unverified envelope only claims', async () => {
+    // From buffer.example, whose key A does not trust: key-not-found, so unverified. Had A fetched
+    // its manifest, the status would say what the manifest held (it names no buffer).
+    const correlation = await postDiscarded('buffer.example');
+    const status = await waitFor(async () => {
+      const s = await a.status('buffer.example', correlation);
+      return s?.final ? s : undefined;
+    }, { what: 'the discard settled' });
+    expect(status).toMatchObject({ state: 'noFeedback', discard: { reason: 'key-not-found' }, feedback: 'feedback: none, buffer.example is not proven (signature not verified): its manifest is not fetched' });
   });
 });
