@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { JetStreamApiError, type StreamInfo } from '@nats-io/jetstream';
-import { isTransientStoreError, retryWithinDeadline } from '../../src/runtime/inbox.ts';
+import { isTransientStoreError, retryWithinDeadline } from '../../src/runtime/within-deadline.ts';
 import { storable } from '../../src/runtime/health.ts';
 
 const apiError = (code: number, err_code: number) => new JetStreamApiError({ code, err_code, description: `api ${err_code}` });
