@@ -40,7 +40,9 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     const finals = new Set<string>();
     const mailroom = await startMailroom(config, { outboxWorker: false, onError: () => undefined, handlers: { [RECEIVER]: { 'Hello@Host': ({ body }) => ({ echo: body }) } } });
     scope.defer(() => mailroom.stop());
+    const heard = new Map<string, string>();
     mailroom.events.on('settled', (status) => {
+      heard.set(status.correlation, `${status.state} (attempt ${status.attempt})`);
       if (!status.final || finals.has(status.correlation)) return;
       finals.add(status.correlation);
       settledAt.push(performance.now());
@@ -107,8 +109,15 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       const st = m?.json<{ state: string; attempt: number; final: boolean }>();
       return st ? `${st.state} (attempt ${st.attempt}) at the leader` : 'none at the leader';
     };
-    for (const c of notFinal.slice(0, 5)) seen.set(c, `${seen.get(c)}; ${await atLeader(c)}`);
-    if (notFinal.length > 0) throw new Error(`failover: ${notFinal.length} accepted envelopes have no final status though the inbox is empty (acked without one), e.g. ${notFinal.slice(0, 3).map((c) => `${c}: ${seen.get(c)}`).join(', ')}`);
+    for (const c of notFinal.slice(0, 5)) seen.set(c, `${seen.get(c)}; ${await atLeader(c)}; last settled event: ${heard.get(c) ?? 'none'}`);
+    if (notFinal.length > 0) {
+      // Where did their messages go? The consumer's floors and the streams' counts, for the report.
+      const inbox = await jsm.streams.info(mailroom.names.streams.inbox);
+      const consumer = await jsm.consumers.info(mailroom.names.streams.inbox, mailroom.names.consumers.inbox).catch(() => undefined);
+      const dlq = await jsm.streams.info(mailroom.names.streams.dlq).catch(() => undefined);
+      const state = `inbox stream first ${inbox.state.first_seq} last ${inbox.state.last_seq} messages ${inbox.state.messages}; consumer delivered ${consumer?.delivered.stream_seq} ack floor ${consumer?.ack_floor.stream_seq} ack pending ${consumer?.num_ack_pending} redelivered ${consumer?.num_redelivered} pending ${consumer?.num_pending}; dead letters ${dlq?.state.messages}; never heard settled: ${notFinal.filter((c) => !heard.has(c)).length}`;
+      throw new Error(`failover: ${notFinal.length} accepted envelopes have no final status though the inbox is empty (acked without one), e.g. ${notFinal.slice(0, 3).map((c) => `${c}: ${seen.get(c)}`).join(', ')}; ${state}`);
+    }
     const replies = (await jsm.streams.info(mailroom.names.streams.outbox)).state.messages;
     if (replies !== accepted.size) throw new Error(`failover: the outbox holds ${replies} replies for ${accepted.size} accepted envelopes`);
 
