@@ -1,6 +1,6 @@
 /**
  * Failover: one runtime on a 3-node JetStream cluster (loopback) with every stream and
- * bucket at 3 replicas, posting signed envelopes to `POST /inbox` at 200/s, evenly paced
+ * bucket at 3 replicas (`nats.replicas: 3`), posting signed envelopes to `POST /inbox` at 200/s, evenly paced
  * (open loop: each post starts on its schedule, whatever the earlier ones are doing). A third
  * of the way in, the inbox stream's leader is SIGKILLed; two thirds in, it is restarted.
  * Measured: the share of posts answered 202 (goal ≥ 99 %), and the longest gap between two
@@ -14,7 +14,7 @@ import { parseConfig } from '../src/config/index.ts';
 import { startMailroom } from '../src/mailroom/start-mailroom.ts';
 import { connectNats } from '../src/transport/connect.ts';
 import { startNatsCluster } from '../test/support/nats-cluster.ts';
-import { raiseReplicas } from '../test/cluster/failover-support.ts';
+import { awaitReplicas, leaderSpread } from '../test/cluster/failover-support.ts';
 import { makeEnvelopes, RECEIVER, SENDER } from './fixtures.ts';
 import { mailroomInput } from './pipeline.ts';
 import { Cleanup, isMain, makeTempDir, pollUntil, progress, removeTempDir, runAsScript, type BenchOptions, type BenchResult } from './support.ts';
@@ -35,12 +35,14 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     scope.defer(() => cluster.stop());
     const url = cluster.urls.join(',');
     const prefix = 'failover';
-    const config = parseConfig(await mailroomInput(url, dir, prefix), { baseDir: dir, env: {} });
+    const config = parseConfig(await mailroomInput(url, dir, prefix, { nats: { url, prefix, replicas: 3 } }), { baseDir: dir, env: {} });
     const settledAt: number[] = [];
     const finals = new Set<string>();
     const mailroom = await startMailroom(config, { outboxWorker: false, onError: () => undefined, handlers: { [RECEIVER]: { 'Hello@Host': ({ body }) => ({ echo: body }) } } });
     scope.defer(() => mailroom.stop());
+    const heard = new Map<string, string>();
     mailroom.events.on('settled', (status) => {
+      heard.set(status.correlation, `${status.state} (attempt ${status.attempt})`);
       if (!status.final || finals.has(status.correlation)) return;
       finals.add(status.correlation);
       settledAt.push(performance.now());
@@ -48,8 +50,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     const nc = await connectNats({ url });
     scope.defer(() => nc.close());
     const jsm = await jetstreamManager(nc);
-    // Until the runtime provisions replicas itself (nats.replicas), raise what it made to R3.
-    await raiseReplicas(jsm, prefix, 3);
+    await awaitReplicas(jsm, prefix, 3);
+    progress(options, `failover: leaders per server ${JSON.stringify(await leaderSpread(jsm, prefix))}`);
 
     const envelopes = makeEnvelopes(count);
     const answers = new Map<string, number>();
@@ -107,8 +109,15 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       const st = m?.json<{ state: string; attempt: number; final: boolean }>();
       return st ? `${st.state} (attempt ${st.attempt}) at the leader` : 'none at the leader';
     };
-    for (const c of notFinal.slice(0, 5)) seen.set(c, `${seen.get(c)}; ${await atLeader(c)}`);
-    if (notFinal.length > 0) throw new Error(`failover: ${notFinal.length} accepted envelopes have no final status though the inbox is empty (acked without one), e.g. ${notFinal.slice(0, 3).map((c) => `${c}: ${seen.get(c)}`).join(', ')}`);
+    for (const c of notFinal.slice(0, 5)) seen.set(c, `${seen.get(c)}; ${await atLeader(c)}; last settled event: ${heard.get(c) ?? 'none'}`);
+    if (notFinal.length > 0) {
+      // Where did their messages go? The consumer's floors and the streams' counts, for the report.
+      const inbox = await jsm.streams.info(mailroom.names.streams.inbox);
+      const consumer = await jsm.consumers.info(mailroom.names.streams.inbox, mailroom.names.consumers.inbox).catch(() => undefined);
+      const dlq = await jsm.streams.info(mailroom.names.streams.dlq).catch(() => undefined);
+      const state = `inbox stream first ${inbox.state.first_seq} last ${inbox.state.last_seq} messages ${inbox.state.messages}; consumer delivered ${consumer?.delivered.stream_seq} ack floor ${consumer?.ack_floor.stream_seq} ack pending ${consumer?.num_ack_pending} redelivered ${consumer?.num_redelivered} pending ${consumer?.num_pending}; dead letters ${dlq?.state.messages}; never heard settled: ${notFinal.filter((c) => !heard.has(c)).length}`;
+      throw new Error(`failover: ${notFinal.length} accepted envelopes have no final status though the inbox is empty (acked without one), e.g. ${notFinal.slice(0, 3).map((c) => `${c}: ${seen.get(c)}`).join(', ')}; ${state}`);
+    }
     const replies = (await jsm.streams.info(mailroom.names.streams.outbox)).state.messages;
     if (replies !== accepted.size) throw new Error(`failover: the outbox holds ${replies} replies for ${accepted.size} accepted envelopes`);
 
@@ -131,7 +140,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       },
       notes: [
         `answers: ${JSON.stringify(Object.fromEntries(answers))}; node n${killed + 1} killed at ${((killedAt - start) / 1000).toFixed(1)} s, restarted at ${((restartedAt - start) / 1000).toFixed(1)} s; nats-server ${cluster.version}`,
-        `afterwards: ${accepted.size} envelopes final (${finals.size} heard as settled events), ${replies} replies in the outbox (none twice); outbox worker off; streams raised to R3 by the bench until nats.replicas is in the config`,
+        `afterwards: ${accepted.size} envelopes final (${finals.size} heard as settled events), ${replies} replies in the outbox (none twice); outbox worker off; every stream and bucket provisioned at R3 by the runtime (nats.replicas: 3)`,
       ],
       summary: [
         { figure: `failover: share of POST /inbox answered 202 while the inbox leader is killed and restarted (${RATE}/s)`, value: share * 100, unit: '%', goal: `≥ ${SHARE_GOAL * 100} %`, met: share >= SHARE_GOAL },

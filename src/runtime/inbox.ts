@@ -7,8 +7,9 @@ import { CALLBACK_HEADER, RECEIVED_AT_HEADER } from '../transport/message-header
 import { initialHistory } from './status-history.ts';
 import type { StatusStore } from './status-store.ts';
 import { setTraceHeaders, type TraceContext } from './trace-context.ts';
-import { apiErrorCode } from '../transport/jetstream-errors.ts';
-import { backoffDelayMs, jittered, type RetrySchedule } from './retry-policy.ts';
+import { retryWithinDeadline, STORE_DEADLINE_MS } from './within-deadline.ts';
+
+export { isTransientStoreError, retryWithinDeadline, STORE_DEADLINE_MS, STORE_RETRY } from './within-deadline.ts';
 
 /** The outcome of offering an envelope to the inbox. */
 export type AcceptOutcome =
@@ -38,58 +39,8 @@ export interface InboxDeps {
   readonly onError?: (error: unknown, context: string) => void;
 }
 
-/** The default of `InboxDeps.storeDeadlineMs`: a JetStream leader election takes a few seconds (2.9: 2–5 s after the leader's last heartbeat). */
-export const STORE_DEADLINE_MS = 10_000;
 /** The default of `InboxDeps.reconnectWaitMs`: a client whose node died reconnects to another in milliseconds; one server that is down takes longer. */
 export const RECONNECT_WAIT_MS = 1_000;
-/** The backoff between tries to store (the shared retry policy's schedule; each delay jittered). */
-export const STORE_RETRY: RetrySchedule = { initialDelayMs: 50, maxDelayMs: 1_000, multiplier: 2 };
-
-/**
- * True when a failed JetStream request may succeed if tried again soon: a timeout, no
- * responders (a stream without a leader during an election), a lost connection, or a
- * JetStream API error the server marks temporary (HTTP-like status 503). An API error with
- * another status (a limit, a refused message) is an answer: trying again changes nothing.
- */
-export function isTransientStoreError(error: unknown): boolean {
-  if (apiErrorCode(error) !== undefined) return (error as { status?: unknown }).status === 503;
-  return !(error instanceof Error && (error.name === 'ClosedConnectionError' || error.name === 'DrainingConnectionError'));
-}
-
-/**
- * Runs `attempt` until it succeeds, fails for good ({@link isTransientStoreError} false) or
- * `deadline` (epoch ms) comes, with the shared retry policy's backoff between tries. Each
- * try gets the time left, at most `timeoutMs`. While the connection is down it waits for it
- * (at most `reconnectWaitMs` in a row) instead of trying. Resolves with the value, or with
- * the last error as `{ error }`; `tries` counts the tries made.
- */
-export async function retryWithinDeadline<T>(
-  attempt: (timeoutMs: number) => Promise<T>,
-  options: { readonly deadline: number; readonly timeoutMs: number; readonly isConnected: () => boolean; readonly reconnectWaitMs: number; readonly now?: () => number },
-): Promise<{ readonly ok: true; readonly value: T; readonly tries: number } | { readonly ok: false; readonly error: unknown; readonly tries: number }> {
-  const now = options.now ?? Date.now;
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(ms, options.deadline - now()))));
-  let tries = 0;
-  let lastError: unknown = new Error('the NATS connection is down');
-  for (;;) {
-    if (!options.isConnected()) {
-      const gaveUp = Math.min(options.deadline, now() + options.reconnectWaitMs);
-      while (!options.isConnected() && now() < gaveUp) await sleep(25);
-      if (!options.isConnected()) return { ok: false, error: new Error('the NATS connection is down'), tries };
-    }
-    const left = options.deadline - now();
-    if (left <= 0) return { ok: false, error: lastError, tries };
-    tries++;
-    try {
-      return { ok: true, value: await attempt(Math.min(options.timeoutMs, left)), tries };
-    } catch (error) {
-      lastError = error;
-      if (!isTransientStoreError(error)) return { ok: false, error, tries };
-    }
-    await sleep(jittered(backoffDelayMs(STORE_RETRY, tries)));
-  }
-}
-
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /**

@@ -12,6 +12,7 @@ import { liveEntry } from '../transport/kv-entries.ts';
 import { isAlreadyExists } from './status-store.ts';
 import { FEEDBACK_SUBJECT } from './handlers.ts';
 import { setTraceHeaders, type TraceContext } from './trace-context.ts';
+import { withinDeadline, type StoreRetry } from './within-deadline.ts';
 
 /** A local domain's signing identity. */
 export interface DomainIdentity {
@@ -48,6 +49,7 @@ export class OutboundClaims {
   constructor(
     private readonly kv: KV,
     private readonly keyOf: (msgId: string) => string,
+    private readonly retry: StoreRetry = {},
   ) {}
 
   /**
@@ -63,19 +65,22 @@ export class OutboundClaims {
       if (stored) return { bytes: stored, reused: true };
     }
     const bytes = await sign();
-    try {
-      await this.kv.create(key, bytes);
-      return { bytes, reused: false };
-    } catch (error) {
-      if (!isAlreadyExists(error)) throw error;
-      const stored = await this.stored(key);
-      if (!stored) throw new TransportError(`the outbound record ${msgId} exists but could not be read`, { cause: error });
-      return { bytes: stored, reused: true };
-    }
+    // A create tried again after its answer was lost finds its own bytes: `reused`, the same bytes.
+    return withinDeadline(async () => {
+      try {
+        await this.kv.create(key, bytes);
+        return { bytes, reused: false };
+      } catch (error) {
+        if (!isAlreadyExists(error)) throw error;
+        const stored = liveEntry(await this.kv.get(key))?.value;
+        if (!stored) throw new TransportError(`the outbound record ${msgId} exists but could not be read`, { cause: error });
+        return { bytes: stored, reused: true };
+      }
+    }, this.retry);
   }
 
   private async stored(key: string): Promise<Uint8Array | undefined> {
-    return liveEntry(await this.kv.get(key))?.value;
+    return withinDeadline(async () => liveEntry(await this.kv.get(key))?.value, this.retry);
   }
 }
 
@@ -99,7 +104,18 @@ export class Outbound {
     private readonly claims?: OutboundClaims,
     /** The canonical form per receiving domain (`directory` entries); without it, JCS. */
     private readonly canonical?: CanonicalPolicy,
+    /** How a publish rides out a leader election: tried again with the same `Nats-Msg-Id`, so a stored try makes the next a duplicate. */
+    private readonly retry: StoreRetry = {},
   ) {}
+
+  /** Publishes to the outbox, tried again within the deadline under the same `Nats-Msg-Id`. */
+  private async toOutbox(subject: string, data: Uint8Array | string, msgID: string, h: ReturnType<typeof headers>, what: string): Promise<void> {
+    try {
+      await withinDeadline((timeout) => this.js.publish(subject, data, { msgID, headers: h, timeout: Math.min(timeout, this.publishTimeoutMs) }), { timeoutMs: this.publishTimeoutMs, ...this.retry });
+    } catch (cause) {
+      throw new TransportError(`could not publish ${what} to the outbox`, { cause });
+    }
+  }
 
   /** Signs `draft` as `identity`, in the canonical form its receiver verifies. */
   async sign(identity: DomainIdentity, draft: EnvelopeDraft): Promise<Envelope> {
@@ -129,15 +145,7 @@ export class Outbound {
     const h = headers();
     h.set(KIND_HEADER, kind);
     setTraceHeaders(h, options.trace);
-    try {
-      await this.js.publish(this.outboxSubject(envelope.Header.To, envelope.Header.From), bytes, {
-        msgID: msgId,
-        headers: h,
-        timeout: this.publishTimeoutMs,
-      });
-    } catch (cause) {
-      throw new TransportError(`could not publish ${kind} to the outbox`, { cause });
-    }
+    await this.toOutbox(this.outboxSubject(envelope.Header.To, envelope.Header.From), bytes, msgId, h, kind);
     return envelope;
   }
 
@@ -149,11 +157,7 @@ export class Outbound {
     const h = headers();
     h.set(KIND_HEADER, 'callback');
     h.set(CALLBACK_HEADER, url);
-    try {
-      await this.js.publish(this.outboxSubject(status.from, status.to), JSON.stringify(body), { msgID: messageIds.callback(status.from, status.correlation, status.hash), headers: h, timeout: this.publishTimeoutMs });
-    } catch (cause) {
-      throw new TransportError('could not publish the callback to the outbox', { cause });
-    }
+    await this.toOutbox(this.outboxSubject(status.from, status.to), JSON.stringify(body), messageIds.callback(status.from, status.correlation, status.hash), h, 'the callback');
   }
 
   /** The reply to a handled request: same Correlation as the request, so the requester can match it. */

@@ -1,6 +1,7 @@
 import type { KV } from '@nats-io/kv';
 import { isAlreadyExists } from './status-store.ts';
 import { isPut } from '../transport/kv-entries.ts';
+import { withinDeadline, type StoreRetry } from './within-deadline.ts';
 
 /**
  * What a claim found: `claimed` — this envelope is the first to use the correlation;
@@ -20,14 +21,20 @@ export class ReplayGuard {
   constructor(
     private readonly kv: KV,
     private readonly keyOf: (from: string, correlation: string) => string,
+    private readonly retry: StoreRetry = {},
   ) {}
 
   /**
    * Claims the correlation for the envelope with this Hash. Call it only after the signature
    * verified, so a forger can never burn a sender's correlation. One KV create on the usual
-   * path; a read as well when the key exists.
+   * path; a read as well when the key exists. Rides out a leader election: a create tried again
+   * after its answer was lost finds its own Hash, so the outcome is `same`, never `reused`.
    */
-  async claim(from: string, correlation: string, hash: string, again = true): Promise<ClaimOutcome> {
+  claim(from: string, correlation: string, hash: string): Promise<ClaimOutcome> {
+    return withinDeadline(() => this.claimOnce(from, correlation, hash), this.retry);
+  }
+
+  private async claimOnce(from: string, correlation: string, hash: string, again = true): Promise<ClaimOutcome> {
     const key = this.keyOf(from, correlation);
     try {
       await this.kv.create(key, hash);
@@ -36,7 +43,7 @@ export class ReplayGuard {
       if (!isAlreadyExists(error)) throw error;
       const entry = await this.kv.get(key);
       // Deleted or expired between the create and the read: claim it again.
-      if (!isPut(entry)) return again ? this.claim(from, correlation, hash, false) : 'reused';
+      if (!isPut(entry)) return again ? this.claimOnce(from, correlation, hash, false) : 'reused';
       return entry.string() === hash ? 'same' : 'reused';
     }
   }

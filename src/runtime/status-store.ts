@@ -1,6 +1,7 @@
 import type { KV } from '@nats-io/kv';
 import { isWrongLastSequence } from '../transport/jetstream-errors.ts';
 import { isPut, liveEntry } from '../transport/kv-entries.ts';
+import { withinDeadline, type StoreRetry } from './within-deadline.ts';
 
 /** One state an envelope passed through, with when. */
 export interface StatusStep {
@@ -51,15 +52,24 @@ export interface EnvelopeStatus {
   readonly updatedAt: string;
 }
 
-/** The statuses of envelopes, in the JetStream KV bucket `mailroom-status`, so any process can answer. */
+/**
+ * The statuses of envelopes, in the JetStream KV bucket `mailroom-status`, so any process can answer.
+ * Every write rides out a leader election (`retry`, see {@link withinDeadline}); each is a create,
+ * a revision-checked update, or (`put`, tried again) an update at the revision it read.
+ */
 export class StatusStore {
   constructor(
     private readonly kv: KV,
     private readonly keyOf: (from: string, correlation: string) => string,
+    private readonly retry: StoreRetry = {},
   ) {}
 
   /** Records `queued` at ingress unless the envelope is already known (a duplicate post, or an actor was faster). */
   async recordQueued(status: EnvelopeStatus): Promise<void> {
+    await withinDeadline(() => this.createQueued(status), this.retry);
+  }
+
+  private async createQueued(status: EnvelopeStatus): Promise<void> {
     try {
       await this.kv.create(this.keyOf(status.from, status.correlation), JSON.stringify(status));
     } catch (error) {
@@ -67,8 +77,22 @@ export class StatusStore {
     }
   }
 
+  /** Writes `status` whatever is stored. A try after a failed one updates at the revision it reads: it never writes over a write that came in between. */
   async put(status: EnvelopeStatus): Promise<void> {
-    await this.kv.put(this.keyOf(status.from, status.correlation), JSON.stringify(status));
+    const key = this.keyOf(status.from, status.correlation);
+    const data = JSON.stringify(status);
+    let first = true;
+    await withinDeadline(async () => {
+      if (first) {
+        first = false;
+        await this.kv.put(key, data);
+        return;
+      }
+      const entry = await this.kv.get(key);
+      if (isPut(entry) && entry.string() === data) return;
+      if (!isPut(entry)) await this.kv.create(key, data);
+      else await this.kv.update(key, data, entry.revision);
+    }, this.retry);
   }
 
   /**
@@ -77,6 +101,10 @@ export class StatusStore {
    * been overtaken by a redelivery of its message. Optimistic: retried on a concurrent write.
    */
   async putUnlessSuperseded(status: EnvelopeStatus): Promise<boolean> {
+    return withinDeadline(() => this.writeUnlessSuperseded(status), this.retry);
+  }
+
+  private async writeUnlessSuperseded(status: EnvelopeStatus): Promise<boolean> {
     const key = this.keyOf(status.from, status.correlation);
     const data = JSON.stringify(status);
     for (let tries = 0; tries < 5; tries++) {
@@ -103,6 +131,10 @@ export class StatusStore {
    * the rare path, a read and a write. False when it was not written.
    */
   async putUnlessHeld(status: EnvelopeStatus): Promise<boolean> {
+    return withinDeadline(() => this.writeUnlessHeld(status), this.retry);
+  }
+
+  private async writeUnlessHeld(status: EnvelopeStatus): Promise<boolean> {
     const key = this.keyOf(status.from, status.correlation);
     const data = JSON.stringify(status);
     for (let tries = 0; tries < 5; tries++) {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { JetStreamApiError, type StreamInfo } from '@nats-io/jetstream';
-import { isTransientStoreError, retryWithinDeadline } from '../../src/runtime/inbox.ts';
+import { isTransientStoreError, retryWithinDeadline, withinDeadline } from '../../src/runtime/within-deadline.ts';
 import { storable } from '../../src/runtime/health.ts';
 
 const apiError = (code: number, err_code: number) => new JetStreamApiError({ code, err_code, description: `api ${err_code}` });
@@ -17,6 +17,19 @@ describe('isTransientStoreError', () => {
     expect(isTransientStoreError(apiError(503, 10008))).toBe(true);
     expect(isTransientStoreError(apiError(400, 10054))).toBe(false);
     expect(isTransientStoreError(named('ClosedConnectionError'))).toBe(false);
+  });
+});
+
+describe('withinDeadline', () => {
+  it('resolves with the value after transient failures, and rejects with a refusal as the write itself would', async () => {
+    let tries = 0;
+    const value = await withinDeadline(async () => {
+      if (++tries < 3) throw named('TimeoutError');
+      return 'stored';
+    });
+    expect([value, tries]).toEqual(['stored', 3]);
+    const refusal = apiError(400, 10071);
+    await expect(withinDeadline(() => Promise.reject(refusal))).rejects.toBe(refusal);
   });
 });
 

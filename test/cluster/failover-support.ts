@@ -1,22 +1,23 @@
 /**
- * For the failover test and bench: every stream and bucket of a Mailroom prefix raised to
- * `replicas`, waiting until each replica (and each consumer's) is current. Until the runtime
- * provisions replicas itself (`nats.replicas`), this is how a test gets R3 with today's runtime.
+ * For the failover test and bench: waits until every stream and bucket of a Mailroom prefix,
+ * provisioned by the runtime with `nats.replicas`, has a leader and `replicas - 1` current
+ * followers (its consumers too). Throws if one was provisioned with fewer replicas: the
+ * runtime's provisioning is what is tested, nothing here raises them.
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { waitFor } from '../support/wait-for.ts';
 
-export async function raiseReplicas(jsm: JetStreamManager, prefix: string, replicas: number): Promise<string[]> {
+export async function awaitReplicas(jsm: JetStreamManager, prefix: string, replicas: number): Promise<string[]> {
   const upper = prefix.toUpperCase();
   const lower = prefix.toLowerCase();
-  const raised: string[] = [];
+  const names: string[] = [];
   for await (const info of jsm.streams.list()) {
     const name = info.config.name;
     if (!name.startsWith(`${upper}_`) && !name.startsWith(`KV_${lower}-`)) continue;
-    if ((info.config.num_replicas || 1) < replicas) await jsm.streams.update(name, { num_replicas: replicas });
-    raised.push(name);
+    if ((info.config.num_replicas || 1) !== replicas) throw new Error(`${name} was provisioned with ${info.config.num_replicas || 1} replicas, not ${replicas}`);
+    names.push(name);
   }
-  for (const name of raised) {
+  for (const name of names) {
     await waitFor(
       async () => {
         const info = await jsm.streams.info(name);
@@ -30,5 +31,20 @@ export async function raiseReplicas(jsm: JetStreamManager, prefix: string, repli
       { what: `${name} at ${replicas} current replicas, its consumers too`, timeoutMs: 30_000 },
     );
   }
-  return raised;
+  return names;
+}
+
+/** Where the leaders of a prefix's streams and consumers are, by server name: for a report. */
+export async function leaderSpread(jsm: JetStreamManager, prefix: string): Promise<Record<string, number>> {
+  const upper = prefix.toUpperCase();
+  const lower = prefix.toLowerCase();
+  const spread: Record<string, number> = {};
+  const count = (leader?: string) => leader && (spread[leader] = (spread[leader] ?? 0) + 1);
+  for await (const info of jsm.streams.list()) {
+    const name = info.config.name;
+    if (!name.startsWith(`${upper}_`) && !name.startsWith(`KV_${lower}-`)) continue;
+    count(info.cluster?.leader);
+    for await (const c of jsm.consumers.list(name)) count(c.cluster?.leader);
+  }
+  return spread;
 }

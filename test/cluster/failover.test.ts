@@ -1,6 +1,6 @@
 /**
  * Node loss without an outage: one runtime on a real 3-node cluster with every stream and
- * bucket at 3 replicas. The inbox stream's leader is SIGKILLed while envelopes are posted,
+ * bucket at 3 replicas, as the runtime provisions them (`nats.replicas: 3`). The inbox stream's leader is SIGKILLed while envelopes are posted,
  * and restarted later: every POST is answered 202 (a 503 carries Retry-After and is posted
  * again), every accepted envelope reaches a final status, and no reply is stored twice.
  * `/readyz` follows whether the inbox can store.
@@ -16,7 +16,8 @@ import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
 import type { Mailroom } from '../../src/core/mailroom-types.ts';
 import type { Envelope } from '../../src/envelope/types.ts';
 import { connectNats } from '../../src/transport/connect.ts';
-import { raiseReplicas } from './failover-support.ts';
+import { awaitReplicas, leaderSpread } from './failover-support.ts';
+import { parseConfig } from '../../src/config/index.ts';
 
 const TOTAL = 300;
 const KILL_AFTER = 100;
@@ -40,12 +41,13 @@ describe('node loss on a 3-node cluster with R3 streams', () => {
       remote: ['orders.example'],
       extra: { delivery: { ackWait: '5s', maxAttempts: 10, retry: { initialDelay: 50, maxDelay: 500 } } },
     });
-    mailroom = await startMailroom(fixture.config, { handlers: { 'shop.example': { 'Hello@Host': ({ body }) => ({ echo: body }) } }, outboxWorker: false });
+    const config = parseConfig({ ...fixture.input, nats: { ...(fixture.input.nats as object), replicas: 3 } }, { baseDir: fixture.dir, env: {} });
+    mailroom = await startMailroom(config, { handlers: { 'shop.example': { 'Hello@Host': ({ body }) => ({ echo: body }) } }, outboxWorker: false });
     mailroom.events.on('settled', (status) => {
       if (status.final) settledAt.push(Date.now());
     });
-    // Until the runtime provisions replicas itself (nats.replicas), raise what it made to R3.
-    await raiseReplicas(jsm, fixture.prefix, 3);
+    await awaitReplicas(jsm, fixture.prefix, 3);
+    console.log(`failover: leaders per server ${JSON.stringify(await leaderSpread(jsm, fixture.prefix))}`);
   }, 120_000);
   afterAll(async () => {
     await mailroom?.stop();
