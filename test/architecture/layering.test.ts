@@ -50,7 +50,8 @@ describe('layering', () => {
     const { stdout } = await promisify(execFile)(process.execPath, [bin, 'src/http/ingress-worker-main.ts', '--config', '.dependency-cruiser.cjs', '--output-type', 'json'], { cwd: root, maxBuffer: 64 * 1024 * 1024 });
     const result = JSON.parse(stdout) as { modules: { source: string }[] };
     expect(result.modules.length).toBeGreaterThan(10);
-    const heavy = result.modules.map((m) => m.source).filter((source) => /(^|\/)xstate\/|^machines\/|^src\/runtime\/envelope-/.test(source));
+    // machines/retry-policy.ts is plain arithmetic with no imports: the inbox's store retries use it.
+    const heavy = result.modules.map((m) => m.source).filter((source) => /(^|\/)xstate\/|^machines\/(?!retry-policy[.]ts$)|^src\/runtime\/envelope-/.test(source));
     expect(heavy).toEqual([]);
   }, 120_000);
 });

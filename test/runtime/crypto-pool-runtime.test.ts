@@ -48,16 +48,16 @@ afterAll(async () => {
 describe('with cryptoPool', () => {
   it('verifies on the pool, signs the reply there, and the reply verifies with the replier key', async () => {
     const before = pool.stats().operations;
-    const orders = fixture.domains['orders.example']!;
-    const envelope = orders.sign({ To: 'shop.example', Subject: 'Hello@Host', Body: { text: 'pooled' } });
-    expect((await mailroom.accept(encodeEnvelope(envelope))).kind).toBe('accepted');
+    // A conversation, so the reply that comes back is an answer (replies are recognised by conversation).
+    const { correlation } = await mailroom.startConversation({ from: 'orders.example', to: 'shop.example', subject: 'Hello@Host', body: { text: 'pooled' }, timeoutMs: 30_000 });
+    const envelope = { Header: { Correlation: correlation } };
     const request = await finalOf('orders.example', envelope.Header.Correlation);
     expect(request.status.history.map((h) => h.state)).toEqual(['received', 'queued', 'validating', 'handling', 'replying', 'replied']);
     const reply = await finalOf('shop.example', envelope.Header.Correlation);
     expect(reply.status.state).toBe('replied');
     expect(reply.envelope?.Body).toEqual({ text: 'hello orders.example', echo: { text: 'pooled' } });
     expect(verifyEnvelopeText(encodeEnvelope(reply.envelope!), fixture.domains['shop.example']!.publicKey).ok).toBe(true);
-    // Request verified, reply signed, reply verified (by orders.example's own actor).
+    // Request signed and verified, reply signed, reply verified (by orders.example's own actor).
     expect(pool.stats().operations - before).toBeGreaterThanOrEqual(3);
   });
 
