@@ -7,6 +7,7 @@
 import {
   JetStreamApiCodes,
   JetStreamApiError,
+  RetentionPolicy,
   StorageType,
   type ConsumerConfig,
   type ConsumerInfo,
@@ -21,6 +22,7 @@ import { nanos, TimeoutError } from '@nats-io/transport-node';
 import { TransportError } from '../errors.ts';
 import { kvStreamName } from './names.ts';
 import { JS_API_CODES } from './jetstream-errors.ts';
+import { needsConsumerRenewalAfterRescale, WORKQUEUE_RESCALE_FIXED_IN } from './server-info.ts';
 
 /** A placement for streams and buckets (`placement` of the stream config). */
 export interface ProvisionPlacement {
@@ -162,9 +164,43 @@ export async function ensureStream(jsm: JetStreamManager, want: Partial<StreamCo
   const update = Object.fromEntries(changed.map((d) => [d.field, d.want]));
   try {
     const updated = await jsm.streams.update(want.name, update);
-    return 'num_replicas' in update ? await settled(jsm, want.name, updated) : updated;
+    if (!('num_replicas' in update)) return updated;
+    const after = await settled(jsm, want.name, updated);
+    if (after.config.retention === RetentionPolicy.Workqueue && needsConsumerRenewalAfterRescale(version)) await renewConsumers(jsm, want.name, ctx);
+    return after;
   } catch (e) {
+    if (e instanceof TransportError) throw e;
     throw new TransportError(`nats-server ${version} refused to update stream ${want.name} (${describe(changed)}): ${message(e)}`, { cause: e });
+  }
+}
+
+/**
+ * Deletes and adds again, with the same config, every durable consumer of a work-queue stream
+ * whose replicas just changed: on nats-server < {@link WORKQUEUE_RESCALE_FIXED_IN} the stream
+ * stops removing what a consumer from before the change acks. Nothing is lost: a work-queue
+ * stream holds exactly what is not acked yet, and the new consumer (deliver all) delivers it;
+ * a delivery still in a handler somewhere comes again at once (settling is idempotent).
+ */
+async function renewConsumers(jsm: JetStreamManager, stream: string, ctx: Context): Promise<void> {
+  const durables: ConsumerInfo[] = [];
+  await throughElections(async () => {
+    durables.length = 0;
+    for await (const c of jsm.consumers.list(stream)) if (c.config.durable_name) durables.push(c);
+  });
+  for (const { config } of durables) {
+    const name = config.durable_name!;
+    try {
+      await throughElections(() => jsm.consumers.delete(stream, name)).catch((e: unknown) => {
+        if (!isApiError(e, JetStreamApiCodes.ConsumerNotFound)) throw e;
+      });
+      await throughElections(() => jsm.consumers.add(stream, config));
+    } catch (e) {
+      throw new TransportError(
+        `stream ${stream} was rescaled, and its consumer ${name} must be recreated on nats-server ${ctx.version} (< ${WORKQUEUE_RESCALE_FIXED_IN}; else the stream keeps what it acks), but that failed: ${message(e)}. ` +
+          `Stop every process, delete the consumer (nats consumer rm ${stream} ${name}; its unacked messages stay in the stream) and start again.`,
+        { cause: e },
+      );
+    }
   }
 }
 

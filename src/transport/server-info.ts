@@ -112,3 +112,18 @@ export function serverInfo(nc: NatsConnection): ServerFeatures {
   if (!parseVersion(info.version)) throw new TransportError(`cannot parse the nats-server version ${JSON.stringify(info.version)}`);
   return featuresForVersion(info.version, info.jetstream === true);
 }
+
+/**
+ * The first nats-server whose work-queue streams keep honouring acks after their replicas
+ * change. On 2.9 (seen on 2.9.10), a durable consumer that existed when its work-queue
+ * stream was rescaled (R1 → R3) still delivers and records acks, but the stream no longer
+ * removes the acked messages: the inbox never empties and every backlog gauge stays up.
+ * Deleting the consumer and adding it again (same config) ends it. Assumed fixed from 2.10,
+ * where stream and consumer assignments were reworked; not verified on a 2.10 server here.
+ */
+export const WORKQUEUE_RESCALE_FIXED_IN = '2.10.0';
+
+/** True when `version` needs durable consumers recreated after their work-queue stream's replicas change (see {@link WORKQUEUE_RESCALE_FIXED_IN}); true for a version it cannot parse. */
+export function needsConsumerRenewalAfterRescale(version: string): boolean {
+  return !parseVersion(version) || !isAtLeast(version, WORKQUEUE_RESCALE_FIXED_IN);
+}
