@@ -22,7 +22,7 @@ import { acceptEnvelope } from '../runtime/inbox.ts';
 import { createInboxRouter } from '../runtime/ordering.ts';
 import { StatusStore } from '../runtime/status-store.ts';
 import { inboxBacklogReader, startBacklogGate } from '../runtime/backlog-gate.ts';
-import { Health } from '../runtime/health.ts';
+import { Health, type Readiness } from '../runtime/health.ts';
 import type { IngressSpec, IngressToRuntime, RuntimeToIngress } from './ingress.ts';
 
 const spec = workerData as IngressSpec;
@@ -64,6 +64,14 @@ async function main(): Promise<void> {
   const recorder = new InboxRecorder();
   const health = new Health({ connection: { isConnected: () => connected && !nc.isClosed() }, jsm, names });
   const forwarder = createForwarder(spec.forward.path, spec.forward.secret);
+  // Ready = this thread can store (its NATS connection, the inbox stream) AND the runtime's
+  // server answers the routes passed on to it: it starts after this thread listens, and
+  // stops before it.
+  const ready = async (): Promise<Readiness> => {
+    const [own, runtimeUp] = await Promise.all([health.ready(), forwarder.reachable()]);
+    if (!runtimeUp) return { ready: false, detail: "the runtime's HTTP server does not answer yet (starting, or stopping)" };
+    return own;
+  };
 
   const { http } = spec;
   const tls = http.tls ? { key: await readFile(http.tls.key), cert: await readFile(http.tls.cert) } : null;
@@ -86,7 +94,7 @@ async function main(): Promise<void> {
       accept: (input, format, trace, callback) =>
         acceptEnvelope(input, format, { js, names, subjectFor, status, limits, isConnected: () => connected && !nc.isClosed(), publishTimeoutMs: spec.publishTimeoutMs, onError }, trace, callback),
       status: (from, correlation) => status.get(from, correlation),
-      ready: health.ready,
+      ready,
     },
     { maxBodyBytes: http.maxBodyBytes, readTimeoutMs, secret: Buffer.from(spec.statusSecret), baseUrl: () => baseUrl, backlog: gate, recorder, ...(spec.manifests ? { manifests: spec.manifests } : {}) },
   );

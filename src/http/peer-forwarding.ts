@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Agent, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
 
 /**
  * The private channel between the ingress worker thread (which owns the public port) and the
@@ -44,7 +45,28 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 
 export interface Forwarder {
   forward(req: IncomingMessage, res: ServerResponse): void;
+  /** Whether the runtime's server listens on the socket now (see {@link socketListens}). */
+  reachable(timeoutMs?: number): Promise<boolean>;
   close(): void;
+}
+
+/**
+ * Whether a server listens on the Unix socket `path`: a connection is accepted within
+ * `timeoutMs`. The kernel accepts it even while the server's event loop is busy, so a loaded
+ * runtime still counts as up; a server not started yet, or closed, does not.
+ */
+export function socketListens(path: string, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ path });
+    const done = (up: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(up);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }
 
 /**
@@ -78,5 +100,5 @@ export function createForwarder(socketPath: string, secret: string): Forwarder {
     });
     req.pipe(upstream);
   };
-  return { forward, close: () => agent.destroy() };
+  return { forward, reachable: (timeoutMs) => socketListens(socketPath, timeoutMs), close: () => agent.destroy() };
 }
