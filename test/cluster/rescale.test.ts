@@ -18,6 +18,7 @@ import type { Handler } from '../../src/runtime/handlers.ts';
 import type { Envelope } from '../../src/envelope/types.ts';
 import { connectNats } from '../../src/transport/connect.ts';
 import { kvStreamName } from '../../src/transport/names.ts';
+import { needsConsumerRenewalAfterRescale } from '../../src/transport/server-info.ts';
 import { parseConfig, type MailroomConfig } from '../../src/config/index.ts';
 import { awaitReplicas } from './failover-support.ts';
 
@@ -135,7 +136,26 @@ describe('R1 → R3 rescale of an inbox with a backlog and a live consumer', () 
     held.open();
     await everyEnvelopeOnce(fixture, second, correlations);
     await awaitReplicas(jsm, fixture.prefix, 3);
-    await stop(first);
+
+    // The first process pulled from the consumer that was recreated under it: it still consumes.
     await stop(second);
+    const orders = fixture.domains['orders.example']!;
+    const more: string[] = [];
+    for (let n = 0; n < 5; n++) {
+      const outcome = await first.accept(orders.signed({ To: 'shop.example', Subject: 'Hello@Host', Body: { more: n } }));
+      if (outcome.kind === 'accepted') more.push(outcome.correlation);
+    }
+    expect(more).toHaveLength(5);
+    for (const c of more) await waitFor(async () => (await first.status(orders.name, c))?.final, { what: `the final status of ${c}, handled by the first process`, timeoutMs: 60_000 });
+    await waitFor(async () => (await jsm.streams.info(first.names.streams.inbox)).state.messages === 0, { what: 'the inbox to empty again', timeoutMs: 30_000 });
+    await stop(first);
   }, 240_000);
+
+  it('recreates consumers after a replicas change only on servers that need it', () => {
+    expect(needsConsumerRenewalAfterRescale('2.9.10')).toBe(true);
+    expect(needsConsumerRenewalAfterRescale('2.9.25')).toBe(true);
+    expect(needsConsumerRenewalAfterRescale('2.10.0')).toBe(false);
+    expect(needsConsumerRenewalAfterRescale('2.11.3')).toBe(false);
+    expect(needsConsumerRenewalAfterRescale('not-a-version')).toBe(true);
+  });
 });
