@@ -1,11 +1,11 @@
 /**
- * The batch of one domain's subject, as a plain {@link Handler}: each envelope actor's handling
+ * The batch of one domain's subject, as a plain handler: each envelope actor's handling
  * step calls it with its own item and awaits its own result, so the envelope machine and its
  * steps know nothing of batches. Items gather until `maxSize` are there (handed over at once) or
  * the first has waited `maxWaitMs`; then the batch handler runs once for all of them, while the
  * next batch gathers.
  */
-import type { Handler, HandlerContext, HandlerResult } from './handlers.ts';
+import type { HandlerContext, HandlerResult } from './handlers.ts';
 import { BatchResultError, type BatchHandler } from './batch-types.ts';
 
 interface Item {
@@ -21,7 +21,10 @@ export interface BatchAccumulatorOptions {
   readonly maxWaitMs: number;
 }
 
-export function createBatchAccumulator(run: BatchHandler, options: BatchAccumulatorOptions): Handler {
+/** A {@link Handler} that always answers with a promise: the item's own result, once its batch ran. */
+export type BatchItemHandler = (context: HandlerContext) => Promise<HandlerResult>;
+
+export function createBatchAccumulator(run: BatchHandler, options: BatchAccumulatorOptions): BatchItemHandler {
   let gathering: Item[] = [];
   let timer: ReturnType<typeof setTimeout> | undefined;
   const flush = (): void => {
