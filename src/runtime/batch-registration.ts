@@ -41,9 +41,9 @@ export function batchRegistrar(delivery: BatchLimits): PrepareHandler {
 
 /**
  * A batch that cannot fill or cannot finish is refused: more items than may be in flight at
- * once (`delivery.concurrency`, the subject's `maxInFlight`), a wait as long as the handler
- * timeout (every item would time out first), or ordering by subject (one envelope of a subject
- * at a time: every batch would be one envelope, after the whole wait).
+ * once (`delivery.concurrency`, the subject's `maxInFlight`, the ordered partitions), a wait as
+ * long as the handler timeout (every item would time out first), or ordering by subject (one
+ * envelope of a subject at a time: every batch would be one envelope, after the whole wait).
  */
 export function checkBatch(subject: string, options: { readonly maxSize: number; readonly maxWaitMs: number }, delivery: BatchLimits): void {
   const path = `delivery.subjects.${subject}.batch`;
@@ -58,4 +58,7 @@ export function checkBatch(subject: string, options: { readonly maxSize: number;
   const timeoutMs = handlerTimeoutFor(delivery, subject);
   if (options.maxWaitMs >= timeoutMs) fail('maxWait', `maxWait (${options.maxWaitMs} ms) must be shorter than the handler timeout (${timeoutMs} ms), which counts the wait`);
   if (delivery.ordering?.by === 'subject') fail('maxSize', 'delivery.ordering by subject handles one envelope of a subject at a time: a batch would never hold more than one');
+  if (delivery.ordering && options.maxSize > delivery.ordering.partitions) {
+    fail('maxSize', `maxSize ${options.maxSize} is more than delivery.ordering.partitions (${delivery.ordering.partitions}): ordered envelopes run one per partition, so a batch could never fill`);
+  }
 }

@@ -230,6 +230,8 @@ describe('batchHandler and the registry', () => {
     expect(refused({ maxSize: 10, maxWaitMs: 100 }, { ...delivery, subjects: { 'Order@Shop': { maxInFlight: 4 } } })).toBe('delivery.subjects.Order@Shop.batch.maxSize');
     expect(refused({ maxSize: 10, maxWaitMs: 30_000 })).toBe('delivery.subjects.Order@Shop.batch.maxWait');
     expect(refused({ maxSize: 10, maxWaitMs: 100 }, { ...delivery, ordering: { by: 'subject', partitions: 4 } })).toBe('delivery.subjects.Order@Shop.batch.maxSize');
+    expect(refused({ maxSize: 10, maxWaitMs: 100 }, { ...delivery, ordering: { by: 'sender', partitions: 4 } })).toBe('delivery.subjects.Order@Shop.batch.maxSize');
+    expect(refused({ maxSize: 4, maxWaitMs: 100 }, { ...delivery, ordering: { by: 'sender', partitions: 4 } })).toBeUndefined();
     expect(refused({ maxSize: 0, maxWaitMs: 100 })).toBe('delivery.subjects.Order@Shop.batch.maxSize');
     // At start, for the config's batch subjects; at registration, for the code's options.
     expect(() => batchRegistrar({ ...delivery, subjects: { 'Order@Shop': { batch: { maxWaitMs: 60_000 } } } })).toThrow(ConfigError);
