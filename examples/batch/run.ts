@@ -16,7 +16,7 @@ const mailroom = await startMailroom(config, { http: false });
 try {
   // Order 7 asks for nothing: the shop refuses it alone; the other orders of its batch are replied to.
   const orders = Array.from({ length: 25 }, (_, i) => ({ item: `item-${i + 1}`, quantity: i + 1 === 7 ? 0 : i + 1 }));
-  const outcomes = await Promise.all(orders.map((body) => mailroom.request({ from: 'orders.example', to: 'shop.example', subject: 'Order@Shop', body, timeoutMs: 15_000 })));
+  const outcomes = await Promise.all(orders.map((body) => mailroom.request({ from: 'orders.example', to: 'shop.example', subject: 'Order@Shop', body, timeoutMs: 30_000 })));
   for (const [i, outcome] of outcomes.entries()) {
     console.log(`order ${i + 1}: ${outcome.state === 'replied' ? JSON.stringify(outcome.reply.body) : outcome.state === 'discarded' ? `refused (${outcome.reason})` : 'timed out'}`);
   }

@@ -8,7 +8,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 describe('examples/batch', () => {
   it('answers 25 orders through batches of at most ten, refusing only order 7', async () => {
     const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve) =>
-      execFile(process.execPath, ['--import', 'tsx/esm', 'examples/batch/run.ts'], { cwd: root, timeout: 60_000, env: { ...process.env, NATS_URL: '' } }, (error, out) =>
+      execFile(process.execPath, ['--import', 'tsx/esm', 'examples/batch/run.ts'], { cwd: root, timeout: 80_000, env: { ...process.env, NATS_URL: '' } }, (error, out) =>
         resolve({ code: error ? Number(error.code ?? 1) : 0, stdout: out }),
       ),
     );
