@@ -216,3 +216,40 @@ describe('batch handlers in a running Mailroom', () => {
     expect(() => mailroom.handle('shop.example', 'Huge@Shop', batchHandler(() => [], { maxSize: 1_000 }))).toThrow(/delivery\.concurrency/);
   });
 });
+
+describe('stop() while envelopes gather for a batch', () => {
+  it('hands them back at the grace period without calling the batch handler; the next runtime handles them', async () => {
+    const slow = { 'Slow@Shop': { batch: { maxSize: 5, maxWait: LONG_WAIT } } };
+    const own = await makeFixture({
+      natsUrl: server.url,
+      local: ['shop.example'],
+      remote: ['orders.example'],
+      // A long ack wait: the test would time out if the message were not naked at stop.
+      extra: { delivery: { ackWait: '60s', handlerTimeout: '10m', stopGrace: 200, subjects: slow } },
+    });
+    const seen: string[][] = [];
+    const run: BatchHandler = (items) => (seen.push(items.map((item) => item.correlation)), items.map((item) => ({ attempt: item.attempt })));
+    const options = { handlers: { 'shop.example': { 'Slow@Shop': batchHandler(run) } }, http: false, outboxWorker: false, onError: () => undefined };
+    const first = await startMailroom(own.config, options);
+    const handling: string[] = [];
+    first.events.on('transition', (t) => t.state === 'handling' && handling.push(t.correlation));
+    const envelope = own.domains['orders.example']!.sign({ To: 'shop.example', Subject: 'Slow@Shop', Body: {} });
+    expect((await first.accept(JSON.stringify(envelope))).kind).toBe('accepted');
+    await waitFor(() => handling.includes(envelope.Header.Correlation), { what: 'the envelope gathering for its batch' });
+    await first.stop();
+    expect(seen).toEqual([]);
+
+    // The next runtime batches one at a time: the handed-back envelope is handled at once.
+    const config = parseConfig({ ...own.input, delivery: { ackWait: '60s', subjects: { 'Slow@Shop': { batch: { maxSize: 1 } } } } }, { baseDir: own.dir, env: {} });
+    const second = await startMailroom(config, options);
+    try {
+      const statuses: EnvelopeStatus[] = [];
+      second.events.on('settled', (status) => statuses.push(status));
+      const status = await waitFor(() => statuses.find((s) => s.correlation === envelope.Header.Correlation && s.final), { what: 'the handed-back envelope handled', timeoutMs: 20_000 });
+      expect(status).toMatchObject({ state: 'replied' });
+      expect(seen).toEqual([[envelope.Header.Correlation]]);
+    } finally {
+      await second.stop();
+    }
+  });
+});
