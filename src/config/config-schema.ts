@@ -192,6 +192,18 @@ function sections(baseDir: string) {
           maxAttempts: count(1).optional(),
           retry: retryPolicy({ initialDelayMs: SECOND, maxDelayMs: MINUTE }).optional(),
           handlerTimeout: duration(1).optional(),
+          /**
+           * Batch handling: the subject's handler is a batch handler, called once for up to
+           * `maxSize` envelopes (default 10) or for what arrived within `maxWait` (default 100 ms),
+           * whichever first. Each envelope keeps its own actor and final state. Wins over the
+           * options given to `batchHandler()` in code.
+           */
+          batch: strictObject({
+            maxSize: count(1).max(1024, { error: 'must be ≤ 1024 (the inbox consumer holds at most 1024 unacked envelopes)' }).optional(),
+            maxWait: duration(1).optional(),
+          })
+            .transform((b) => ({ ...(b.maxSize !== undefined ? { maxSize: b.maxSize } : {}), ...(b.maxWait !== undefined ? { maxWaitMs: b.maxWait } : {}) }))
+            .optional(),
         }).transform(({ handlerTimeout, ...subject }) => ({ ...subject, ...(handlerTimeout !== undefined ? { handlerTimeoutMs: handlerTimeout } : {}) })),
       )
       .default({}),

@@ -68,11 +68,18 @@ export function replyOf(result: HandlerResult, requestSubject: string): { subjec
 /** Handlers per local domain and subject. Registered in config (a module path) or through the library API. */
 export class HandlerRegistry {
   readonly #byDomain = new Map<string, Map<string, Handler>>();
+  readonly #prepare: ((domain: string, subject: string, handler: Handler) => Handler) | undefined;
+
+  /** `prepare` turns each handler into what is called (a batch subject's handler into its batch, see `batch-registration.ts`); it may throw to refuse it. */
+  constructor(options: { readonly prepare?: (domain: string, subject: string, handler: Handler) => Handler } = {}) {
+    this.#prepare = options.prepare;
+  }
 
   register(domain: string, subject: string, handler: Handler): void {
+    const prepared = this.#prepare ? this.#prepare(domain, subject, handler) : handler;
     let subjects = this.#byDomain.get(domain);
     if (!subjects) this.#byDomain.set(domain, (subjects = new Map()));
-    subjects.set(subject, handler);
+    subjects.set(subject, prepared);
   }
 
   registerAll(domain: string, handlers: HandlerMap): void {
