@@ -10,6 +10,8 @@ import { createCryptoPool, cryptoSigner } from '../runtime/crypto-pool.ts';
 import { Conversations } from '../runtime/conversations.ts';
 import { DeadLetters } from '../runtime/dead-letters.ts';
 import { DeadLetterStore } from '../runtime/dead-letter-store.ts';
+import { DeadLetterQuery } from '../runtime/dead-letter-query.ts';
+import { StatusQuery } from '../runtime/status-query.ts';
 import { startEnvelopeRunner } from '../runtime/envelope-runner.ts';
 import { FeedbackLimiter } from '../runtime/feedback-limiter.ts';
 import { Health } from '../runtime/health.ts';
@@ -197,6 +199,10 @@ export async function startRuntime(connected: ConnectedRuntime, options: Mailroo
     unsubscribe: (topic, domain) => topics.unsubscribe(topic, domain),
     status: (from, correlation) => status.get(from, correlation),
     deadLetters: deadLetterStore,
+    queries: {
+      envelopes: new StatusQuery({ js, jsm: handles.jsm }, `KV_${names.buckets.status}`, status),
+      deadLetters: new DeadLetterQuery({ js, jsm: handles.jsm }, names.streams, deadLetterStore),
+    },
     stats: () => health.stats(() => runner.inFlight()),
     ready: health.ready,
     workflows,
