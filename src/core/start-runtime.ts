@@ -27,6 +27,7 @@ import { createThrottle } from '../runtime/throttle.ts';
 import { Timers, startTimerWorker } from '../runtime/timers.ts';
 import { Topics } from '../runtime/topics.ts';
 import { inboxUrlFor } from '../config/index.ts';
+import { kvStreamName } from '../transport/names.ts';
 import { createCanonicalPolicy } from '../envelope/canonical-policy.ts';
 import { WorkflowEngine } from '../workflows/workflow-engine.ts';
 import { loadWorkflowModule } from '../workflows/workflow-module.ts';
@@ -200,7 +201,7 @@ export async function startRuntime(connected: ConnectedRuntime, options: Mailroo
     status: (from, correlation) => status.get(from, correlation),
     deadLetters: deadLetterStore,
     queries: {
-      envelopes: new StatusQuery({ js, jsm: handles.jsm }, `KV_${names.buckets.status}`, status),
+      envelopes: new StatusQuery({ js, jsm: handles.jsm }, kvStreamName(names.buckets.status), status),
       deadLetters: new DeadLetterQuery({ js, jsm: handles.jsm }, names.streams, deadLetterStore),
     },
     stats: () => health.stats(() => runner.inFlight()),
