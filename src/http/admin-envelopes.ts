@@ -6,8 +6,9 @@
  * - `GET /envelopes/{from}/{correlation}/detail`: the status, its history split into runs
  *   (attempts and replays), the headers and body where still stored (answers; dead letters),
  *   the reply it caused, where feedback went, its dead letters and its conversation.
- * - `POST /envelopes/outcomes` (`{"envelopes": [{"from", "correlation"}, …]}`, at most 1,000):
- *   the current state of each, with counts by state (the outcome of a replay).
+ * - `POST /envelopes/outcomes` (`{"envelopes": [{"from", "correlation"}, …], "since"?: iso}`, at
+ *   most 1,000): the current state of each, with counts by state (the outcome of a replay: give
+ *   the replay's `at` as `since`, and a status not written since counts as `waiting`).
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { problem } from './public-routes.ts';
@@ -108,8 +109,10 @@ export function registerAdminEnvelopeRoutes(app: FastifyInstance, runtime: Admin
   });
   app.post('/envelopes/outcomes', async (request, reply) => {
     let keys: { from: string; correlation: string }[] | undefined;
+    let since = 0;
     try {
-      const parsed = JSON.parse(Buffer.from((request.body as Buffer | undefined) ?? '').toString('utf8')) as { envelopes?: unknown };
+      const parsed = JSON.parse(Buffer.from((request.body as Buffer | undefined) ?? '').toString('utf8')) as { envelopes?: unknown; since?: unknown };
+      if (typeof parsed.since === 'string') since = Date.parse(parsed.since) || 0;
       if (Array.isArray(parsed.envelopes) && parsed.envelopes.length <= 1000 && parsed.envelopes.every((k) => typeof k?.from === 'string' && typeof k?.correlation === 'string')) keys = parsed.envelopes as typeof keys;
     } catch (_) {
       keys = undefined;
@@ -118,8 +121,10 @@ export function registerAdminEnvelopeRoutes(app: FastifyInstance, runtime: Admin
     const statuses = await runtime.queries.envelopes.outcomes(keys);
     const counts: Record<string, number> = {};
     const envelopes = keys.map((key, i) => {
-      const status = statuses[i];
-      const state = status?.state ?? 'unknown';
+      const found = statuses[i];
+      // Written before the replay: the old outcome, not the new one.
+      const status = found && Date.parse(found.updatedAt) >= since ? found : undefined;
+      const state = status?.state ?? (found ? 'waiting' : 'unknown');
       counts[state] = (counts[state] ?? 0) + 1;
       return { ...key, state, final: status?.final ?? false, attempt: status?.attempt ?? 0 };
     });

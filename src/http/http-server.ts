@@ -195,8 +195,9 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
   app.post<{ Params: { id: string } }>('/dead-letters/:id/replay', async (request, reply) => {
     const id = deadLetterId(request.params.id, reply);
     if (id === undefined) return reply;
+    const at = new Date().toISOString();
     const replayed = await runtime.deadLetters.replay(id, { by: adminWho(request) ?? 'http' });
-    return replayed ? reply.code(202).send(replayed) : problem(reply, 404, 'not-found', `no dead letter ${id}`);
+    return replayed ? reply.code(202).send({ ...replayed, at }) : problem(reply, 404, 'not-found', `no dead letter ${id}`);
   });
   app.delete<{ Params: { id: string } }>('/dead-letters/:id', async (request, reply) => {
     const id = deadLetterId(request.params.id, reply);

@@ -59,6 +59,8 @@ export interface DeadLetterGroups {
 
 /** What a bulk action did. `remaining`: matches left for another call (the per-call limit was reached). */
 export interface BulkOutcome {
+  /** When the first replay (or purge) was sent: a status written before it is not the new outcome. */
+  readonly at: string;
   readonly done: readonly { readonly id: number; readonly from?: string; readonly correlation?: string; readonly queue: 'inbox' | 'outbox' }[];
   readonly failed: readonly { readonly id: number; readonly error: string }[];
   readonly scanned: number;
@@ -172,6 +174,7 @@ export class DeadLetterQuery {
       chosen.push(letter);
       return true;
     });
+    const at = new Date().toISOString();
     const done: BulkOutcome['done'][number][] = [];
     const failed: BulkOutcome['failed'][number][] = [];
     const one = async (letter: DeadLetterSummary) => {
@@ -184,6 +187,6 @@ export class DeadLetterQuery {
       }
     };
     for (let i = 0; i < chosen.length; i += 16) await Promise.all(chosen.slice(i, i + 16).map(one));
-    return { done, failed, scanned: end.scanned, capped: end.capped, remaining: remaining || end.capped };
+    return { at, done, failed, scanned: end.scanned, capped: end.capped, remaining: remaining || end.capped };
   }
 }

@@ -190,10 +190,14 @@ describe('the operators API', () => {
     expect(replay.body.failed).toEqual([]);
     const keys = replay.body.done.map((d: { from: string; correlation: string }) => ({ from: d.from, correlation: d.correlation }));
     const outcome = await waitFor(async () => {
-      const { body } = await post('/envelopes/outcomes', { envelopes: keys });
+      const { body } = await post('/envelopes/outcomes', { envelopes: keys, since: replay.body.at });
       return body.counts.replied === 6 ? body : undefined;
     }, { what: 'the replayed envelopes to reply', timeoutMs: 20_000 });
     expect(outcome.pending).toBe(0);
+    // A status not written since the replay is not its outcome: it is still waiting to run.
+    const untouched = await post('/envelopes/outcomes', { envelopes: [{ from: 'orders.example', correlation: hellos[0] }], since: new Date(Date.now() + 60_000).toISOString() });
+    expect(untouched.body).toMatchObject({ counts: { waiting: 1 }, pending: 1 });
+    expect((await post('/envelopes/outcomes', { envelopes: 'nope' })).status).toBe(400);
     expect((await api('/dead-letters/groups')).body.total).toBe(0);
     expect(audits.find((a) => a.action === 'dead-letter.replay-bulk' && a.status === 200)).toMatchObject({ who: expect.stringMatching(/^token:/), ids: { count: '6', reason: 'max-attempts' }, outcome: 'ok' });
     // The detail now shows the replay as a run of its own.

@@ -184,7 +184,7 @@ describe.skipIf(!CHROMIUM)("the dashboard's operator views", () => {
     await page.setViewportSize({ width: 420, height: 900 });
     await page.click('#store-clear');
     await waitFor(async () => (await page.locator('#store-envelopes tr').count()) === 18, { what: 'the list again' });
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const overflow = (await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')) as number;
     expect(overflow).toBeLessThanOrEqual(0);
     await shot('dashboard-ops-420.png');
     await page.locator(`#store-envelopes tr[data-correlation="${pays[1]}"]`).click();

@@ -296,23 +296,24 @@ function confirmDialog(title, text, okText) {
   });
 }
 
-const STATE_WORDS = { replied: 'replied', deadLettered: 'dead-lettered again', feedbackSent: 'discarded (feedback sent)', noFeedback: 'discarded', unknown: 'not found' };
+const STATE_WORDS = { waiting: 'waiting to run', replied: 'replied', deadLettered: 'dead-lettered again', feedbackSent: 'discarded (feedback sent)', noFeedback: 'discarded', unknown: 'not found' };
 function outcomeText(outcome) {
   const parts = Object.entries(outcome.counts)
     .filter(([, n]) => n > 0)
     .map(([state, n]) => `${n} ${STATE_WORDS[state] ?? `in ${state}`}`);
-  return `${parts.join(', ')}${outcome.pending ? ` — ${outcome.pending} still in progress` : ''}`;
+  const running = outcome.pending - (outcome.counts.waiting ?? 0);
+  return `${parts.join(', ')}${running > 0 ? ` — ${running} in progress` : ''}`;
 }
 
 /** Polls the new outcome of replayed envelopes until none is in progress (or a minute passed). */
-async function followOutcome(keys, prefix) {
+async function followOutcome(keys, since, prefix) {
   const note = $('dead-letters-note');
   const sample = keys.slice(0, 1000);
   const deadline = Date.now() + 60_000;
   for (;;) {
     let outcome;
     try {
-      outcome = await fetchOutcome(sample);
+      outcome = await fetchOutcome(sample, since);
     } catch (error) {
       note.textContent = `${prefix} Cannot read their outcome: ${error.message}`;
       return;
@@ -325,20 +326,20 @@ async function followOutcome(keys, prefix) {
   }
 }
 
-function fetchOutcome(keys) {
-  return getJson('/envelopes/outcomes', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ envelopes: keys }) });
+function fetchOutcome(keys, since) {
+  return getJson('/envelopes/outcomes', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ envelopes: keys, since }) });
 }
 
 async function replayOne(letter, button) {
   button.disabled = true;
   const e = letter.envelope ?? {};
   try {
-    await getJson(`/dead-letters/${letter.id}/replay`, { method: 'POST' });
+    const result = await getJson(`/dead-letters/${letter.id}/replay`, { method: 'POST' });
     const prefix = `Dead letter ${letter.id} replayed: back in ${queueText(letter.queue)}, through a fresh actor.`;
     $('dead-letters-note').textContent = prefix;
     await refreshDeadLetters();
     void refreshStats();
-    if (e.from && e.correlation) await followOutcome([{ from: e.from, correlation: e.correlation }], prefix);
+    if (e.from && e.correlation) await followOutcome([{ from: e.from, correlation: e.correlation }], result.at, prefix);
   } catch (error) {
     $('dead-letters-note').textContent = `Replay of ${letter.id} failed: ${error.message}`;
     button.disabled = false;
@@ -381,7 +382,7 @@ async function bulk(action) {
   dlq.cursor = '';
   await refreshDeadLetters();
   void refreshStats();
-  if (action === 'replay') await followOutcome(result.done.filter((d) => d.from && d.correlation).map((d) => ({ from: d.from, correlation: d.correlation })), prefix);
+  if (action === 'replay') await followOutcome(result.done.filter((d) => d.from && d.correlation).map((d) => ({ from: d.from, correlation: d.correlation })), result.at, prefix);
 }
 
 function wireDeadLetters() {
