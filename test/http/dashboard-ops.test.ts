@@ -187,6 +187,9 @@ describe.skipIf(!CHROMIUM)("the dashboard's operator views", () => {
     const overflow = (await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')) as number;
     expect(overflow).toBeLessThanOrEqual(0);
     await shot('dashboard-ops-420.png');
+    await page.locator('#store-panel').screenshot({ path: join(artifacts, 'dashboard-ops-list-420.png') });
+    await page.locator('#dead-letters-panel').screenshot({ path: join(artifacts, 'dashboard-ops-dead-letters-420.png') });
+    await page.screenshot({ path: join(artifacts, 'dashboard-ops-top-420.png') });
     await page.locator(`#store-envelopes tr[data-correlation="${pays[1]}"]`).click();
     await page.locator('#detail-runs .run.replay').waitFor();
     await page.locator('#envelope-detail').screenshot({ path: join(artifacts, 'dashboard-ops-detail-420.png') });

@@ -273,7 +273,8 @@ function renderDlqCount() {
   $('dlq-replay-all').disabled = n === 0;
   $('dlq-purge-all').disabled = n === 0;
   const capNote = g?.capped ? ` Counting stopped after ${g.scanned} stored dead letters; a bulk action takes the matches it finds up to that cap, and says if more are left.` : '';
-  $('dlq-count').textContent = `${n}${more} match (${filterText(dlq.filter)}).${capNote} ${$('dlq-count').dataset.cap ?? ''}`.trim();
+  const matches = n === 0 ? 'None match' : n === 1 ? '1 matches' : `${n}${more} match`;
+  $('dlq-count').textContent = `${matches} (${filterText(dlq.filter)}).${capNote} ${$('dlq-count').dataset.cap ?? ''}`.trim();
 }
 
 function applyDlqFilter() {
@@ -537,7 +538,11 @@ async function showEnvelope(from, correlation) {
   const links = [];
   if (detail.reply) {
     const state = detail.reply.state ? ` (${detail.reply.state})` : '';
-    links.push(el('div', {}, el('span', { text: `Reply ${detail.reply.subject ?? ''}${state}: ` }), envelopeLink(detail.reply.correlation, detail.reply.from, detail.reply.correlation)));
+    const r = detail.reply;
+    // The reply's own status exists only where it was received (a domain hosted here).
+    const target = state ? envelopeLink(r.correlation, r.from, r.correlation) : el('span', { class: 'mono', text: r.correlation });
+    const where = state ? '' : ` — sent to ${r.to}; not received here, so no status of its own`;
+    links.push(el('div', { class: 'reply-link' }, el('span', { text: `Reply ${r.subject ?? ''}${state}: ` }), target, el('span', { class: 'hint', text: where })));
   }
   if (detail.conversation) links.push(el('div', { text: `Conversation: ${detail.conversation.state} (asked ${detail.conversation.to} ${detail.conversation.subject})` }));
   $('detail-links').replaceChildren(...links);
