@@ -108,7 +108,8 @@ export async function scanNewestFirst(reader: StreamReader, stream: string, opti
       if (since !== undefined && Date.parse(entry.time) < since) return { scanned, capped: false };
       scanned++;
       if (!visit(entry)) return { scanned, capped: false, resumeAt: entry.seq };
-      if (scanned >= options.cap) return { scanned, capped: true, resumeAt: entry.seq };
+      // The cap, with more below: say so, and where to go on.
+      if (scanned >= options.cap && (i > 0 || start > state.first_seq)) return { scanned, capped: true, resumeAt: entry.seq };
     }
     top = start - 1;
     // Sparse (a KV stream keeps only each key's last write): wider windows, fewer round trips.
