@@ -192,10 +192,16 @@ function formFilter(prefix, fields) {
     const value = $(`${prefix}-${field}`).value.trim();
     if (value) filter[field] = value;
   }
+  // A local date and time from the picker, sent as an ISO instant.
+  const until = $(`${prefix}-until`).value;
+  if (until && !Number.isNaN(Date.parse(until))) filter.until = new Date(until).toISOString();
   return filter;
 }
 const queryOf = (filter, extra = {}) => new URLSearchParams({ ...filter, ...extra }).toString();
-const filterText = (filter) => Object.entries(filter).map(([k, v]) => `${k} ${k === 'since' ? `last ${v}` : `“${v}”`}`).join(', ') || 'no filter';
+const filterText = (filter) =>
+  Object.entries(filter)
+    .map(([k, v]) => (k === 'since' ? `last ${v}` : k === 'until' ? `until ${stamp(v)}` : `${k} “${v}”`))
+    .join(', ') || 'no filter';
 
 function scanNote(page, what) {
   return page.capped ? `The search read ${page.scanned} stored ${what} (the cap for one page) without filling the page: narrow the filter, or press Older to read on.` : '';
@@ -391,9 +397,9 @@ function wireDeadLetters() {
     event.preventDefault();
     applyDlqFilter();
   });
-  $('dlq-since').addEventListener('change', applyDlqFilter);
+  for (const id of ['dlq-since', 'dlq-until']) $(id).addEventListener('change', applyDlqFilter);
   $('dlq-clear').addEventListener('click', () => {
-    for (const id of ['dlq-reason', 'dlq-subject', 'dlq-from', 'dlq-since']) $(id).value = '';
+    for (const id of ['dlq-reason', 'dlq-subject', 'dlq-from', 'dlq-since', 'dlq-until']) $(id).value = '';
     applyDlqFilter();
   });
   $('dlq-more').addEventListener('click', () => {
@@ -464,9 +470,9 @@ function wireStore() {
     event.preventDefault();
     applyStoreFilter();
   });
-  for (const id of ['store-state', 'store-since']) $(id).addEventListener('change', applyStoreFilter);
+  for (const id of ['store-state', 'store-since', 'store-until']) $(id).addEventListener('change', applyStoreFilter);
   $('store-clear').addEventListener('click', () => {
-    for (const id of ['store-state', 'store-reason', 'store-subject', 'store-from', 'store-since']) $(id).value = '';
+    for (const id of ['store-state', 'store-reason', 'store-subject', 'store-from', 'store-since', 'store-until']) $(id).value = '';
     applyStoreFilter();
   });
   $('store-more').addEventListener('click', () => {
