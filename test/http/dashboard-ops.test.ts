@@ -159,12 +159,16 @@ describe.skipIf(!CHROMIUM)("the dashboard's operator views", () => {
     await textOf('#dlq-count', '5 match (reason “max-attempts”)');
     expect(await page.locator('#dead-letters-panel').textContent()).not.toMatch(/_DLQ|_INBOX|mailroom\.|\$KV/i);
 
-    // Cancelled: nothing happens.
+    // Cancelled (on a 420 px screen): nothing happens.
+    await page.setViewportSize({ width: 420, height: 800 });
+    await page.locator('#dead-letters-panel').screenshot({ path: join(artifacts, 'dashboard-ops-dead-letters-420.png') });
     await page.click('#dlq-replay-all');
     await page.locator('#confirm[open]').waitFor();
+    await page.screenshot({ path: join(artifacts, 'dashboard-ops-confirm-420.png') });
     await expect(page.locator('#confirm-title').textContent()).resolves.toBe('Replay 5 dead letters?');
     await page.click('#confirm-cancel');
     await textOf('#dead-letters-note', 'Replay cancelled.');
+    await page.setViewportSize({ width: 1280, height: 900 });
     expect((await mailroom.stats()).deadLetters).toBe(5);
 
     healthy = true;
@@ -193,7 +197,6 @@ describe.skipIf(!CHROMIUM)("the dashboard's operator views", () => {
     expect(overflow).toBeLessThanOrEqual(0);
     await shot('dashboard-ops-420.png');
     await page.locator('#store-panel').screenshot({ path: join(artifacts, 'dashboard-ops-list-420.png') });
-    await page.locator('#dead-letters-panel').screenshot({ path: join(artifacts, 'dashboard-ops-dead-letters-420.png') });
     await page.screenshot({ path: join(artifacts, 'dashboard-ops-top-420.png') });
     await page.locator(`#store-envelopes tr[data-correlation="${pays[1]}"]`).click();
     await page.locator('#detail-runs .run.replay').waitFor();
