@@ -183,6 +183,15 @@ describe.skipIf(!CHROMIUM)("the dashboard's operator views", () => {
     expect((await mailroom.stats()).deadLetters).toBe(0);
     await page.locator('#dead-letters-panel').screenshot({ path: join(artifacts, 'dashboard-ops-replayed-1280.png') });
 
+    // One by one: the row's Replay shows the new attempt's outcome too.
+    healthy = false;
+    const late = await send('Pay@Shop', { late: 1 });
+    const row = page.locator(`#dead-letters tr[data-correlation="${late}"]`);
+    await row.waitFor({ timeout: 30_000 });
+    healthy = true;
+    await row.locator('button.replay').click();
+    await textOf('#dead-letters-note', /^Dead letter \d+ replayed: back in the inbox \(handled again\), through a fresh actor\. Outcome: 1 replied\.$/, 30_000);
+
     // The replay is a run of its own in the detail.
     await page.selectOption('#store-state', 'replied');
     await page.locator(`#store-envelopes tr[data-correlation="${pays[0]}"]`).click();
@@ -192,7 +201,7 @@ describe.skipIf(!CHROMIUM)("the dashboard's operator views", () => {
   it('fits a 420 px wide screen', { timeout: 60_000 }, async () => {
     await page.setViewportSize({ width: 420, height: 900 });
     await page.click('#store-clear');
-    await waitFor(async () => (await page.locator('#store-envelopes tr').count()) === 18, { what: 'the list again' });
+    await waitFor(async () => (await page.locator('#store-envelopes tr').count()) === 19, { what: 'the list again (18, and the late one)' });
     const overflow = (await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')) as number;
     expect(overflow).toBeLessThanOrEqual(0);
     await shot('dashboard-ops-420.png');

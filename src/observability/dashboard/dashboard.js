@@ -827,6 +827,8 @@ async function main() {
   setInterval(refreshStats, every);
   setInterval(refreshWorkflows, every);
   setInterval(() => refreshDeadLetters(true), every * 2);
+  // The newest page of the store follows along; an older page stays put while it is read.
+  setInterval(() => !store.cursor && refreshStore(), every * 5);
 }
 
 void main();
