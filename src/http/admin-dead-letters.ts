@@ -16,6 +16,9 @@ import { problem } from './public-routes.ts';
 import type { AuditEntry } from '../core/mailroom-types.ts';
 import type { DeadLetterQuery } from '../runtime/dead-letter-query.ts';
 
+/** True when the request says its body is JSON. */
+export const isJson = (request: FastifyRequest): boolean => /^application\/json\s*(;|$)/i.test(request.headers['content-type'] ?? '');
+
 export interface AdminDeadLetterOptions {
   readonly onAudit?: (entry: AuditEntry) => void;
 }
@@ -49,6 +52,11 @@ export function registerAdminDeadLetterRoutes(app: FastifyInstance, query: DeadL
   };
   for (const action of ['replay', 'purge'] as const) {
     app.post(`/dead-letters/${action}`, async (request, reply) => {
+      // JSON only: a form another page could submit (text/plain) is not an action here.
+      if (!isJson(request)) {
+        audit(request, `dead-letter.${action}-bulk`, 415, {});
+        return problem(reply, 415, 'unsupported-media-type', 'send the filter as JSON (content-type: application/json)');
+      }
       let body: Record<string, unknown>;
       try {
         body = JSON.parse(Buffer.from((request.body as Buffer | undefined) ?? '').toString('utf8')) as Record<string, unknown>;

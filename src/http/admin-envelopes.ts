@@ -11,6 +11,7 @@
  *   the replay's `at` as `since`, and a status not written since counts as `waiting`).
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { isJson } from './admin-dead-letters.ts';
 import { problem } from './public-routes.ts';
 import { envelopeFilter, FilterError, pageOptions, type FilterQuery } from './admin-filters.ts';
 import type { DeadLetterQuery, DeadLetterSummary } from '../runtime/dead-letter-query.ts';
@@ -108,6 +109,7 @@ export function registerAdminEnvelopeRoutes(app: FastifyInstance, runtime: Admin
     return detailOf(runtime, status);
   });
   app.post('/envelopes/outcomes', async (request, reply) => {
+    if (!isJson(request)) return problem(reply, 415, 'unsupported-media-type', 'send JSON (content-type: application/json)');
     let keys: { from: string; correlation: string }[] | undefined;
     let since = 0;
     try {

@@ -90,6 +90,8 @@ describe('the operators API', () => {
     }
     const evil = await fetch(`${mailroom.url}/dead-letters/purge`, { method: 'POST', body: '{"upTo":1000}', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', origin: 'https://evil.example' } });
     expect(evil.status).toBe(403);
+    const form = await fetch(`${mailroom.url}/dead-letters/purge`, { method: 'POST', body: '{"upTo":1000}', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'text/plain' } });
+    expect(form.status).toBe(415);
     expect(await deadLetters()).toBe(6);
   });
 
@@ -217,6 +219,8 @@ describe('the operators API', () => {
     expect(purge.body.done).toHaveLength(1);
     const left = await api('/dead-letters');
     expect(left.body.deadLetters.map((l: { envelope: { correlation: string } }) => l.envelope.correlation)).toEqual([later]);
-    expect(audits.find((a) => a.action === 'dead-letter.purge-bulk')).toMatchObject({ ids: { count: '1' } });
+    expect(audits.find((a) => a.action === 'dead-letter.purge-bulk' && a.status === 200)).toMatchObject({ ids: { count: '1' }, outcome: 'ok' });
+    // The refused text/plain attempt of the first test is in the audit too.
+    expect(audits.find((a) => a.action === 'dead-letter.purge-bulk' && a.status === 415)).toMatchObject({ outcome: 'failed' });
   });
 });
