@@ -207,7 +207,8 @@ describe.skipIf(!CHROMIUM)("the dashboard's operator views", () => {
     await shot('dashboard-ops-420.png');
     await page.locator('#store-panel').screenshot({ path: join(artifacts, 'dashboard-ops-list-420.png') });
     await page.screenshot({ path: join(artifacts, 'dashboard-ops-top-420.png') });
-    await page.locator(`#store-envelopes tr[data-correlation="${pays[1]}"]`).click();
+    // From the keyboard this time.
+    await page.locator(`#store-envelopes tr[data-correlation="${pays[1]}"]`).press('Enter');
     await page.locator('#detail-runs .run.replay').waitFor();
     await page.locator('#envelope-detail').screenshot({ path: join(artifacts, 'dashboard-ops-detail-420.png') });
     await page.setViewportSize({ width: 1280, height: 900 });

@@ -19,6 +19,14 @@ const el = (tag, props = {}, ...children) => {
   for (const child of children) if (child !== undefined && child !== null) node.append(child);
   return node;
 };
+/** A row that opens an envelope's detail: by click, or from the keyboard (Tab, then Enter). */
+function opensDetail(row, from, correlation) {
+  row.tabIndex = 0;
+  row.addEventListener('click', () => void showEnvelope(from, correlation));
+  row.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && event.target === row) void showEnvelope(from, correlation);
+  });
+}
 const time = (iso) => (iso ? new Date(iso).toLocaleTimeString([], { hour12: false }) : '');
 
 const TOKEN_KEY = 'mailroom.adminToken';
@@ -139,7 +147,7 @@ function envelopeRow(envelope, highlighted) {
   );
   if (why) row.lastChild.append(el('div', { class: 'why', text: why }));
   row.classList.add('clickable');
-  row.addEventListener('click', () => void showEnvelope(envelope.from, envelope.correlation));
+  opensDetail(row, envelope.from, envelope.correlation);
   return row;
 }
 
@@ -243,7 +251,7 @@ async function refreshDeadLetters(polled) {
       el('td', { text: String(letter.attempts), title: `replay puts it back in ${queueText(letter.queue)}` }),
       el('td', {}, button),
     );
-    if (e.from && e.correlation) row.addEventListener('click', () => void showEnvelope(e.from, e.correlation));
+    if (e.from && e.correlation) opensDetail(row, e.from, e.correlation);
     return row;
   });
   $('dead-letters').replaceChildren(...rows);
@@ -445,7 +453,7 @@ async function refreshStore() {
       el('td', { class: 'mono corr', text: envelope.correlation, title: envelope.correlation }),
       el('td', { class: 'why', text: whyOf(envelope) }),
     );
-    row.addEventListener('click', () => void showEnvelope(envelope.from, envelope.correlation));
+    opensDetail(row, envelope.from, envelope.correlation);
     return row;
   });
   $('store-envelopes').replaceChildren(...rows);
