@@ -10,6 +10,8 @@ import { createCryptoPool, cryptoSigner } from '../runtime/crypto-pool.ts';
 import { Conversations } from '../runtime/conversations.ts';
 import { DeadLetters } from '../runtime/dead-letters.ts';
 import { DeadLetterStore } from '../runtime/dead-letter-store.ts';
+import { DeadLetterQuery } from '../runtime/dead-letter-query.ts';
+import { StatusQuery } from '../runtime/status-query.ts';
 import { startEnvelopeRunner } from '../runtime/envelope-runner.ts';
 import { FeedbackLimiter } from '../runtime/feedback-limiter.ts';
 import { Health } from '../runtime/health.ts';
@@ -25,6 +27,7 @@ import { createThrottle } from '../runtime/throttle.ts';
 import { Timers, startTimerWorker } from '../runtime/timers.ts';
 import { Topics } from '../runtime/topics.ts';
 import { inboxUrlFor } from '../config/index.ts';
+import { kvStreamName } from '../transport/names.ts';
 import { createCanonicalPolicy } from '../envelope/canonical-policy.ts';
 import { WorkflowEngine } from '../workflows/workflow-engine.ts';
 import { loadWorkflowModule } from '../workflows/workflow-module.ts';
@@ -197,6 +200,10 @@ export async function startRuntime(connected: ConnectedRuntime, options: Mailroo
     unsubscribe: (topic, domain) => topics.unsubscribe(topic, domain),
     status: (from, correlation) => status.get(from, correlation),
     deadLetters: deadLetterStore,
+    queries: {
+      envelopes: new StatusQuery({ js, jsm: handles.jsm }, kvStreamName(names.buckets.status), status),
+      deadLetters: new DeadLetterQuery({ js, jsm: handles.jsm }, names.streams, deadLetterStore),
+    },
     stats: () => health.stats(() => runner.inFlight()),
     ready: health.ready,
     workflows,
