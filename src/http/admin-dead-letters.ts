@@ -7,23 +7,18 @@
  * - `POST /dead-letters/replay`, `POST /dead-letters/purge` (`{"upTo": n, "reason": …, …}`: the
  *   filter, and the `upTo` of the count the operator confirmed): replays or purges the matching
  *   letters with ids up to `upTo` (never one that came in after the count), at most 10,000 a
- *   call (`remaining: true` when more are left). Each writes an audit entry.
+ *   call (`remaining: true` when more are left). Each writes an audit entry (admin-auth's table: refusals too).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { adminWho } from './admin-auth.ts';
+import { adminWho, noteAudit } from './admin-auth.ts';
 import { deadLetterFilter, filterFromBody, FilterError, pageOptions, type FilterQuery } from './admin-filters.ts';
 import { problem } from './public-routes.ts';
-import type { AuditEntry } from '../core/mailroom-types.ts';
 import type { DeadLetterQuery } from '../runtime/dead-letter-query.ts';
 
 /** True when the request says its body is JSON. */
 export const isJson = (request: FastifyRequest): boolean => /^application\/json\s*(;|$)/i.test(request.headers['content-type'] ?? '');
 
-export interface AdminDeadLetterOptions {
-  readonly onAudit?: (entry: AuditEntry) => void;
-}
-
-export function registerAdminDeadLetterRoutes(app: FastifyInstance, query: DeadLetterQuery, options: AdminDeadLetterOptions = {}): void {
+export function registerAdminDeadLetterRoutes(app: FastifyInstance, query: DeadLetterQuery): void {
   const bad = (reply: FastifyReply, error: unknown) => {
     if (error instanceof FilterError) return problem(reply, 400, 'bad-request', error.message);
     throw error;
@@ -43,18 +38,10 @@ export function registerAdminDeadLetterRoutes(app: FastifyInstance, query: DeadL
     }
   });
 
-  const audit = (request: FastifyRequest, action: string, status: number, ids: Record<string, string>) => {
-    try {
-      options.onAudit?.({ action, route: `POST ${request.routeOptions.url ?? ''}`, who: adminWho(request) ?? 'anonymous', peer: request.socket.remoteAddress ?? 'unknown', ids, status, outcome: status < 400 ? 'ok' : 'failed' });
-    } catch (_) {
-      // An audit sink that throws must not break the answer.
-    }
-  };
   for (const action of ['replay', 'purge'] as const) {
     app.post(`/dead-letters/${action}`, async (request, reply) => {
       // JSON only: a form another page could submit (text/plain) is not an action here.
       if (!isJson(request)) {
-        audit(request, `dead-letter.${action}-bulk`, 415, {});
         return problem(reply, 415, 'unsupported-media-type', 'send the filter as JSON (content-type: application/json)');
       }
       let body: Record<string, unknown>;
@@ -65,7 +52,6 @@ export function registerAdminDeadLetterRoutes(app: FastifyInstance, query: DeadL
       }
       const upTo = body['upTo'];
       if (typeof upTo !== 'number' || !Number.isSafeInteger(upTo) || upTo < 1) {
-        audit(request, `dead-letter.${action}-bulk`, 400, {});
         return problem(reply, 400, 'bad-request', `send JSON {"upTo": <the upTo of GET /dead-letters/groups>, "reason"?, "subject"?, "from"?, "to"?, "correlation"?, "since"?, "until"?}: the ${action} touches only letters up to the count you confirmed`);
       }
       const raw = filterFromBody(body);
@@ -77,7 +63,8 @@ export function registerAdminDeadLetterRoutes(app: FastifyInstance, query: DeadL
       }
       const outcome = await query.bulk(action, filter, upTo, { by: adminWho(request) ?? 'http' });
       const ids = { upTo: String(upTo), count: String(outcome.done.length), ...(raw as Record<string, string>) };
-      audit(request, `dead-letter.${action}-bulk`, 200, ids);
+      // The audit entry (admin-auth's table) is written when the answer is sent, refusals included.
+      noteAudit(request, ids);
       return outcome;
     });
   }

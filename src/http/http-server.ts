@@ -179,7 +179,7 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
   const queries = runtime.queries;
   if (queries) {
     registerAdminEnvelopeRoutes(app, { queries, deadLetters: runtime.deadLetters, conversation: (from, correlation) => runtime.conversation(from, correlation) });
-    registerAdminDeadLetterRoutes(app, queries.deadLetters, options.onAudit ? { onAudit: options.onAudit } : {});
+    registerAdminDeadLetterRoutes(app, queries.deadLetters);
   } else {
     app.get<{ Querystring: { limit?: string } }>('/dead-letters', async (request) => {
       const limit = Math.min(1000, Math.max(1, Number(request.query.limit ?? 100) || 100));

@@ -93,6 +93,10 @@ describe('the operators API', () => {
     const form = await fetch(`${mailroom.url}/dead-letters/purge`, { method: 'POST', body: '{"upTo":1000}', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'text/plain' } });
     expect(form.status).toBe(415);
     expect(await deadLetters()).toBe(6);
+    // Refused bulk actions are in the audit too: without a token (denied) and cross-origin.
+    expect(audits.find((a) => a.action === 'dead-letter.purge-bulk' && a.status === 401)).toMatchObject({ who: 'anonymous', outcome: 'denied' });
+    expect(audits.find((a) => a.action === 'dead-letter.replay-bulk' && a.status === 401)).toMatchObject({ outcome: 'denied' });
+    expect(audits.find((a) => a.action === 'dead-letter.purge-bulk' && a.status === 403)).toBeDefined();
   });
 
   it('pages through every envelope of the status store, newest first, with a cursor', async () => {
