@@ -11,7 +11,8 @@ import { createManifestRequests, type HostedManifests } from './manifest-route.t
 
 /** What the public routes need: the inbox, the status store and readiness. The ingress worker thread has these too. */
 export interface PublicRuntime {
-  accept(input: Uint8Array, format: 'json' | 'yaml' | 'auto', trace?: TraceContext, callback?: string): Promise<AcceptOutcome>;
+  /** `client`: the sender's address, for the rate limit of unproven envelopes to public subjects. */
+  accept(input: Uint8Array, format: 'json' | 'yaml' | 'auto', trace?: TraceContext, callback?: string, client?: string): Promise<AcceptOutcome>;
   status(from: string, correlation: string): Promise<EnvelopeStatus | undefined>;
   /** Ready = connected to NATS with JetStream answering. */
   ready(): Promise<{ ready: boolean; detail: string }>;
@@ -96,7 +97,7 @@ export function registerPublicRoutes(app: FastifyInstance, runtime: PublicRuntim
     backlog?.begin();
     let outcome: AcceptOutcome | undefined;
     try {
-      outcome = await runtime.accept(request.body as Buffer, format, traceContextOf(request.headers.traceparent, request.headers.tracestate), callback);
+      outcome = await runtime.accept(request.body as Buffer, format, traceContextOf(request.headers.traceparent, request.headers.tracestate), callback, request.ip);
     } finally {
       backlog?.end(outcome?.kind === 'accepted' && !outcome.duplicate);
     }
@@ -114,6 +115,8 @@ export function registerPublicRoutes(app: FastifyInstance, runtime: PublicRuntim
         const { reason, detail, field, code } = outcome.error;
         return problem(reply, reason === 'too-large' ? 413 : 400, reason, detail, { ...(field ? { field } : {}), ...(code ? { code } : {}) });
       }
+      case 'limited':
+        return problem(reply.header('retry-after', String(outcome.retryAfterSeconds)), 429, 'rate-limited', `too many unsigned envelopes: retry after ${outcome.retryAfterSeconds} s`);
       case 'unavailable':
         return problem(reply.header('retry-after', '1'), 503, 'unavailable', outcome.detail);
       default: {
