@@ -64,6 +64,13 @@ export function publicSubjectMap(domains: readonly { readonly name: string; read
   return Object.fromEntries(domains.map((d) => [d.name, publicSubjectsOf(d)]));
 }
 
+/**
+ * `manifestGraph`: a graph domain asked for a sender's manifest (its feedback buffer) before the
+ * sender itself, with the same unsigned `Manifest@Domain` request, POSTed to the graph's inbox
+ * (its `directory` entry, else `https://pw.{graph}/inbox`).
+ */
+export const ManifestGraph = DomainName.optional();
+
 /** The manifest part of a domain entry, checked against its name. */
 export const domainManifestFields = {
   manifest: ManifestConfig.optional(),
