@@ -7,7 +7,7 @@ import type { EnvelopeStatus } from '../runtime/status-store.ts';
 import type { BacklogGate } from '../runtime/backlog-gate.ts';
 import { traceContextOf, type TraceContext } from '../runtime/trace-context.ts';
 import { CALLBACK_HEADER } from '../transport/message-headers.ts';
-import { createManifestRequests, type HostedManifests } from './manifest-route.ts';
+import { createManifestRequests, manifestResponse, type HostedManifests } from './manifest-route.ts';
 
 /** What the public routes need: the inbox, the status store and readiness. The ingress worker thread has these too. */
 export interface PublicRuntime {
@@ -83,7 +83,7 @@ export function registerPublicRoutes(app: FastifyInstance, runtime: PublicRuntim
     const format = type === 'application/json' ? 'json' : YAML_TYPES.includes(type) ? 'yaml' : 'auto';
     // Before the backlog gate: a manifest request stores nothing.
     const manifest = manifestRequests.answer(request.body as Buffer, format, request.ip);
-    if (manifest?.kind === 'manifest') return reply.code(200).header('cache-control', 'no-store').type('application/json').send(manifest.manifest);
+    if (manifest?.kind === 'manifest') return reply.code(200).header('cache-control', 'no-store').type('application/json').send(manifestResponse(manifest.request, manifest.manifest));
     if (manifest?.kind === 'limited') {
       return problem(reply.header('retry-after', String(manifest.retryAfterSeconds)), 429, 'rate-limited', `too many manifest requests: retry after ${manifest.retryAfterSeconds} s`);
     }

@@ -79,7 +79,7 @@ export function createManifestResolver(options: ManifestResolverOptions): Manife
     const guard = inbox.source === 'convention' && !options.allowPrivateNetworks;
     const answer = await fetchManifest(inbox.url, sender, { guard, timeoutMs: options.timeoutMs ?? 5_000, maxBytes: options.maxBytes ?? 64 * 1024 });
     if ('error' in answer) return answer;
-    const about = (answer.manifest as { About?: { Domain?: unknown; Feedback?: unknown } } | null | undefined)?.About;
+    const about = (manifestIn(answer.manifest) as { About?: { Domain?: unknown; Feedback?: unknown } } | undefined)?.About;
     if (typeof about?.Domain === 'string' && about.Domain.toLowerCase() !== sender) return { error: `the manifest is of another domain (${about.Domain})` };
     const feedback = about?.Feedback;
     if (typeof feedback !== 'string' || !isDomainName(feedback)) return { error: 'manifest has no Feedback' };
@@ -117,6 +117,20 @@ export function createManifestResolver(options: ManifestResolverOptions): Manife
     },
   };
 }
+
+/**
+ * The manifest in an answer to `Manifest@Domain`, in any of the forms the reference's
+ * `Domain.fetch_manifest` reads: its synchronous response envelope (`{ Request, Response: <the
+ * manifest>, Meta }`), a message whose `Body` is the manifest, or the bare manifest.
+ */
+export function manifestIn(answer: unknown): Record<string, unknown> | undefined {
+  if (!isObject(answer)) return undefined;
+  if ('Response' in answer) return isObject(answer.Response) ? answer.Response : undefined;
+  if (isObject(answer.Header) && 'Body' in answer) return isObject(answer.Body) ? answer.Body : undefined;
+  return answer;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The unsigned, Anonymous manifest request, as the reference's `Domain.fetch_manifest` sends it. */
 export function manifestRequest(domain: string): string {
