@@ -45,7 +45,7 @@ describe.each(['inline', 'worker'] as const)('Manifest@Domain with ingress: %s',
       feedback: { 'orders.example': 'buffer.example' },
       extra: { http: { port: 0, maxBodyBytes: 4096 } },
     });
-    const domains = (fixture.input.domains as Record<string, unknown>[]).map((d) => (d.name === 'shop.example' ? { ...d, manifest: { About: { Title: 'The shop' }, Trusts: [{ Role: 'VAULT' }] } } : d.name === 'private.example' ? { ...d, publicSubjects: [] } : d));
+    const domains = (fixture.input.domains as Record<string, unknown>[]).map((d) => (d.name === 'shop.example' ? { ...d, manifest: { About: { Title: 'The shop' }, Trusts: [{ Role: 'VAULT' }] } } : d.name === 'private.example' ? { ...d, publicSubjects: [] } : { ...d, publicSubjects: ['Manifest@Domain', 'Ping@Host'] }));
     mailroom = await startMailroom(parseConfig({ ...fixture.input, domains }, { baseDir: fixture.dir, env: {} }), { ingress });
     stops.push(() => mailroom.stop());
     url = mailroom.url!;
@@ -69,6 +69,12 @@ describe.each(['inline', 'worker'] as const)('Manifest@Domain with ingress: %s',
       status: 200,
       body: { Request: request, Response: { '🤝': 'pollyweb.org/MANIFEST:1.0', About: { Domain: 'shop.example', Title: 'The shop' }, Trusts: [{ Role: 'VAULT' }] }, Meta: { Code: 200 } },
     });
+  });
+
+  it('stores an unsigned envelope to another public subject (202), and only there', async () => {
+    const accepted = await post(url, JSON.stringify(unsigned('Ping@Host', 'orders.example')));
+    expect(accepted).toMatchObject({ status: 202, body: { state: 'queued', from: 'Anonymous' } });
+    expect((await post(url, JSON.stringify(unsigned('Ping@Host', 'shop.example')))).status).toBe(400);
   });
 
   it('refuses an unsigned envelope with any other subject as before', async () => {
