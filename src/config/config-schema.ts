@@ -17,7 +17,7 @@ import {
   strictObject,
 } from './config-fields.ts';
 import { derivePublicUrl, trimTrailingSlash } from './public-url.ts';
-import { checkDomainManifest, domainManifestFields, ManifestGraph } from './manifest-config.ts';
+import { checkDomainManifest, domainManifestFields, ManifestGraph, PublicLimit } from './manifest-config.ts';
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
@@ -273,6 +273,8 @@ export function createConfigSchema(baseDir = '') {
     manifests: z.record(DomainName, strictObject({ feedback: DomainName.optional() })).default({}),
     /** A graph domain asked for senders' manifests before the senders themselves (manifest-config.ts). */
     manifestGraph: ManifestGraph,
+    /** The rate limit of unsigned envelopes to public subjects at the inbox (manifest-config.ts). */
+    publicLimit: PublicLimit,
     /** Publish/subscribe: the domains subscribed to each topic (more can subscribe at run time). */
     topics: z
       .record(

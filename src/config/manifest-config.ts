@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DomainName } from './config-fields.ts';
+import { count, DomainName } from './config-fields.ts';
 
 /** The schema tag of a manifest, as the reference writes it. */
 export const MANIFEST_SCHEMA = 'pollyweb.org/MANIFEST:1.0';
@@ -70,6 +70,22 @@ export function publicSubjectMap(domains: readonly { readonly name: string; read
  * (its `directory` entry, else `https://pw.{graph}/inbox`).
  */
 export const ManifestGraph = DomainName.optional();
+
+/**
+ * `publicLimit`: how many unproven envelopes (unsigned, Anonymous, wallet) to public subjects
+ * other than the manifest request `POST /inbox` stores, per client address (`rate` a second,
+ * `burst` at once) and from all clients together (`totalRate`, `totalBurst`), in each process.
+ * Over it: 429 + Retry-After, nothing stored. Signed traffic is not counted. Defaults: 10 a
+ * second, 20 at once, per client; 100 a second, 200 at once in total.
+ */
+export const PublicLimit = z
+  .strictObject({
+    rate: z.number().positive({ error: 'must be > 0' }).optional(),
+    burst: count(1).optional(),
+    totalRate: z.number().positive({ error: 'must be > 0' }).optional(),
+    totalBurst: count(1).optional(),
+  })
+  .optional();
 
 /** The manifest part of a domain entry, checked against its name. */
 export const domainManifestFields = {

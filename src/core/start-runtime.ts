@@ -123,7 +123,7 @@ export async function startRuntime(connected: ConnectedRuntime, options: Mailroo
   );
 
   const keys = await domains.keyResolver();
-  const publicEnvelopes = createPublicEnvelopes({ subjects: publicSubjectMap(config.domains) });
+  const publicEnvelopes = createPublicEnvelopes({ subjects: publicSubjectMap(config.domains), ...config.publicLimit });
   const limits = { ...defaultParseLimits, maxBytes: config.http.maxBodyBytes };
   const runner = await scope.acquire(
     async () =>

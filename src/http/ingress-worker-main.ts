@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   const recorder = new InboxRecorder();
   const health = new Health({ connection: { isConnected: () => connected && !nc.isClosed() }, jsm, names });
   const forwarder = createForwarder(spec.forward.path, spec.forward.secret);
-  const publicEnvelopes = createPublicEnvelopes({ subjects: spec.publicSubjects ?? {} });
+  const publicEnvelopes = createPublicEnvelopes({ subjects: spec.publicSubjects ?? {}, ...spec.publicLimit });
 
   const { http } = spec;
   const tls = http.tls ? { key: await readFile(http.tls.key), cert: await readFile(http.tls.cert) } : null;

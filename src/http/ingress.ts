@@ -38,6 +38,8 @@ export interface IngressSpec {
   readonly manifests?: HostedManifests;
   /** The hosted domains' public subjects: unproven envelopes are accepted only there (rate-limited). */
   readonly publicSubjects?: PublicSubjectMap;
+  /** Their rate limit (`publicLimit`). */
+  readonly publicLimit?: { readonly rate?: number | undefined; readonly burst?: number | undefined; readonly totalRate?: number | undefined; readonly totalBurst?: number | undefined } | undefined;
 }
 
 /** @internal */

@@ -130,6 +130,7 @@ function startIngress(connected: ConnectedRuntime, secret: Buffer): Promise<Ingr
       publishTimeoutMs: 2_000,
       manifests: hostedManifests(config),
       publicSubjects: publicSubjectMap(config.domains),
+      publicLimit: config.publicLimit,
     },
     onError,
   );

@@ -35,4 +35,11 @@ describe('manifests in the config', () => {
     expect(publicSubjectsOf(domainOf([{ ...orders, publicSubjects: ['Manifest@Domain', 'Hello@Host'] }]))).toEqual(['Manifest@Domain', 'Hello@Host']);
     expect(() => parseConfig({ domains: [{ ...orders, publicSubjects: ['Feedback@Buffer'] }] })).toThrow(/Feedback@Buffer cannot be a public subject/);
   });
+
+  it('manifestGraph and publicLimit: a domain name; positive limits', () => {
+    expect(parseConfig({ manifestGraph: 'Graph.example', publicLimit: { rate: 0.5, burst: 3 } })).toMatchObject({ manifestGraph: 'graph.example', publicLimit: { rate: 0.5, burst: 3 } });
+    expect(() => parseConfig({ manifestGraph: 'not a domain' })).toThrow(ConfigError);
+    expect(() => parseConfig({ publicLimit: { rate: 0 } })).toThrow(/must be > 0/);
+    expect(() => parseConfig({ publicLimit: { perClient: 1 } })).toThrow(ConfigError);
+  });
 });
