@@ -23,6 +23,12 @@ export function isUnproven(envelope: Pick<Envelope, 'Header' | 'Hash' | 'Signatu
   return isUnsigned(envelope) || !isDomainName(envelope.Header.From);
 }
 
+/** The sender an envelope counts against in the throttle (`delivery.senderRate`): unproven ones share a bucket of their own, never the sender they claim. */
+export const UNPROVEN_SENDER = '(unproven)';
+export function senderKeyOf(envelope: Pick<Envelope, 'Header' | 'Hash' | 'Signature'>): string {
+  return isUnproven(envelope) ? UNPROVEN_SENDER : envelope.Header.From;
+}
+
 /** Whether `subject` is public at hosted domain `to` (domains are compared in lower case, as validated). */
 export function isPublicSubject(subjects: PublicSubjectMap, to: string, subject: string): boolean {
   const domain = to.toLowerCase();
