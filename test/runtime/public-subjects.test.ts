@@ -96,6 +96,8 @@ describe('unsigned envelopes for public subjects', () => {
     expect(res.status).toBe(202);
     const ctx = await waitFor(() => seen.find((c) => c.correlation === correlation), { what: 'the handler ran' });
     expect(ctx).toMatchObject({ from: 'sender.example', to: 'receiver.example', subject: 'Ping@Host', verified: false, body: { ping: 1 } });
+    // Settled (a one-way message: nothing to send) before the control below is even posted.
+    expect(await settled('sender.example', correlation)).toMatchObject({ state: 'replied' });
     // Control: the same subject, signed by sender.example, is answered with a signed reply.
     const signedCorrelation = randomUUID();
     expect((await post(fixture.domains['sender.example']!.signed({ To: 'receiver.example', Subject: 'Ping@Host', Correlation: signedCorrelation, Body: {} }))).status).toBe(202);
