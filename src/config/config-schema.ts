@@ -17,7 +17,7 @@ import {
   strictObject,
 } from './config-fields.ts';
 import { derivePublicUrl, trimTrailingSlash } from './public-url.ts';
-import { checkDomainManifest, domainManifestFields } from './manifest-config.ts';
+import { checkDomainManifest, domainManifestFields, ManifestGraph, PublicLimit } from './manifest-config.ts';
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
@@ -283,6 +283,10 @@ export function createConfigSchema(baseDir = '') {
       .record(DomainName, z.union([HttpUrl, strictObject({ inbox: HttpUrl.optional(), canonical: z.enum(['jcs', 'python']).optional() })], { error: 'expected an inbox URL or { inbox, canonical: jcs | python }' }))
       .default({}),
     manifests: z.record(DomainName, strictObject({ feedback: DomainName.optional() })).default({}),
+    /** A graph domain asked for senders' manifests before the senders themselves (manifest-config.ts). */
+    manifestGraph: ManifestGraph,
+    /** The rate limit of unsigned envelopes to public subjects at the inbox (manifest-config.ts). */
+    publicLimit: PublicLimit,
     /** Publish/subscribe: the domains subscribed to each topic (more can subscribe at run time). */
     topics: z
       .record(

@@ -140,7 +140,7 @@ export interface Mailroom {
   /** Registers a handler for a local domain's subject. */
   handle(domain: string, subject: string, handler: Handler): void;
   /** Offers a signed envelope to the inbox (what `POST /inbox` does). */
-  accept(input: Uint8Array | string, format?: 'json' | 'yaml' | 'auto', trace?: TraceContext, callback?: string): Promise<AcceptOutcome>;
+  accept(input: Uint8Array | string, format?: 'json' | 'yaml' | 'auto', trace?: TraceContext, callback?: string, client?: string): Promise<AcceptOutcome>;
   /**
    * Signs an envelope as a local domain and sends it through the outbox; with `delayMs` or
    * `notBefore` (epoch ms) it waits in a durable timer and is delivered no earlier.

@@ -16,6 +16,8 @@ import { startEnvelopeRunner } from '../runtime/envelope-runner.ts';
 import { FeedbackLimiter } from '../runtime/feedback-limiter.ts';
 import { Health } from '../runtime/health.ts';
 import { acceptEnvelope, type InboxDeps } from '../runtime/inbox.ts';
+import { createPublicEnvelopes } from '../runtime/public-envelopes.ts';
+import { publicSubjectMap } from '../config/manifest-config.ts';
 import { Outbound, OutboundClaims } from '../runtime/outbound.ts';
 import { startOutboxWorker } from '../runtime/outbox-worker.ts';
 import { startPoisonWatcher } from '../runtime/poison-watcher.ts';
@@ -124,6 +126,7 @@ export async function startRuntime(connected: ConnectedRuntime, options: Mailroo
   );
 
   const keys = await domains.keyResolver();
+  const publicEnvelopes = createPublicEnvelopes({ subjects: publicSubjectMap(config.domains), ...config.publicLimit });
   const limits = { ...defaultParseLimits, maxBytes: config.http.maxBodyBytes };
   const runner = await scope.acquire(
     async () =>
@@ -138,6 +141,7 @@ export async function startRuntime(connected: ConnectedRuntime, options: Mailroo
           window: { maxSkewMs: validation.maxSkewMs, ...(validation.maxAgeMs !== null ? { maxAgeMs: validation.maxAgeMs } : {}) },
           now,
           ...(signer ? { verifier: signer } : {}),
+          isPublic: publicEnvelopes.isPublic,
         },
         limits,
         handlers: domains.handlers,
@@ -180,14 +184,14 @@ export async function startRuntime(connected: ConnectedRuntime, options: Mailroo
       (w) => w.stop(),
     );
 
-  const inbox: InboxDeps = { js, names, subjectFor: ordering.inboxSubjectFor, status, limits, isConnected: connection.isConnected, publishTimeoutMs: 2_000, onError };
+  const inbox: InboxDeps = { js, names, subjectFor: ordering.inboxSubjectFor, status, limits, isConnected: connection.isConnected, publishTimeoutMs: 2_000, onError, publicEnvelopes };
   const health = new Health({ connection, jsm: handles.jsm, names, inboxConsumers });
   return {
     natsUrl: connected.natsUrl,
     names,
     events,
     handle: (domain, subject, handler) => domains.handlers.register(domain, subject, handler),
-    accept: (input, format = 'auto', trace, callback) => acceptEnvelope(typeof input === 'string' ? Buffer.from(input) : input, format, inbox, trace, callback),
+    accept: (input, format = 'auto', trace, callback, client) => acceptEnvelope(typeof input === 'string' ? Buffer.from(input) : input, format, inbox, trace, callback, client),
     send: sender.send,
     startConversation: requests.startConversation,
     request: requests.request,

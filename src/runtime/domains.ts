@@ -39,6 +39,7 @@ export class Domains {
       configured: (sender) => this.#buffers.get(sender),
       inboxUrl: (sender) => (this.identities.has(sender) ? undefined : inboxUrlFor(config, sender)),
       allowPrivateNetworks: config.outbox.allowPrivateNetworks,
+      graph: config.manifestGraph,
     });
   }
 
