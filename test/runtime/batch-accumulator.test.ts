@@ -16,6 +16,7 @@ import type { Envelope } from '../../src/envelope/types.ts';
 const itemOf = (correlation: string, signal = new AbortController().signal): HandlerContext => ({
   envelope: {} as Envelope,
   from: 'orders.example',
+  verified: true,
   to: 'shop.example',
   subject: 'Order@Shop',
   correlation,
