@@ -19,6 +19,7 @@ import { registerPublicRoutes } from './public-routes.ts';
 import { InboxRecorder } from './inbox-recorder.ts';
 import { createForwarder } from './peer-forwarding.ts';
 import { acceptEnvelope } from '../runtime/inbox.ts';
+import { createPublicEnvelopes } from '../runtime/public-envelopes.ts';
 import { createInboxRouter } from '../runtime/ordering.ts';
 import { StatusStore } from '../runtime/status-store.ts';
 import { inboxBacklogReader, startBacklogGate } from '../runtime/backlog-gate.ts';
@@ -72,6 +73,7 @@ async function main(): Promise<void> {
     if (!runtimeUp) return { ready: false, detail: "the runtime's HTTP server does not answer yet (starting, or stopping)" };
     return own;
   };
+  const publicEnvelopes = createPublicEnvelopes({ subjects: spec.publicSubjects ?? {}, ...spec.publicLimit });
 
   const { http } = spec;
   const tls = http.tls ? { key: await readFile(http.tls.key), cert: await readFile(http.tls.cert) } : null;
@@ -91,8 +93,8 @@ async function main(): Promise<void> {
   registerPublicRoutes(
     app,
     {
-      accept: (input, format, trace, callback) =>
-        acceptEnvelope(input, format, { js, names, subjectFor, status, limits, isConnected: () => connected && !nc.isClosed(), publishTimeoutMs: spec.publishTimeoutMs, onError }, trace, callback),
+      accept: (input, format, trace, callback, client) =>
+        acceptEnvelope(input, format, { js, names, subjectFor, status, limits, isConnected: () => connected && !nc.isClosed(), publishTimeoutMs: spec.publishTimeoutMs, onError, publicEnvelopes }, trace, callback, client),
       status: (from, correlation) => status.get(from, correlation),
       ready,
     },
