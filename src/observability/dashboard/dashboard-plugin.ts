@@ -1,8 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { EnvelopeTracker, StateCounts } from '../envelope-tracker.ts';
 import { runtimeMachines, type CatalogMachine } from '../machine-catalog.ts';
-import { layoutStatechart } from './statechart-layout.ts';
-import { renderStatechartSvg } from './statechart-svg.ts';
+import { statechartSvg } from './statechart-svg.ts';
 import { readStaticFile, type StaticFile } from './static-file.ts';
 
 export interface DashboardOptions {
@@ -35,13 +34,6 @@ export function createDashboardPlugin(options: DashboardOptions): (app: FastifyI
   const machines = options.machines ?? runtimeMachines;
   const recent = options.recent ?? 50;
   const minPushGapMs = 1000 / Math.max(0.1, options.maxPushesPerSecond ?? 4);
-  const drawn = machines.map((m) => ({
-    id: m.id,
-    description: m.description,
-    finalStates: m.finalStates,
-    counted: m.counted,
-    svg: renderStatechartSvg(layoutStatechart(m.machine)),
-  }));
   const state = () => ({
     at: new Date().toISOString(),
     counts: { envelope: tracker.counts(), ...(options.conversations ? { conversation: options.conversations.counts() } : {}) },
@@ -49,6 +41,8 @@ export function createDashboardPlugin(options: DashboardOptions): (app: FastifyI
   });
 
   return async (app) => {
+    // Laid out once (elk, cached per machine), at registration.
+    const drawn = await Promise.all(machines.map(async (m) => ({ id: m.id, description: m.description, finalStates: m.finalStates, counted: m.counted, svg: await statechartSvg(m.machine, m) })));
     const files = new Map<string, StaticFile>();
     for (const name of FILES) files.set(name, await readStaticFile(name));
     const serve = (name: (typeof FILES)[number]) => async (_request: unknown, reply: FastifyReply) => {
