@@ -112,6 +112,11 @@ function eventLabel(eventType: string, kind: EdgeKind): string {
   return eventType;
 }
 
+/** How a transition's label names an event type (`xstate.after.5000.door.opened` → `after 5000ms`). */
+export function transitionEventName(eventType: string): string {
+  return eventLabel(eventType, kindOf(eventType));
+}
+
 function guardName(guard: unknown): string | undefined {
   if (guard === undefined || guard === null) return undefined;
   if (typeof guard === 'string') return guard;
