@@ -5,7 +5,7 @@ const escape = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCode
 /** The SVG shrinks with its box down to this scale (labels ~9 px), then its box scrolls: legible at 420 px. */
 const MIN_SCALE = 0.8;
 
-const KINDS = ['done', 'error', 'always', 'after', 'event', 'redelivery'] as const;
+const KINDS = ['done', 'error', 'always', 'after', 'event', 'redelivery', 'taken'] as const;
 
 /**
  * The chart's own style, so an SVG reads the same wherever it is shown (the dashboard, a file,
@@ -22,6 +22,7 @@ svg.statechart .transition.taken{stroke:#2f6fed;stroke-width:2.6}
 svg.statechart .arrow path{fill:#98a2b3}
 svg.statechart .arrow.error path{fill:#e9829f}
 svg.statechart .arrow.redelivery path{fill:#7a9cf0}
+svg.statechart .arrow.taken path{fill:#2f6fed}
 svg.statechart .label rect{fill:#fff;fill-opacity:.9}
 svg.statechart .label text{font-size:11px;fill:#475467}
 svg.statechart .label.taken text{fill:#2f6fed;font-weight:600}
@@ -37,6 +38,8 @@ svg.statechart .state .badge text{text-anchor:middle;font-weight:700;font-size:1
 svg.statechart .state.visited>.box{fill:#eef4ff;stroke:#2f6fed}
 svg.statechart .state.current>.box{fill:#2f6fed;stroke:#1a4fc4;stroke-width:3}
 svg.statechart .state.current>.name,svg.statechart .state.current>.invoke{fill:#fff}
+svg.statechart .state.compound.current>.box{fill:#eef4ff;stroke:#2f6fed;stroke-width:3}
+svg.statechart .state.compound.current>.name,svg.statechart .state.compound.current>.invoke{fill:#1a4fc4}
 svg.statechart .initial-dot{fill:#1d2330}
 svg.statechart .initial-arrow{fill:none;stroke:#1d2330;stroke-width:1.4}`;
 
@@ -79,7 +82,7 @@ function labelMarkup(t: LaidOutTransition): string {
 export function renderStatechartSvg(layout: StatechartLayout): string {
   const id = escape(layout.id).replace(/[^\w-]/g, '_');
   const markers = KINDS.map(
-    (kind) => `<marker id="arrow-${id}-${kind}" class="arrow ${kind}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z"/></marker>`,
+    (kind) => `<marker id="arrow-${id}-${kind}" class="arrow ${kind}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9" markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z"/></marker>`,
   );
   const initials = layout.initials.map((i) => `<circle class="initial-dot" cx="${i.dot.x}" cy="${i.dot.y}" r="5"/><path class="initial-arrow" d="${i.path}" marker-end="url(#arrow-${id}-event)"/>`);
   return [

@@ -38,6 +38,7 @@
   const refresh = el('button', { type: 'button', id: 'wf-view-refresh', text: 'Refresh list' });
   const title = el('div', { class: 'wf-view-title', id: 'wf-view-title' });
   const note = el('p', { class: 'hint', id: 'wf-view-note', role: 'status' });
+  const chartNote = el('p', { class: 'hint', id: 'wf-view-chart-note' });
   const chart = el('div', { class: 'wf-view-chart', id: 'wf-view-chart' });
   const eventType = el('input', { id: 'wf-view-event', placeholder: 'event type or JSON', 'aria-label': 'event', autocomplete: 'off' });
   const eventButtons = el('span', { class: 'wf-view-events', id: 'wf-view-events' });
@@ -58,6 +59,7 @@
     title,
     actions,
     note,
+    chartNote,
     chart,
     dialog,
   );
@@ -91,7 +93,16 @@
       node.classList.toggle('visited', data.visited.includes(node.dataset.state));
     }
     const taken = new Set(data.taken.map((t) => `${t.from}\u0000${t.to}`));
-    for (const edge of svg.querySelectorAll('[data-from][data-to]')) edge.classList.toggle('taken', taken.has(`${edge.dataset.from}\u0000${edge.dataset.to}`));
+    for (const edge of svg.querySelectorAll('[data-from][data-to]')) {
+      const on = taken.has(`${edge.dataset.from}\u0000${edge.dataset.to}`);
+      edge.classList.toggle('taken', on);
+      // The arrowhead too: the chart has a marker of its own for taken transitions.
+      const marker = edge.getAttribute('marker-end');
+      if (marker) {
+        edge.dataset.marker ??= marker;
+        edge.setAttribute('marker-end', on ? edge.dataset.marker.replace(/-[a-z]+\)$/, '-taken)') : edge.dataset.marker);
+      }
+    }
   }
 
   function render(data) {
@@ -100,6 +111,7 @@
     section.dataset.status = w.status;
     section.dataset.state = stateText(w.state);
     title.replaceChildren(
+      ...[
       el('strong', { text: w.id }),
       el('span', { text: ` ${w.name} v${w.version} · step ${w.seq} · ` }),
       el('span', { class: `pill wf-${w.status}`, id: 'wf-view-status', text: w.status }),
@@ -107,6 +119,7 @@
       el('code', { id: 'wf-view-state', text: stateText(w.state) }),
       w.parked ? el('div', { class: 'why', text: `parked: ${w.parked.reason}` }) : undefined,
       w.error ? el('div', { class: 'why', text: `${w.error.name}: ${w.error.message}` }) : undefined,
+      ].filter(Boolean),
     );
     const drawn = chart.dataset.kind === `${data.chart?.name}@${data.chart?.version}`;
     if (!drawn) {
@@ -114,7 +127,7 @@
       chart.dataset.kind = data.chart ? `${data.chart.name}@${data.chart.version}` : '';
     }
     if (data.chart) highlight(data);
-    note.textContent = data.note ?? '';
+    chartNote.textContent = data.note ?? '';
     const active = w.status === 'running' || w.status === 'parked';
     eventButtons.replaceChildren(...(data.events ?? []).map((type) => el('button', { type: 'button', class: 'secondary wf-event', 'data-event': type, text: type })));
     for (const control of [eventType, send, cancel]) control.disabled = !active;
