@@ -58,7 +58,8 @@
         scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.15)] } },
         axes: [
           { stroke: '#667085', grid: { stroke: '#eaecf0' }, ticks: { stroke: '#eaecf0' }, font: '10px system-ui', size: 24, space: 60 },
-          { stroke: '#667085', grid: { stroke: '#eaecf0' }, ticks: { stroke: '#eaecf0' }, font: '10px system-ui', size: 34 },
+          // Whole envelopes: no 2.5 on the axis.
+          { stroke: '#667085', grid: { stroke: '#eaecf0' }, ticks: { stroke: '#eaecf0' }, font: '10px system-ui', size: 34, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000] },
         ],
         series: [{}, { label: c.label, stroke: c.color, width: 1.5, fill: `${c.color}22`, points: { show: false }, spanGaps: false }],
       },

@@ -9,7 +9,7 @@ export interface ThroughputTotals {
 export const THROUGHPUT_SERIES = ['accepted', 'replied', 'discarded', 'deadLettered'] as const;
 export type ThroughputSeriesName = (typeof THROUGHPUT_SERIES)[number];
 
-/** Per-second rates, oldest first; `null` where a counter was not readable. */
+/** Envelopes per sample (one second by default: a rate per second), oldest first; `null` where a counter was not readable. */
 export interface ThroughputSeries {
   /** Seconds between samples. */
   readonly step: number;
@@ -70,7 +70,7 @@ export class ThroughputSampler {
     this.timer = undefined;
   }
 
-  /** Reads the totals and records the rates since the previous reading (the first reading only sets the base). */
+  /** Reads the totals and records what they grew by since the previous reading (the first reading only sets the base). */
   async sample(): Promise<void> {
     if (this.sampling) return;
     this.sampling = true;
@@ -80,14 +80,14 @@ export class ThroughputSampler {
       const previous = this.last;
       this.last = { at, totals };
       if (!previous) return;
-      const seconds = Math.max(0.001, (at - previous.at) / 1000);
       const i = this.next;
       this.times[i] = Math.round(at / 1000);
       for (const name of THROUGHPUT_SERIES) {
         const now = totals[name];
         const before = previous.totals[name];
-        // A counter that went backwards was reset (a new runtime): count from zero.
-        this.rates[name][i] = now === undefined || before === undefined ? Number.NaN : Math.max(0, now - (now >= before ? before : 0)) / seconds;
+        // A counter that went backwards was reset (a new runtime): count from zero. Counts, not
+        // divided by the time measured: the samples add up to the counters' totals exactly.
+        this.rates[name][i] = now === undefined || before === undefined ? Number.NaN : now >= before ? now - before : now;
       }
       this.next = (i + 1) % this.capacity;
       this.size = Math.min(this.capacity, this.size + 1);
@@ -103,7 +103,7 @@ export class ThroughputSampler {
     const count = Math.min(this.size, seconds === undefined ? this.size : Math.max(0, Math.floor(seconds / (this.intervalMs / 1000))));
     const start = (this.next - count + this.capacity) % this.capacity;
     const index = (k: number) => (start + k) % this.capacity;
-    const round = (n: number) => (Number.isNaN(n) ? null : Math.round(n * 100) / 100);
+    const round = (n: number) => (Number.isNaN(n) ? null : n);
     return {
       step: this.intervalMs / 1000,
       times: Array.from({ length: count }, (_, k) => this.times[index(k)]!),
