@@ -82,6 +82,8 @@
       if (selected) picker.value = selected;
     } catch (error) {
       note.textContent = `Workflows: ${error.message}`;
+      // E.g. no admin token yet (the dashboard asks for it): try again shortly.
+      setTimeout(() => void loadList(selected ?? view.id), 5000);
     }
   }
 
