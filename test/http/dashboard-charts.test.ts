@@ -170,6 +170,25 @@ describe.skipIf(!CHROMIUM)('the throughput charts in Chromium', () => {
     await page.setViewportSize({ width: 420, height: 900 });
     await waitFor(async () => ((await page.locator('#charts .chart[data-series="accepted"] canvas').boundingBox())?.width ?? 999) < 400, { what: 'the charts to fit 420 px' });
     await page.locator('#charts').screenshot({ path: join(artifacts, 'charts-420.png') });
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  it('draws the statecharts (elk) legibly at 1280 and at 420 px: labels never shrink below ~9 px', async () => {
+    await page.goto(`${mailroom.url}/`);
+    const chart = page.locator('.machine[data-machine="envelope"] svg.statechart');
+    await chart.waitFor();
+    /** The size an 11-unit label is drawn at, in CSS px. */
+    const labelPx = () => chart.evaluate((svg) => (svg.getBoundingClientRect().width / (svg as unknown as { viewBox: { baseVal: { width: number } } }).viewBox.baseVal.width) * 11);
+    expect(await labelPx()).toBeGreaterThanOrEqual(10.9);
+    await expect(page.locator('.machine[data-machine="envelope"] g.label').count()).resolves.toBeGreaterThanOrEqual(20);
+    await mkdir(artifacts, { recursive: true });
+    await page.locator('.machine[data-machine="envelope"]').screenshot({ path: join(artifacts, 'statechart-envelope-1280.png') });
+    await page.setViewportSize({ width: 420, height: 900 });
+    await waitFor(async () => (await labelPx()) < 10.9, { what: 'the chart to shrink at 420 px' });
+    expect(await labelPx()).toBeGreaterThanOrEqual(8.7);
+    await page.locator('.machine[data-machine="envelope"]').screenshot({ path: join(artifacts, 'statechart-envelope-420.png') });
+    await page.locator('.machine[data-machine="conversation"]').screenshot({ path: join(artifacts, 'statechart-conversation-420.png') });
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 });
 
