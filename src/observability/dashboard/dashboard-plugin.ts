@@ -41,8 +41,13 @@ export function createDashboardPlugin(options: DashboardOptions): (app: FastifyI
   });
 
   return async (app) => {
-    // Laid out once (elk, cached per machine), at registration.
-    const drawn = await Promise.all(machines.map(async (m) => ({ id: m.id, description: m.description, finalStates: m.finalStates, counted: m.counted, svg: await statechartSvg(m.machine, m) })));
+    // Laid out by elk on the first request (not at start: it takes a moment), then cached per machine.
+    let drawn: Promise<unknown[]> | undefined;
+    const draw = () => {
+      drawn ??= Promise.all(machines.map(async (m) => ({ id: m.id, description: m.description, finalStates: m.finalStates, counted: m.counted, svg: await statechartSvg(m.machine, m) })));
+      drawn.catch(() => (drawn = undefined));
+      return drawn;
+    };
     const files = new Map<string, StaticFile>();
     for (const name of FILES) files.set(name, await readStaticFile(name));
     const serve = (name: (typeof FILES)[number]) => async (_request: unknown, reply: FastifyReply) => {
@@ -52,7 +57,7 @@ export function createDashboardPlugin(options: DashboardOptions): (app: FastifyI
     app.get('/', serve('index.html'));
     app.get('/dashboard/dashboard.css', serve('dashboard.css'));
     app.get('/dashboard/dashboard.js', serve('dashboard.js'));
-    app.get('/dashboard/api/config', async () => ({ machines: drawn, ...(options.inspectPath ? { inspect: options.inspectPath } : {}) }));
+    app.get('/dashboard/api/config', async () => ({ machines: await draw(), ...(options.inspectPath ? { inspect: options.inspectPath } : {}) }));
     app.get('/dashboard/api/state', async () => state());
     app.get<{ Querystring: { correlation?: string } }>('/dashboard/api/envelopes', async (request, reply) => {
       const correlation = request.query.correlation?.trim();

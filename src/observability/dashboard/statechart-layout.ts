@@ -1,4 +1,5 @@
-import ElkBundled from 'elkjs/lib/elk.bundled.js';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk.bundled.js';
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
 
@@ -75,8 +76,68 @@ export interface StatechartLayoutOptions {
   readonly redelivery?: Readonly<Record<string, string>>;
 }
 
-// A CommonJS module: its default import is `module.exports`, the constructor, typed as the module.
-const ELK = ((ElkBundled as unknown as { default?: unknown }).default ?? ElkBundled) as typeof ElkBundled.default;
+/**
+ * ELK runs synchronously for a second or so on a busy machine (its Java compiled to JavaScript),
+ * which would stall the envelopes this thread runs: it runs on a worker thread of its own,
+ * started when a layout is wanted and ended once idle. Evaluated code, so the worker needs no
+ * file of its own beside this module (in the sources or in `dist/`).
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const ELK = require(workerData.elk);
+const elk = new ELK();
+parentPort.on('message', ({ id, graph }) => elk.layout(graph).then(
+  (result) => parentPort.postMessage({ id, result }),
+  (error) => parentPort.postMessage({ id, error: String(error && error.message || error) }),
+));`;
+const IDLE_MS = 5_000;
+
+let worker: Worker | undefined;
+let idle: NodeJS.Timeout | undefined;
+let nextId = 0;
+const pending = new Map<number, { resolve: (node: ElkNode) => void; reject: (error: Error) => void }>();
+
+function failAll(error: Error): void {
+  for (const { reject } of pending.values()) reject(error);
+  pending.clear();
+  worker = undefined;
+}
+
+function elkWorker(): Worker {
+  if (worker) return worker;
+  const started = new Worker(WORKER_SOURCE, { eval: true, workerData: { elk: createRequire(import.meta.url).resolve('elkjs/lib/elk.bundled.js') } });
+  started.unref();
+  started.on('message', ({ id, result, error }: { id: number; result?: ElkNode; error?: string }) => {
+    const waiting = pending.get(id);
+    pending.delete(id);
+    if (error !== undefined) waiting?.reject(new Error(`statechart layout failed: ${error}`));
+    else waiting?.resolve(result!);
+    if (pending.size === 0) {
+      idle = setTimeout(() => {
+        if (pending.size === 0 && worker === started) {
+          worker = undefined;
+          void started.terminate();
+        }
+      }, IDLE_MS);
+      idle.unref();
+    }
+  });
+  started.on('error', (error) => failAll(error));
+  started.on('exit', (code) => {
+    if (worker === started) failAll(new Error(`the statechart layout worker exited (${code})`));
+  });
+  return (worker = started);
+}
+
+/** Lays an ELK graph out on the layout worker. */
+function runElk(graph: ElkNode): Promise<ElkNode> {
+  if (idle) clearTimeout(idle);
+  const id = nextId++;
+  return new Promise<ElkNode>((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    elkWorker().postMessage({ id, graph });
+  });
+}
 
 const FONT_NAME = 7.6; // px per character of a 13 px bold name (a generous estimate: labels never spill)
 const FONT_SMALL = 6.3; // px per character of 11 px text
@@ -257,7 +318,7 @@ function routeOf(edge: ElkExtendedEdge): { x: number; y: number }[] {
 
 async function computeLayout(machine: AnyStateMachine, options: StatechartLayoutOptions): Promise<StatechartLayout> {
   const { graph, info, edges } = buildGraph(machine, options);
-  const laid = await new ELK().layout(graph);
+  const laid = await runElk(graph);
   const states: LaidOutState[] = [];
   const initials: StatechartLayout['initials'][number][] = [];
   const dots = new Map<string, { x: number; y: number }>();
@@ -306,8 +367,8 @@ const cache = new WeakMap<AnyStateMachine, Map<string, Promise<StatechartLayout>
 /**
  * Lays a machine out with ELK's layered algorithm (elkjs, in process): top to bottom from the
  * initial state, nested states drawn inside their parent, orthogonal edges routed around the
- * states, each labelled with its events and guards. Layout takes tens of milliseconds, so it
- * is cached per machine (and options): the dashboard draws each machine once.
+ * states, each labelled with its events and guards. Layout takes up to a second or two (on a
+ * worker thread), so it is cached per machine (and options): the dashboard draws each machine once.
  */
 export function layoutStatechart(machine: AnyStateMachine, options: StatechartLayoutOptions = {}): Promise<StatechartLayout> {
   const key = JSON.stringify(options.redelivery ?? {});
