@@ -188,6 +188,7 @@ describe.skipIf(!CHROMIUM)('the throughput charts in Chromium', () => {
     expect(await labelPx()).toBeGreaterThanOrEqual(8.7);
     await page.locator('.machine[data-machine="envelope"]').screenshot({ path: join(artifacts, 'statechart-envelope-420.png') });
     await page.locator('.machine[data-machine="conversation"]').screenshot({ path: join(artifacts, 'statechart-conversation-420.png') });
+    await page.screenshot({ path: join(artifacts, 'dashboard-charts-page-420.png'), fullPage: true });
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 });
