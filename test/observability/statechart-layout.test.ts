@@ -140,6 +140,32 @@ describe('statechart layout (elk)', () => {
     expect(await statechartSvg(conversationMachine)).toBe(await statechartSvg(conversationMachine));
   });
 
+  it('starts on the left, where a narrow screen looks first', async () => {
+    for (const m of runtimeMachines) {
+      const layout = await layoutStatechart(m.machine, m);
+      const start = layout.states.find((s) => s.initial && s.parent === undefined)!;
+      expect(start.x + start.width / 2, m.id).toBeLessThanOrEqual(layout.width / 2);
+    }
+  });
+
+  it('draws self-transitions and parallel regions, labelled and clear of other boxes', async () => {
+    const player = createMachine({
+      id: 'player',
+      type: 'parallel',
+      states: {
+        sound: { initial: 'on', states: { on: { on: { mute: 'off', ping: 'on' } }, off: { on: { unmute: 'on' } } } },
+        video: { initial: 'playing', states: { playing: { on: { pause: 'paused' } }, paused: { on: { play: 'playing', stop: 'stopped' } }, stopped: { type: 'final' } } },
+      },
+    });
+    const layout = await layoutStatechart(player);
+    expect(layout.states.map((s) => s.id)).toEqual(['sound', 'sound.on', 'sound.off', 'video', 'video.playing', 'video.paused', 'video.stopped']);
+    const self = layout.transitions.find((t) => t.from === 'sound.on' && t.to === 'sound.on')!;
+    expect(self.labels).toEqual(['ping']);
+    expect(self.points.length).toBeGreaterThanOrEqual(2);
+    expect(crossings(layout)).toEqual([]);
+    expect(layout.states.filter((s) => s.final).map((s) => s.id)).toEqual(['video.stopped']);
+  });
+
   it('scales: a viewBox, and the SVG carries its own style', async () => {
     const svg = await statechartSvg(door);
     expect(svg).toMatch(/^<svg [^>]*viewBox="0 0 \d+ \d+"/);

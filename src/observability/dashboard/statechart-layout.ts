@@ -359,8 +359,31 @@ async function computeLayout(machine: AnyStateMachine, options: StatechartLayout
     const label = edge.labels![0]!;
     transitions.push({ ...source, label: { text: label.text!, x: round(label.x!), y: round(label.y!), width: label.width!, height: label.height! }, points, path: pathData(points) });
   }
-  return { id: machine.id, width: Math.ceil(laid.width!), height: Math.ceil(laid.height!), states, transitions, initials };
+  const layout = { id: machine.id, width: Math.ceil(laid.width!), height: Math.ceil(laid.height!), states, transitions, initials };
+  const start = states.find((s) => s.initial && s.parent === undefined);
+  return start && start.x + start.width / 2 > layout.width / 2 ? mirrored(layout) : layout;
 }
+
+/**
+ * The layout flipped left to right. ELK may put the initial state right of centre; a narrow
+ * screen shows the left of a chart first, so the start goes there. A mirror image keeps every
+ * route clear of the boxes.
+ */
+function mirrored(layout: StatechartLayout): StatechartLayout {
+  const x = (value: number, width = 0) => round(layout.width - value - width);
+  const point = (p: { x: number; y: number }) => ({ x: x(p.x), y: p.y });
+  return {
+    ...layout,
+    states: layout.states.map((s) => ({ ...s, x: x(s.x, s.width) })),
+    transitions: layout.transitions.map((t) => {
+      const points = t.points.map(point);
+      return { ...t, points, path: pathData(points), label: { ...t.label, x: x(t.label.x, t.label.width) } };
+    }),
+    initials: layout.initials.map((i) => ({ ...i, dot: point(i.dot), path: mirrorPath(i.path, layout.width) })),
+  };
+}
+
+const mirrorPath = (path: string, width: number) => path.replace(/([ML])([\d.-]+),/g, (_m, command: string, value: string) => `${command}${round(width - Number(value))},`);
 
 const cache = new WeakMap<AnyStateMachine, Map<string, Promise<StatechartLayout>>>();
 
