@@ -147,6 +147,8 @@ describe.skipIf(!CHROMIUM)('the Workflows view in Chromium', () => {
 
   it('shows the chosen workflow with its current state highlighted', async () => {
     await page.goto(`${mailroom.url}/`);
+    // Nothing chosen yet: the registered kinds are drawn.
+    await page.locator('#wf-view-chart figure[data-kind="ticket"] svg.statechart g.state[data-state="working.coding"]').waitFor();
     await page.locator(`#wf-view-pick option[value="${ID}"]`).waitFor({ state: 'attached' });
     await page.selectOption('#wf-view-pick', ID);
     await state('open').and(page.locator('.current')).waitFor();

@@ -140,8 +140,8 @@
     view.id = id;
     if (view.timer) clearInterval(view.timer);
     if (!id) {
-      chart.replaceChildren();
       title.replaceChildren();
+      await showKinds();
       return;
     }
     try {
@@ -151,6 +151,25 @@
       return;
     }
     view.timer = setInterval(() => void reload(), 3000);
+  }
+
+  /** With no workflow chosen: every registered kind's chart. */
+  async function showKinds() {
+    chart.replaceChildren();
+    chart.dataset.kind = '';
+    try {
+      const { kinds } = await call('GET', '/dashboard/api/workflow-kinds');
+      for (const kind of kinds) {
+        const figure = el('figure', { class: 'wf-kind', 'data-kind': kind.name }, el('figcaption', { text: `${kind.name} v${kind.version}` }));
+        const drawing = el('div');
+        drawing.innerHTML = kind.svg; // the runtime's drawing of the machine, names escaped there
+        figure.append(drawing);
+        chart.append(figure);
+      }
+      if (!kinds.length) chartNote.textContent = 'No workflow kinds are registered in this process.';
+    } catch (error) {
+      chartNote.textContent = `Workflow kinds: ${error.message}`;
+    }
   }
 
   async function reload() {
@@ -215,5 +234,5 @@
     },
   };
   const wanted = new URLSearchParams(window.location.hash.slice(1)).get('workflow') ?? undefined;
-  void loadList(wanted).then(() => (wanted ? show(wanted) : undefined));
+  void loadList(wanted).then(() => show(wanted));
 })();
