@@ -51,6 +51,12 @@ export type { TraceContext } from './runtime/trace-context.ts';
 export type { OrderingKey } from './runtime/ordering.ts';
 export type { HttpPlugin, AuditEntry } from './core/mailroom-types.ts';
 
+// Batch handlers: one call for up to N envelopes of a subject; each keeps its own actor and final state.
+export { batchHandler } from './runtime/batch-handler.ts';
+export type { BatchedHandler } from './runtime/batch-handler.ts';
+export { BatchResultError } from './runtime/batch-types.ts';
+export type { BatchHandler, BatchContext, BatchItemResult, BatchOptions } from './runtime/batch-types.ts';
+
 // Workflows: users' own XState machines, run durably.
 export { activity, activityContext, fromRequest, defaultActivityPolicy } from './workflows/activity.ts';
 export type { ActivityArgs, ActivityContext, ActivityPolicy, WorkflowRequest, WorkflowRequestFailure } from './workflows/activity.ts';

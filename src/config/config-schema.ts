@@ -17,7 +17,7 @@ import {
   strictObject,
 } from './config-fields.ts';
 import { derivePublicUrl, trimTrailingSlash } from './public-url.ts';
-import { checkDomainManifest, domainManifestFields } from './manifest-config.ts';
+import { checkDomainManifest, domainManifestFields, ManifestGraph, PublicLimit } from './manifest-config.ts';
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
@@ -192,6 +192,18 @@ function sections(baseDir: string) {
           maxAttempts: count(1).optional(),
           retry: retryPolicy({ initialDelayMs: SECOND, maxDelayMs: MINUTE }).optional(),
           handlerTimeout: duration(1).optional(),
+          /**
+           * Batch handling: the subject's handler is a batch handler, called once for up to
+           * `maxSize` envelopes (default 10) or for what arrived within `maxWait` (default 100 ms),
+           * whichever first. Each envelope keeps its own actor and final state. Wins over the
+           * options given to `batchHandler()` in code.
+           */
+          batch: strictObject({
+            maxSize: count(1).max(1024, { error: 'must be ≤ 1024 (the inbox consumer holds at most 1024 unacked envelopes)' }).optional(),
+            maxWait: duration(1).optional(),
+          })
+            .transform((b) => ({ ...(b.maxSize !== undefined ? { maxSize: b.maxSize } : {}), ...(b.maxWait !== undefined ? { maxWaitMs: b.maxWait } : {}) }))
+            .optional(),
         }).transform(({ handlerTimeout, ...subject }) => ({ ...subject, ...(handlerTimeout !== undefined ? { handlerTimeoutMs: handlerTimeout } : {}) })),
       )
       .default({}),
@@ -271,6 +283,10 @@ export function createConfigSchema(baseDir = '') {
       .record(DomainName, z.union([HttpUrl, strictObject({ inbox: HttpUrl.optional(), canonical: z.enum(['jcs', 'python']).optional() })], { error: 'expected an inbox URL or { inbox, canonical: jcs | python }' }))
       .default({}),
     manifests: z.record(DomainName, strictObject({ feedback: DomainName.optional() })).default({}),
+    /** A graph domain asked for senders' manifests before the senders themselves (manifest-config.ts). */
+    manifestGraph: ManifestGraph,
+    /** The rate limit of unsigned envelopes to public subjects at the inbox (manifest-config.ts). */
+    publicLimit: PublicLimit,
     /** Publish/subscribe: the domains subscribed to each topic (more can subscribe at run time). */
     topics: z
       .record(

@@ -13,6 +13,8 @@ import type { Names } from '../transport/names.ts';
 import type { ConversationChange, ConversationRecord } from '../runtime/conversations.ts';
 import type { CryptoPool } from '../runtime/crypto-pool.ts';
 import type { DeadLetterStore } from '../runtime/dead-letter-store.ts';
+import type { DeadLetterQuery } from '../runtime/dead-letter-query.ts';
+import type { StatusQuery } from '../runtime/status-query.ts';
 import type { EnvelopeTransition } from '../runtime/envelope-runner.ts';
 import type { Handler, HandlerMap } from '../runtime/handlers.ts';
 import type { MailroomStats, Readiness } from '../runtime/health.ts';
@@ -138,7 +140,7 @@ export interface Mailroom {
   /** Registers a handler for a local domain's subject. */
   handle(domain: string, subject: string, handler: Handler): void;
   /** Offers a signed envelope to the inbox (what `POST /inbox` does). */
-  accept(input: Uint8Array | string, format?: 'json' | 'yaml' | 'auto', trace?: TraceContext, callback?: string): Promise<AcceptOutcome>;
+  accept(input: Uint8Array | string, format?: 'json' | 'yaml' | 'auto', trace?: TraceContext, callback?: string, client?: string): Promise<AcceptOutcome>;
   /**
    * Signs an envelope as a local domain and sends it through the outbox; with `delayMs` or
    * `notBefore` (epoch ms) it waits in a durable timer and is delivered no earlier.
@@ -175,6 +177,8 @@ export interface Mailroom {
   status(from: string, correlation: string): Promise<EnvelopeStatus | undefined>;
   /** The dead letters: list, show, replay (through a fresh actor, same correlation), purge. */
   readonly deadLetters: DeadLetterStore;
+  /** Operators' lists over the stores: envelope statuses and dead letters, filtered, a page at a time (the dashboard's). */
+  readonly queries: { readonly envelopes: StatusQuery; readonly deadLetters: DeadLetterQuery };
   /** Queue depths: what waits in the inbox and outbox, what is being worked on, the dead letters. */
   stats(): Promise<MailroomStats>;
   /** Ready = the inbox can store: connected to NATS, and its stream answers (what `GET /readyz` reports). */

@@ -10,10 +10,14 @@ import { createCryptoPool, cryptoSigner } from '../runtime/crypto-pool.ts';
 import { Conversations } from '../runtime/conversations.ts';
 import { DeadLetters } from '../runtime/dead-letters.ts';
 import { DeadLetterStore } from '../runtime/dead-letter-store.ts';
+import { DeadLetterQuery } from '../runtime/dead-letter-query.ts';
+import { StatusQuery } from '../runtime/status-query.ts';
 import { startEnvelopeRunner } from '../runtime/envelope-runner.ts';
 import { FeedbackLimiter } from '../runtime/feedback-limiter.ts';
 import { Health } from '../runtime/health.ts';
 import { acceptEnvelope, type InboxDeps } from '../runtime/inbox.ts';
+import { createPublicEnvelopes } from '../runtime/public-envelopes.ts';
+import { publicSubjectMap } from '../config/manifest-config.ts';
 import { Outbound, OutboundClaims } from '../runtime/outbound.ts';
 import { startOutboxWorker } from '../runtime/outbox-worker.ts';
 import { startPoisonWatcher } from '../runtime/poison-watcher.ts';
@@ -25,6 +29,7 @@ import { createThrottle } from '../runtime/throttle.ts';
 import { Timers, startTimerWorker } from '../runtime/timers.ts';
 import { Topics } from '../runtime/topics.ts';
 import { inboxUrlFor } from '../config/index.ts';
+import { kvStreamName } from '../transport/names.ts';
 import { createCanonicalPolicy } from '../envelope/canonical-policy.ts';
 import { WorkflowEngine } from '../workflows/workflow-engine.ts';
 import { loadWorkflowModule } from '../workflows/workflow-module.ts';
@@ -121,6 +126,7 @@ export async function startRuntime(connected: ConnectedRuntime, options: Mailroo
   );
 
   const keys = await domains.keyResolver();
+  const publicEnvelopes = createPublicEnvelopes({ subjects: publicSubjectMap(config.domains), ...config.publicLimit });
   const limits = { ...defaultParseLimits, maxBytes: config.http.maxBodyBytes };
   const runner = await scope.acquire(
     async () =>
@@ -135,6 +141,7 @@ export async function startRuntime(connected: ConnectedRuntime, options: Mailroo
           window: { maxSkewMs: validation.maxSkewMs, ...(validation.maxAgeMs !== null ? { maxAgeMs: validation.maxAgeMs } : {}) },
           now,
           ...(signer ? { verifier: signer } : {}),
+          isPublic: publicEnvelopes.isPublic,
         },
         limits,
         handlers: domains.handlers,
@@ -177,14 +184,14 @@ export async function startRuntime(connected: ConnectedRuntime, options: Mailroo
       (w) => w.stop(),
     );
 
-  const inbox: InboxDeps = { js, names, subjectFor: ordering.inboxSubjectFor, status, limits, isConnected: connection.isConnected, publishTimeoutMs: 2_000, onError };
+  const inbox: InboxDeps = { js, names, subjectFor: ordering.inboxSubjectFor, status, limits, isConnected: connection.isConnected, publishTimeoutMs: 2_000, onError, publicEnvelopes };
   const health = new Health({ connection, jsm: handles.jsm, names, inboxConsumers });
   return {
     natsUrl: connected.natsUrl,
     names,
     events,
     handle: (domain, subject, handler) => domains.handlers.register(domain, subject, handler),
-    accept: (input, format = 'auto', trace, callback) => acceptEnvelope(typeof input === 'string' ? Buffer.from(input) : input, format, inbox, trace, callback),
+    accept: (input, format = 'auto', trace, callback, client) => acceptEnvelope(typeof input === 'string' ? Buffer.from(input) : input, format, inbox, trace, callback, client),
     send: sender.send,
     startConversation: requests.startConversation,
     request: requests.request,
@@ -197,6 +204,10 @@ export async function startRuntime(connected: ConnectedRuntime, options: Mailroo
     unsubscribe: (topic, domain) => topics.unsubscribe(topic, domain),
     status: (from, correlation) => status.get(from, correlation),
     deadLetters: deadLetterStore,
+    queries: {
+      envelopes: new StatusQuery({ js, jsm: handles.jsm }, kvStreamName(names.buckets.status), status),
+      deadLetters: new DeadLetterQuery({ js, jsm: handles.jsm }, names.streams, deadLetterStore),
+    },
     stats: () => health.stats(() => runner.inFlight()),
     ready: health.ready,
     workflows,

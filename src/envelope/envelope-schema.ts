@@ -24,8 +24,12 @@ export const WireBody = z
   .optional();
 export type WireBody = z.infer<typeof WireBody>;
 
-/** The envelope as it may appear on the wire. Unknown top-level fields are dropped. */
-export const WireEnvelope = z.object({ Header: WireHeader, Body: WireBody, Hash: z.string(), Signature: z.string() });
+/**
+ * The envelope as it may appear on the wire. Unknown top-level fields are dropped. `Hash` and
+ * `Signature` may both be left out (an unsigned envelope, e.g. the protocol's public requests
+ * from `Anonymous`); one without the other is malformed.
+ */
+export const WireEnvelope = z.object({ Header: WireHeader, Body: WireBody, Hash: z.string().optional(), Signature: z.string().optional() });
 export type WireEnvelope = z.infer<typeof WireEnvelope>;
 
 /** Order in which field verdicts are reported (the spec's reading order). */
@@ -60,7 +64,13 @@ export function validateWireEnvelope(doc: Record<string, unknown>): Result<{ env
   }
   const parsed = WireEnvelope.safeParse(doc);
   if (!parsed.success) return firstIssue(parsed.error.issues, doc);
-  const { Header: h, Body, Hash, Signature } = parsed.data;
+  const { Header: h, Body } = parsed.data;
+  if ((parsed.data.Hash === undefined) !== (parsed.data.Signature === undefined)) {
+    const field = parsed.data.Hash === undefined ? 'Hash' : 'Signature';
+    return rejected('malformed', `${field} is missing`, { field, code: 'missing' });
+  }
+  const Hash = parsed.data.Hash ?? '';
+  const Signature = parsed.data.Signature ?? '';
   const From = h.From === null || h.From === undefined || h.From === '' ? 'Anonymous' : h.From;
   const Header: EnvelopeHeader = h.Selector
     ? { Schema: MSG_SCHEMA, From, To: h.To, Subject: h.Subject, Correlation: h.Correlation, Timestamp: h.Timestamp, Selector: h.Selector }
@@ -69,6 +79,15 @@ export function validateWireEnvelope(doc: Record<string, unknown>): Result<{ env
   const To = lowerDomain(h.To);
   const envelope = { Header: from === From && To === h.To ? Header : { ...Header, From: from, To }, Body: Body ?? {}, Hash, Signature };
   return ok({ envelope, signedHeader: Header });
+}
+
+/**
+ * Whether an envelope came without `Hash` and `Signature` (both left out, or both empty): it
+ * proves nothing about its sender. Only a domain's public subjects accept one (see
+ * `src/runtime/public-envelopes.ts`); everywhere else it is refused as `malformed` (Hash missing).
+ */
+export function isUnsigned(envelope: Pick<Envelope, 'Hash' | 'Signature'>): boolean {
+  return envelope.Hash === '' && envelope.Signature === '';
 }
 
 /** A domain name in lower case; a UUID or `Anonymous` as it is. */

@@ -2,6 +2,7 @@ import { verify } from 'node:crypto';
 import type { PublicKey } from '../keys/public-key.ts';
 import { hashHex } from './canonical.ts';
 import { decodeEnvelope, signatureBytes, type DecodedEnvelope, type DecodeOptions } from './decode-envelope.ts';
+import { isUnsigned } from './envelope-schema.ts';
 import { ok, rejected, type Result } from './types.ts';
 
 /**
@@ -27,6 +28,7 @@ export function verifyDecoded(decoded: DecodedEnvelope, key: PublicKey): Result<
 
 /** The checks before the signature: base64 Signature, then the byte form (canonical, or a reference alternate) the Hash covers. */
 function signedBytes(decoded: DecodedEnvelope): Result<{ covered: Uint8Array; signature: Uint8Array }> {
+  if (isUnsigned(decoded.envelope)) return rejected('malformed', 'Hash is missing: the envelope is unsigned (no Hash, no Signature)', { field: 'Hash', code: 'missing' });
   const signature = signatureBytes(decoded);
   if (!signature) return rejected('malformed', 'Signature is not standard padded base64', { field: 'Signature', code: 'not-base64' });
   const { Hash } = decoded.envelope;

@@ -26,6 +26,8 @@ const AUDITED: Readonly<Record<string, string>> = {
   'POST /dead-letters/:id/replay': 'dead-letter.replay',
   'DELETE /dead-letters/:id': 'dead-letter.purge',
   'DELETE /dead-letters': 'dead-letter.purge-all',
+  'POST /dead-letters/replay': 'dead-letter.replay-bulk',
+  'POST /dead-letters/purge': 'dead-letter.purge-bulk',
   'POST /workflows': 'workflow.start',
   'POST /workflows/*': 'workflow',
   'POST /conversations': 'conversation.start',

@@ -6,6 +6,8 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { adminWho, installAdminAuth, noteAudit, type AuditEntry } from './admin-auth.ts';
 import { problem, registerPublicRoutes, type PublicRuntime } from './public-routes.ts';
 import { InboxRecorder } from './inbox-recorder.ts';
+import { registerAdminDeadLetterRoutes } from './admin-dead-letters.ts';
+import { registerAdminEnvelopeRoutes, type AdminQueryRuntime } from './admin-envelopes.ts';
 import type { HostedManifests } from './manifest-route.ts';
 import { socketPeer, takeForwardedPeer, type Peer } from './peer-forwarding.ts';
 import type { BacklogGate } from '../runtime/backlog-gate.ts';
@@ -24,6 +26,8 @@ export interface HttpRuntime extends PublicRuntime {
   stats(): Promise<MailroomStats>;
   /** `GET /workflows`, `GET /workflows/{id}` read these; `POST /workflows…` start, signal, cancel and resume. */
   readonly workflows: Pick<Workflows, 'list' | 'get'> & Partial<Pick<Workflows, 'start' | 'send' | 'cancel' | 'resume'>>;
+  /** The operators' lists over the stores (`GET /envelopes`, filtered dead letters, bulk replay and purge); without them `GET /dead-letters` lists the newest only. */
+  readonly queries?: AdminQueryRuntime['queries'];
 }
 
 export interface HttpServerOptions {
@@ -96,8 +100,11 @@ function workflowSummary(info: WorkflowInfo): WorkflowSummary {
  *
  * Admin (a bearer token, or a loopback peer when no token is configured; see admin-auth.ts):
  * - `GET /envelopes/{from}/{correlation}`: an envelope's status
- * - `GET /dead-letters` (`?limit=`), `GET /dead-letters/{id}`, `POST /dead-letters/{id}/replay`,
- *   `DELETE /dead-letters/{id}`, `DELETE /dead-letters`
+ * - `GET /envelopes`, `GET /envelopes/{from}/{correlation}/detail`, `POST /envelopes/outcomes`
+ *   (see admin-envelopes.ts)
+ * - `GET /dead-letters` (filters, `?cursor=&limit=`), `GET /dead-letters/groups`,
+ *   `POST /dead-letters/replay`, `POST /dead-letters/purge` (filtered sets; admin-dead-letters.ts),
+ *   `GET /dead-letters/{id}`, `POST /dead-letters/{id}/replay`, `DELETE /dead-letters/{id}`, `DELETE /dead-letters`
  * - `GET /stats`
  * - `GET /conversations/{from}/{correlation}`, `POST /conversations` (as a domain of `sendAs`)
  * - `GET /workflows` (`?status=&name=&state=&limit=`), `GET /workflows/{id}`, `POST /workflows`,
@@ -169,10 +176,16 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
     void problem(reply, 400, 'bad-request', `dead letter ids are stream sequences (positive integers), not ${JSON.stringify(raw)}`);
     return undefined;
   };
-  app.get<{ Querystring: { limit?: string } }>('/dead-letters', async (request) => {
-    const limit = Math.min(1000, Math.max(1, Number(request.query.limit ?? 100) || 100));
-    return { deadLetters: await runtime.deadLetters.list({ limit }) };
-  });
+  const queries = runtime.queries;
+  if (queries) {
+    registerAdminEnvelopeRoutes(app, { queries, deadLetters: runtime.deadLetters, conversation: (from, correlation) => runtime.conversation(from, correlation) });
+    registerAdminDeadLetterRoutes(app, queries.deadLetters);
+  } else {
+    app.get<{ Querystring: { limit?: string } }>('/dead-letters', async (request) => {
+      const limit = Math.min(1000, Math.max(1, Number(request.query.limit ?? 100) || 100));
+      return { deadLetters: await runtime.deadLetters.list({ limit }) };
+    });
+  }
   app.get<{ Params: { id: string } }>('/dead-letters/:id', async (request, reply) => {
     const id = deadLetterId(request.params.id, reply);
     if (id === undefined) return reply;
@@ -182,8 +195,9 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
   app.post<{ Params: { id: string } }>('/dead-letters/:id/replay', async (request, reply) => {
     const id = deadLetterId(request.params.id, reply);
     if (id === undefined) return reply;
+    const at = new Date().toISOString();
     const replayed = await runtime.deadLetters.replay(id, { by: adminWho(request) ?? 'http' });
-    return replayed ? reply.code(202).send(replayed) : problem(reply, 404, 'not-found', `no dead letter ${id}`);
+    return replayed ? reply.code(202).send({ ...replayed, at }) : problem(reply, 404, 'not-found', `no dead letter ${id}`);
   });
   app.delete<{ Params: { id: string } }>('/dead-letters/:id', async (request, reply) => {
     const id = deadLetterId(request.params.id, reply);

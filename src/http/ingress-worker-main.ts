@@ -19,6 +19,7 @@ import { registerPublicRoutes } from './public-routes.ts';
 import { InboxRecorder } from './inbox-recorder.ts';
 import { createForwarder } from './peer-forwarding.ts';
 import { acceptEnvelope } from '../runtime/inbox.ts';
+import { createPublicEnvelopes } from '../runtime/public-envelopes.ts';
 import { createInboxRouter } from '../runtime/ordering.ts';
 import { StatusStore } from '../runtime/status-store.ts';
 import { inboxBacklogReader, startBacklogGate } from '../runtime/backlog-gate.ts';
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
   const recorder = new InboxRecorder();
   const health = new Health({ connection: { isConnected: () => connected && !nc.isClosed() }, jsm, names });
   const forwarder = createForwarder(spec.forward.path, spec.forward.secret);
+  const publicEnvelopes = createPublicEnvelopes({ subjects: spec.publicSubjects ?? {}, ...spec.publicLimit });
 
   const { http } = spec;
   const tls = http.tls ? { key: await readFile(http.tls.key), cert: await readFile(http.tls.cert) } : null;
@@ -83,8 +85,8 @@ async function main(): Promise<void> {
   registerPublicRoutes(
     app,
     {
-      accept: (input, format, trace, callback) =>
-        acceptEnvelope(input, format, { js, names, subjectFor, status, limits, isConnected: () => connected && !nc.isClosed(), publishTimeoutMs: spec.publishTimeoutMs, onError }, trace, callback),
+      accept: (input, format, trace, callback, client) =>
+        acceptEnvelope(input, format, { js, names, subjectFor, status, limits, isConnected: () => connected && !nc.isClosed(), publishTimeoutMs: spec.publishTimeoutMs, onError, publicEnvelopes }, trace, callback, client),
       status: (from, correlation) => status.get(from, correlation),
       ready: health.ready,
     },

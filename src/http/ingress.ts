@@ -14,6 +14,7 @@ import { TransportError } from '../errors.ts';
 import type { ConnectNatsOptions } from '../transport/connect.ts';
 import type { InboxSnapshot } from '../core/inbox-snapshot.ts';
 import type { HostedManifests } from './manifest-route.ts';
+import type { PublicSubjectMap } from '../runtime/public-envelopes.ts';
 
 /** What the worker is started with (structured-cloned: plain data only). @internal */
 export interface IngressSpec {
@@ -35,6 +36,10 @@ export interface IngressSpec {
   readonly publishTimeoutMs: number;
   /** The hosted domains' manifests, answered to `Manifest@Domain`. */
   readonly manifests?: HostedManifests;
+  /** The hosted domains' public subjects: unproven envelopes are accepted only there (rate-limited). */
+  readonly publicSubjects?: PublicSubjectMap;
+  /** Their rate limit (`publicLimit`). */
+  readonly publicLimit?: { readonly rate?: number | undefined; readonly burst?: number | undefined; readonly totalRate?: number | undefined; readonly totalBurst?: number | undefined } | undefined;
 }
 
 /** @internal */

@@ -2,7 +2,9 @@
  * The protocol's manifest request, answered where it arrives: an envelope with Subject
  * `Manifest@Domain` to a hosted domain, signed or not (the reference sends it unsigned, from
  * `Anonymous`), posted to `POST /inbox`, is answered with that domain's manifest in the HTTP
- * response (200, JSON), as the reference's `Domain.fetch_manifest` reads it. Nothing is stored
+ * response (200, `application/json`), in the reference's synchronous response envelope:
+ * `{ Request: <the request>, Response: <the manifest>, Meta: { Code: 200 } }`, which the
+ * reference's `Domain.fetch_manifest` unwraps (it reads a bare manifest too). Nothing is stored
  * and no actor runs. Anything else goes on to the inbox as before.
  */
 import { WireHeader } from '../envelope/index.ts';
@@ -15,7 +17,7 @@ import { TokenBuckets } from '../runtime/token-buckets.ts';
 export type HostedManifests = Readonly<Record<string, Manifest>>;
 
 export type ManifestAnswer =
-  | { readonly kind: 'manifest'; readonly manifest: Manifest }
+  | { readonly kind: 'manifest'; readonly manifest: Manifest; readonly request: Readonly<Record<string, unknown>> }
   | { readonly kind: 'limited'; readonly retryAfterSeconds: number };
 
 export interface ManifestRequestsOptions {
@@ -45,14 +47,26 @@ export function createManifestRequests(options: ManifestRequestsOptions) {
       if (!hosted || !Buffer.from(body.buffer, body.byteOffset, body.byteLength).includes(SUBJECT_BYTES)) return undefined;
       const parsed = parseText(body, { format, limits });
       if (!parsed.ok) return undefined;
-      const doc = parsed.value.value as { Header?: unknown };
+      const doc = parsed.value.value;
       const header = WireHeader.safeParse(doc.Header);
       if (!header.success || header.data.Subject !== MANIFEST_SUBJECT) return undefined;
       const manifest = Object.hasOwn(manifests, header.data.To.toLowerCase()) ? manifests[header.data.To.toLowerCase()] : undefined;
       if (!manifest) return undefined;
       const wait = buckets.take(client);
       if (wait > 0) return { kind: 'limited', retryAfterSeconds: Math.max(1, Math.ceil(wait / 1000)) };
-      return { kind: 'manifest', manifest };
+      return { kind: 'manifest', manifest, request: doc };
     },
   };
+}
+
+/** The reference's synchronous response envelope around an answer (`Request`, `Response`, `Meta`, nothing else). */
+export interface SyncResponse {
+  readonly Request: Readonly<Record<string, unknown>>;
+  readonly Response: unknown;
+  readonly Meta: { readonly Code: number };
+}
+
+/** The answer to a manifest request, as the reference's inboxes give it. */
+export function manifestResponse(request: Readonly<Record<string, unknown>>, manifest: Manifest): SyncResponse {
+  return { Request: request, Response: manifest, Meta: { Code: 200 } };
 }

@@ -7,11 +7,12 @@ import type { EnvelopeStatus } from '../runtime/status-store.ts';
 import type { BacklogGate } from '../runtime/backlog-gate.ts';
 import { traceContextOf, type TraceContext } from '../runtime/trace-context.ts';
 import { CALLBACK_HEADER } from '../transport/message-headers.ts';
-import { createManifestRequests, type HostedManifests } from './manifest-route.ts';
+import { createManifestRequests, manifestResponse, type HostedManifests } from './manifest-route.ts';
 
 /** What the public routes need: the inbox, the status store and readiness. The ingress worker thread has these too. */
 export interface PublicRuntime {
-  accept(input: Uint8Array, format: 'json' | 'yaml' | 'auto', trace?: TraceContext, callback?: string): Promise<AcceptOutcome>;
+  /** `client`: the sender's address, for the rate limit of unproven envelopes to public subjects. */
+  accept(input: Uint8Array, format: 'json' | 'yaml' | 'auto', trace?: TraceContext, callback?: string, client?: string): Promise<AcceptOutcome>;
   status(from: string, correlation: string): Promise<EnvelopeStatus | undefined>;
   /** Ready = connected to NATS with JetStream answering. */
   ready(): Promise<{ ready: boolean; detail: string }>;
@@ -82,7 +83,7 @@ export function registerPublicRoutes(app: FastifyInstance, runtime: PublicRuntim
     const format = type === 'application/json' ? 'json' : YAML_TYPES.includes(type) ? 'yaml' : 'auto';
     // Before the backlog gate: a manifest request stores nothing.
     const manifest = manifestRequests.answer(request.body as Buffer, format, request.ip);
-    if (manifest?.kind === 'manifest') return reply.code(200).header('cache-control', 'no-store').type('application/json').send(manifest.manifest);
+    if (manifest?.kind === 'manifest') return reply.code(200).header('cache-control', 'no-store').type('application/json').send(manifestResponse(manifest.request, manifest.manifest));
     if (manifest?.kind === 'limited') {
       return problem(reply.header('retry-after', String(manifest.retryAfterSeconds)), 429, 'rate-limited', `too many manifest requests: retry after ${manifest.retryAfterSeconds} s`);
     }
@@ -96,7 +97,7 @@ export function registerPublicRoutes(app: FastifyInstance, runtime: PublicRuntim
     backlog?.begin();
     let outcome: AcceptOutcome | undefined;
     try {
-      outcome = await runtime.accept(request.body as Buffer, format, traceContextOf(request.headers.traceparent, request.headers.tracestate), callback);
+      outcome = await runtime.accept(request.body as Buffer, format, traceContextOf(request.headers.traceparent, request.headers.tracestate), callback, request.ip);
     } finally {
       backlog?.end(outcome?.kind === 'accepted' && !outcome.duplicate);
     }
@@ -114,6 +115,8 @@ export function registerPublicRoutes(app: FastifyInstance, runtime: PublicRuntim
         const { reason, detail, field, code } = outcome.error;
         return problem(reply, reason === 'too-large' ? 413 : 400, reason, detail, { ...(field ? { field } : {}), ...(code ? { code } : {}) });
       }
+      case 'limited':
+        return problem(reply.header('retry-after', String(outcome.retryAfterSeconds)), 429, 'rate-limited', `too many unsigned envelopes: retry after ${outcome.retryAfterSeconds} s`);
       case 'unavailable':
         return problem(reply.header('retry-after', '1'), 503, 'unavailable', outcome.detail);
       default: {

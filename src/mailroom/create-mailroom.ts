@@ -10,7 +10,7 @@ import { registrationOf } from '../workflows/workflow-engine.ts';
  * A Mailroom to embed, created before it starts: register workflows and handlers first,
  * then `start()`. Everything else is {@link Mailroom}'s, available once started.
  */
-export interface MailroomClient extends Omit<Mailroom, 'url' | 'adminUrl' | 'natsUrl' | 'names' | 'events' | 'deadLetters' | 'workflows'> {
+export interface MailroomClient extends Omit<Mailroom, 'url' | 'adminUrl' | 'natsUrl' | 'names' | 'events' | 'deadLetters' | 'queries' | 'workflows'> {
   /** Connects (or starts the embedded nats-server), provisions, and starts consuming. Resolves when ready. */
   start(): Promise<Mailroom>;
   /** True between a resolved `start()` and `stop()`. */

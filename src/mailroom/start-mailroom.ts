@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { MANIFEST_SUBJECT, manifestOf, publicSubjectsOf, type MailroomConfig } from '../config/index.ts';
+import { publicSubjectMap } from '../config/manifest-config.ts';
 import { ConfigError } from '../errors.ts';
 import { connectRuntime, type ConnectedRuntime, type OnError } from '../core/connect-runtime.ts';
 import type { Mailroom, MailroomEvents, MailroomOptions } from '../core/mailroom-types.ts';
@@ -128,6 +129,8 @@ function startIngress(connected: ConnectedRuntime, secret: Buffer): Promise<Ingr
       inbox: { ...(inbox.maxPending !== undefined ? { maxPending: inbox.maxPending } : {}), retryAfterMs: inbox.retryAfterMs },
       publishTimeoutMs: 2_000,
       manifests: hostedManifests(config),
+      publicSubjects: publicSubjectMap(config.domains),
+      publicLimit: config.publicLimit,
     },
     onError,
   );

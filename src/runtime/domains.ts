@@ -11,6 +11,7 @@ import { inboxUrlFor, manifestOf, type MailroomConfig } from '../config/index.ts
 import { ConfigError, TypeScriptModuleError } from '../errors.ts';
 import { importUserModule } from '../user-module.ts';
 import { HandlerRegistry, type Handler, type HandlerMap } from './handlers.ts';
+import { batchRegistrar } from './batch-registration.ts';
 import type { DomainIdentity } from './outbound.ts';
 import { createManifestResolver, type BufferLookup, type ManifestResolver } from './manifests.ts';
 
@@ -38,13 +39,14 @@ export class Domains {
       configured: (sender) => this.#buffers.get(sender),
       inboxUrl: (sender) => (this.identities.has(sender) ? undefined : inboxUrlFor(config, sender)),
       allowPrivateNetworks: config.outbox.allowPrivateNetworks,
+      graph: config.manifestGraph,
     });
   }
 
   /** Reads the private keys and imports the handler modules the config names; `handlers` (from code) are added after them. */
   static async load(config: MailroomConfig, handlers: Readonly<Record<string, HandlerMap>> = {}): Promise<Domains> {
     const identities = await loadIdentities(config);
-    const registry = new HandlerRegistry();
+    const registry = new HandlerRegistry({ prepare: batchRegistrar(config.delivery) });
     for (const domain of config.domains) if (domain.handlers) registry.registerAll(domain.name, await loadHandlerModule(domain.handlers));
     for (const [domain, map] of Object.entries(handlers)) registry.registerAll(domain, map);
     return new Domains(config, identities, registry);

@@ -5,6 +5,7 @@ import { extend } from './disposition.ts';
 import { flightKey, openFlight, type Flight, type Flights } from './envelope-flight.ts';
 import { startLoadLimit } from './load-limit.ts';
 import type { Throttle } from './throttle.ts';
+import { senderKeyOf } from './public-envelopes.ts';
 
 /** What the loop needs: the consumers, how many at once, the ack wait, the limits. */
 export interface EnvelopeLoopDeps {
@@ -60,7 +61,7 @@ export async function startEnvelopeLoop(deps: EnvelopeLoopDeps, flights: Flights
       if (stop.aborted) return;
       const throttle = deps.throttle;
       const decoded = flight.decoded;
-      if (throttle && !throttle.inactive && decoded.ok) release = await throttle.acquire(decoded.value.envelope.Header.Subject, decoded.value.envelope.Header.From, stop);
+      if (throttle && !throttle.inactive && decoded.ok) release = await throttle.acquire(decoded.value.envelope.Header.Subject, senderKeyOf(decoded.value.envelope), stop);
       // Given up on while it waited (the loop stopped and naked it): another process has it now.
       if (stop.aborted) return;
       await runFlight(key, flight);

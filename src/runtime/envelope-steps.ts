@@ -22,6 +22,7 @@ import { withStep } from './status-history.ts';
 import type { StatusStore } from './status-store.ts';
 import { validateEnvelope, type Validation, type ValidatorDeps } from './validator.ts';
 import type { BufferLookup } from './manifests.ts';
+import { isUnproven } from './public-envelopes.ts';
 
 /** What the steps need: how to validate, whom to call, how to send. */
 export interface EnvelopeStepDeps {
@@ -127,9 +128,11 @@ export function createEnvelopeSteps(flights: Flights, deps: EnvelopeStepDeps): E
       else {
         const handler = deps.handlers.get(Header.To, Header.Subject);
         if (!handler) throw new UnknownSubjectError(Header.Subject);
-        const context = { envelope, from: Header.From, to: Header.To, subject: Header.Subject, correlation: Header.Correlation, body: envelope.Body, attempt: input.attempt };
+        const verified = f.validation?.verified === true;
+        const context = { envelope, from: Header.From, to: Header.To, subject: Header.Subject, correlation: Header.Correlation, body: envelope.Body, attempt: input.attempt, verified };
         const result = await callHandler(handler, context, { timeoutMs: handlerTimeoutFor(deps.delivery, Header.Subject), stop: f.stop });
-        const reply = replyOf(result, Header.Subject);
+        // An unverified (public) envelope is never answered with a signed reply to the sender it claims.
+        const reply = verified ? replyOf(result, Header.Subject) : undefined;
         if (reply) return { reply: { subject: reply.subject, correlation: Header.Correlation, body: reply.body } };
       }
       return {};
@@ -150,6 +153,11 @@ export function createEnvelopeSteps(flights: Flights, deps: EnvelopeStepDeps): E
       if (Header.Subject === FEEDBACK_SUBJECT) return 'none';
       const identity = deps.identities.get(Header.To);
       if (!identity) return 'none';
+      // An unsigned, Anonymous or wallet envelope names no sender it could prove: no feedback to anyone.
+      if (isUnproven(decoded.value.envelope)) {
+        f.feedback = 'feedback: none, the envelope is unsigned or from Anonymous/a wallet (sender unproven)';
+        return 'none';
+      }
       // Only a sender whose signature verified may cost a manifest fetch: a forged envelope
       // claiming any domain must not make this runtime send requests there.
       const lookup = await deps.bufferOf(Header.From, { fetch: f.validation?.verified === true });

@@ -1,6 +1,6 @@
 import type { Envelope } from '../envelope/types.ts';
 
-/** What a handler sees of one verified envelope. */
+/** What a handler sees of one envelope (verified, unless `verified` says otherwise). */
 export interface HandlerContext {
   readonly envelope: Envelope;
   readonly from: string;
@@ -10,6 +10,13 @@ export interface HandlerContext {
   readonly body: Envelope['Body'];
   /** 1-based delivery attempt; > 1 after a retry or a redelivery. */
   readonly attempt: number;
+  /**
+   * Whether the envelope's signature verified against its sender's key. `false` only for an
+   * unproven envelope (unsigned, or from `Anonymous` or a wallet UUID) to one of the domain's
+   * `publicSubjects`: `from` is then only what the envelope claims, and no reply is sent for it
+   * (whatever the handler returns is dropped). Every other subject requires a valid signature.
+   */
+  readonly verified: boolean;
   /**
    * Aborted when the handler has run past its subject's `delivery.handlerTimeout` (reason: a
    * `HandlerTimeoutError`; the attempt has failed and will be retried) or when the runtime stops
@@ -68,11 +75,18 @@ export function replyOf(result: HandlerResult, requestSubject: string): { subjec
 /** Handlers per local domain and subject. Registered in config (a module path) or through the library API. */
 export class HandlerRegistry {
   readonly #byDomain = new Map<string, Map<string, Handler>>();
+  readonly #prepare: ((domain: string, subject: string, handler: Handler) => Handler) | undefined;
+
+  /** `prepare` turns each handler into what is called (a batch subject's handler into its batch, see `batch-registration.ts`); it may throw to refuse it. */
+  constructor(options: { readonly prepare?: (domain: string, subject: string, handler: Handler) => Handler } = {}) {
+    this.#prepare = options.prepare;
+  }
 
   register(domain: string, subject: string, handler: Handler): void {
+    const prepared = this.#prepare ? this.#prepare(domain, subject, handler) : handler;
     let subjects = this.#byDomain.get(domain);
     if (!subjects) this.#byDomain.set(domain, (subjects = new Map()));
-    subjects.set(subject, handler);
+    subjects.set(subject, prepared);
   }
 
   registerAll(domain: string, handlers: HandlerMap): void {

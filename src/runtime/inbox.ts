@@ -1,6 +1,7 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
 import { decodeEnvelope, type ParseLimits } from '../envelope/index.ts';
+import { isUnsigned } from '../envelope/envelope-schema.ts';
 import type { Envelope, Rejection } from '../envelope/types.ts';
 import type { Names } from '../transport/names.ts';
 import { CALLBACK_HEADER, RECEIVED_AT_HEADER } from '../transport/message-headers.ts';
@@ -8,6 +9,7 @@ import { initialHistory } from './status-history.ts';
 import type { StatusStore } from './status-store.ts';
 import { setTraceHeaders, type TraceContext } from './trace-context.ts';
 import { retryWithinDeadline, STORE_DEADLINE_MS } from './within-deadline.ts';
+import { isUnproven, type PublicEnvelopes } from './public-envelopes.ts';
 
 export { isTransientStoreError, retryWithinDeadline, STORE_DEADLINE_MS, STORE_RETRY } from './within-deadline.ts';
 
@@ -15,6 +17,8 @@ export { isTransientStoreError, retryWithinDeadline, STORE_DEADLINE_MS, STORE_RE
 export type AcceptOutcome =
   | { readonly kind: 'accepted'; readonly from: string; readonly to: string; readonly correlation: string; readonly hash: string; readonly duplicate: boolean; readonly sequence: number }
   | { readonly kind: 'rejected'; readonly error: Rejection }
+  /** An unproven envelope to a public subject over its rate limit (429 + Retry-After); nothing stored. */
+  | { readonly kind: 'limited'; readonly retryAfterSeconds: number }
   | { readonly kind: 'unavailable'; readonly detail: string };
 
 export interface InboxDeps {
@@ -37,11 +41,35 @@ export interface InboxDeps {
   /** How long a request waits for a lost connection to come back (to another node of a cluster) before 503 (default {@link RECONNECT_WAIT_MS}). */
   readonly reconnectWaitMs?: number;
   readonly onError?: (error: unknown, context: string) => void;
+  /**
+   * The hosted domains' public subjects and the rate limit of unproven envelopes (unsigned, or
+   * from Anonymous or a wallet). Without it, every unsigned envelope is refused.
+   */
+  readonly publicEnvelopes?: PublicEnvelopes;
 }
 
 /** The default of `InboxDeps.reconnectWaitMs`: a client whose node died reconnects to another in milliseconds; one server that is down takes longer. */
 export const RECONNECT_WAIT_MS = 1_000;
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/**
+ * An envelope that cannot prove its sender (unsigned, Anonymous, a wallet) to a public subject
+ * takes a token of its own rate limit; an unsigned one to any other subject is refused here, as
+ * `malformed` (Hash missing), the verdict it always had. An Anonymous or wallet envelope that
+ * is signed goes on as before (its validation finds no key). `undefined`: go on and store it.
+ */
+function admitUnproven(envelope: Envelope, gate: PublicEnvelopes | undefined, client: string | undefined): AcceptOutcome | undefined {
+  if (!isUnproven(envelope)) return undefined;
+  const { To, Subject } = envelope.Header;
+  if (gate?.isPublic(To, Subject)) {
+    const wait = gate.admit(client);
+    return wait > 0 ? { kind: 'limited', retryAfterSeconds: Math.max(1, Math.ceil(wait / 1000)) } : undefined;
+  }
+  if (isUnsigned(envelope)) {
+    return { kind: 'rejected', error: { reason: 'malformed', detail: `Hash is missing: ${To} accepts unsigned envelopes only for its public subjects, not ${Subject}`, field: 'Hash', code: 'missing' } };
+  }
+  return undefined;
+}
 
 /**
  * Accepts one envelope: bounded parse and structural check, then a JetStream publish with
@@ -55,9 +83,11 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
  * false (the copy is this request's own). Past the deadline: `unavailable` (503 + Retry-After).
  * The `queued` status is written after, off the reply path, and likewise retried.
  */
-export async function acceptEnvelope(input: Uint8Array, format: 'json' | 'yaml' | 'auto', deps: InboxDeps, trace?: TraceContext, callback?: string): Promise<AcceptOutcome> {
+export async function acceptEnvelope(input: Uint8Array, format: 'json' | 'yaml' | 'auto', deps: InboxDeps, trace?: TraceContext, callback?: string, client?: string): Promise<AcceptOutcome> {
   const decoded = decodeEnvelope(input, { format, limits: deps.limits });
   if (!decoded.ok) return { kind: 'rejected', error: decoded.error };
+  const unproven = admitUnproven(decoded.value.envelope, deps.publicEnvelopes, client);
+  if (unproven) return unproven;
   const retry = {
     deadline: Date.now() + (deps.storeDeadlineMs ?? STORE_DEADLINE_MS),
     timeoutMs: deps.publishTimeoutMs,

@@ -1,12 +1,19 @@
 /**
  * Where feedback about a sender's discarded envelopes goes: the buffer domain its manifest
  * names (`About.Feedback`), found by a chain. First the config (a hosted domain's `feedback`
- * or `manifest`, a remote one's `manifests:` entry); then the protocol: an unsigned, Anonymous
- * `Manifest@Domain` POSTed to the sender's inbox URL (its `directory` entry, else
- * `https://pw.{domain}/inbox` by convention, SSRF-guarded), whose answer is the manifest;
- * else none. Fetched manifests are cached in this process's memory for `ttlMs`, failures and
- * manifests without a buffer for `negativeTtlMs`. Asked only when a discard needs a buffer,
- * never on the path of a valid envelope.
+ * or `manifest`, a remote one's `manifests:` entry); then, when the config names a graph
+ * domain (`manifestGraph`), the sender's manifest asked of that graph; then the sender's own
+ * inbox; else none. Both asks are the protocol's manifest request: an unsigned, Anonymous
+ * `Manifest@Domain` envelope addressed to the sender, POSTed to the inbox URL of the graph or of
+ * the sender (a `directory` entry, else `https://pw.{domain}/inbox` by convention,
+ * SSRF-guarded), whose answer is the sender's manifest. A manifest whose `About.Domain` names
+ * another domain is ignored. Results are cached in this process's memory for `ttlMs`, failures
+ * and manifests without a buffer for `negativeTtlMs`. Asked only when a discard needs a buffer
+ * of a verified sender, never on the path of a valid envelope.
+ *
+ * The graph's request and answer are an assumption: the protocol's `About@Graph` answers a
+ * domain's title, description and icons, not its feedback buffer, so Mailroom asks a graph the
+ * way it asks the domain itself, and a graph that does not answer that form is skipped.
  */
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
@@ -18,7 +25,7 @@ import { assertPublicLiteral, guardedLookup } from './ssrf-guard.ts';
 
 /** A sender's buffer domain, or why there is none (`note` goes into the envelope's status). */
 export type BufferLookup =
-  | { readonly buffer: string; readonly source: 'config' | 'manifest'; readonly note: string }
+  | { readonly buffer: string; readonly source: 'config' | 'manifest' | 'graph'; readonly note: string }
   | { readonly buffer?: undefined; readonly note: string };
 
 export interface ManifestResolverOptions {
@@ -26,6 +33,8 @@ export interface ManifestResolverOptions {
   readonly configured: (sender: string) => string | undefined;
   /** The sender's inbox URL; `undefined` for a sender that is not a domain name (Anonymous, a wallet). */
   readonly inboxUrl: (sender: string) => InboxUrl | undefined;
+  /** A graph domain asked for the manifests of senders before they are asked themselves (`manifestGraph`). */
+  readonly graph?: string | undefined;
   /** Allow a conventional inbox URL on a private network (`outbox.allowPrivateNetworks`). */
   readonly allowPrivateNetworks?: boolean;
   readonly ttlMs?: number;
@@ -64,15 +73,29 @@ export function createManifestResolver(options: ManifestResolverOptions): Manife
     return lookup;
   };
 
-  const fetchLookup = async (sender: string): Promise<BufferLookup> => {
-    const inbox = options.inboxUrl(sender);
-    if (!inbox) return { note: `feedback: none, ${sender} is not a domain` };
+  const ask = async (inboxOf: string, sender: string): Promise<{ feedback: string } | { error: string }> => {
+    const inbox = options.inboxUrl(inboxOf);
+    if (!inbox) return { error: `${inboxOf} has no inbox to ask` };
     const guard = inbox.source === 'convention' && !options.allowPrivateNetworks;
     const answer = await fetchManifest(inbox.url, sender, { guard, timeoutMs: options.timeoutMs ?? 5_000, maxBytes: options.maxBytes ?? 64 * 1024 });
-    if ('error' in answer) return { note: `feedback: none, no manifest from ${sender} (${answer.error})` };
-    const feedback = (answer.manifest as { About?: { Feedback?: unknown } } | undefined)?.About?.Feedback;
-    if (typeof feedback !== 'string' || !isDomainName(feedback)) return { note: 'feedback: none, manifest has no Feedback' };
-    return { buffer: feedback.toLowerCase(), source: 'manifest', note: `feedback: ${feedback.toLowerCase()}, from the manifest of ${sender}` };
+    if ('error' in answer) return answer;
+    const about = (manifestIn(answer.manifest) as { About?: { Domain?: unknown; Feedback?: unknown } } | undefined)?.About;
+    if (typeof about?.Domain === 'string' && about.Domain.toLowerCase() !== sender) return { error: `the manifest is of another domain (${about.Domain})` };
+    const feedback = about?.Feedback;
+    if (typeof feedback !== 'string' || !isDomainName(feedback)) return { error: 'manifest has no Feedback' };
+    return { feedback: feedback.toLowerCase() };
+  };
+
+  const fetchLookup = async (sender: string): Promise<BufferLookup> => {
+    if (!options.inboxUrl(sender)) return { note: `feedback: none, ${sender} is not a domain` };
+    const graph = options.graph && options.graph !== sender ? options.graph : undefined;
+    const fromGraph = graph ? await ask(graph, sender) : undefined;
+    if (fromGraph && 'feedback' in fromGraph) return { buffer: fromGraph.feedback, source: 'graph', note: `feedback: ${fromGraph.feedback}, from the manifest of ${sender} at the graph ${graph}` };
+    const own = await ask(sender, sender);
+    if ('feedback' in own) return { buffer: own.feedback, source: 'manifest', note: `feedback: ${own.feedback}, from the manifest of ${sender}` };
+    const graphNote = fromGraph && 'error' in fromGraph ? `; the graph ${graph}: ${fromGraph.error}` : '';
+    if (own.error === 'manifest has no Feedback') return { note: `feedback: none, manifest has no Feedback${graphNote}` };
+    return { note: `feedback: none, no manifest from ${sender} (${own.error})${graphNote}` };
   };
 
   return {
@@ -94,6 +117,20 @@ export function createManifestResolver(options: ManifestResolverOptions): Manife
     },
   };
 }
+
+/**
+ * The manifest in an answer to `Manifest@Domain`, in any of the forms the reference's
+ * `Domain.fetch_manifest` reads: its synchronous response envelope (`{ Request, Response: <the
+ * manifest>, Meta }`), a message whose `Body` is the manifest, or the bare manifest.
+ */
+export function manifestIn(answer: unknown): Record<string, unknown> | undefined {
+  if (!isObject(answer)) return undefined;
+  if ('Response' in answer) return isObject(answer.Response) ? answer.Response : undefined;
+  if (isObject(answer.Header) && 'Body' in answer) return isObject(answer.Body) ? answer.Body : undefined;
+  return answer;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The unsigned, Anonymous manifest request, as the reference's `Domain.fetch_manifest` sends it. */
 export function manifestRequest(domain: string): string {

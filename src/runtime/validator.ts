@@ -4,6 +4,9 @@ import { rejected, ok, type Result } from '../envelope/types.ts';
 import type { KeyResolver } from '../keys/index.ts';
 import type { ReplayGuard } from './replay-guard.ts';
 import { FEEDBACK_SUBJECT } from './handlers.ts';
+import { isUnsigned } from '../envelope/envelope-schema.ts';
+import { hashHex } from '../envelope/canonical.ts';
+import { isUnproven } from './public-envelopes.ts';
 
 /** What validation needs from the runtime. */
 export interface ValidatorDeps {
@@ -15,6 +18,8 @@ export interface ValidatorDeps {
   readonly now: () => number;
   /** Checks signatures off the event loop (the crypto pool); without it they are checked here. */
   readonly verifier?: EnvelopeVerifier;
+  /** Whether `subject` is public at hosted domain `to` (its `publicSubjects`): there an unproven envelope is handled, unverified. */
+  readonly isPublic?: (to: string, subject: string) => boolean;
 }
 
 /**
@@ -61,6 +66,10 @@ export async function validateEnvelope(decoded: Result<DecodedEnvelope>, deps: V
     const fresh = checkTimestamp(Header.Timestamp, deps.now(), deps.window);
     if (!fresh.ok) return unproven(fresh);
   }
+  if (isUnproven(decoded.value.envelope)) {
+    if (deps.isPublic?.(Header.To, Header.Subject)) return publicValidation(decoded.value, deps);
+    if (isUnsigned(decoded.value.envelope)) return unproven(rejected('malformed', `Hash is missing: ${Header.To} accepts unsigned envelopes only for its public subjects, not ${Header.Subject}`, { field: 'Hash', code: 'missing' }));
+  }
   const key = await deps.keys.resolve(Header.From, Header.Selector);
   if (!key) return unproven(rejected('key-not-found', `no key for ${Header.From} selector ${Header.Selector ?? '(none)'}`));
   const verified = deps.verifier ? await verifyDecodedAsync(decoded.value, key, deps.verifier) : verifyDecoded(decoded.value, key);
@@ -77,4 +86,19 @@ export async function validateEnvelope(decoded: Result<DecodedEnvelope>, deps: V
     return { result: rejected('unknown-subject', `${Header.To} has no handler for ${Header.Subject}`), verified: true, holder: true, known };
   }
   return { result: ok(decoded.value), verified: true, holder: true, known };
+}
+
+/**
+ * An unproven envelope (unsigned, Anonymous, a wallet) to a public subject, after the freshness
+ * check: handled, but never `verified` and never the `holder` of its correlation, so it claims
+ * nothing (no replay claim, no status of the pair it names, no conversation). A Hash it carries
+ * must still match its bytes (it cannot be checked against a key). Its subject needs a handler.
+ */
+function publicValidation(decoded: DecodedEnvelope, deps: ValidatorDeps): Validation {
+  const { Header, Hash } = decoded.envelope;
+  if (!isUnsigned(decoded.envelope) && hashHex(decoded.canonical) !== Hash && !decoded.alternates().some((bytes) => hashHex(bytes) === Hash)) {
+    return unproven(rejected('hash-mismatch', 'the Hash does not match the canonical bytes'));
+  }
+  if (!deps.hasHandler(Header.To, Header.Subject)) return unproven(rejected('unknown-subject', `${Header.To} has no handler for ${Header.Subject}`));
+  return { result: ok(decoded), verified: false, holder: false, known: false };
 }

@@ -21,7 +21,8 @@ export interface TriggerTarget {
 /** The envelope handler of a trigger of the workflow kind `name`. It replies `{ workflowId, status, state }`. */
 export function triggerHandler(target: TriggerTarget, name: string, trigger: WorkflowTrigger): Handler {
   if ('start' in trigger) {
-    return async ({ envelope, from, correlation, body }) => {
+    return async ({ envelope, from, correlation, body, verified }) => {
+      refuseUnverified(verified);
       const spec = trigger.start === true ? {} : trigger.start(envelope);
       const id = spec.id ?? `${from}/${correlation}`;
       let info: WorkflowInfo | undefined;
@@ -35,7 +36,8 @@ export function triggerHandler(target: TriggerTarget, name: string, trigger: Wor
       return { workflowId: id, status: info?.status ?? 'running', state: (info?.state ?? null) as never };
     };
   }
-  return async ({ envelope, from, correlation, subject, body }) => {
+  return async ({ envelope, from, correlation, subject, body, verified }) => {
+    refuseUnverified(verified);
     const spec = trigger.signal === true ? {} : trigger.signal(envelope);
     const id = spec.id ?? (await target.workflowOf(correlation));
     if (id === undefined) throw new FinalError(`no workflow belongs to correlation ${correlation}`, 'no-workflow');
@@ -50,4 +52,9 @@ export function triggerHandler(target: TriggerTarget, name: string, trigger: Wor
       throw error;
     }
   };
+}
+
+/** An unverified envelope (a public subject's unsigned one) may neither start nor signal a workflow: its From and correlation are only claimed. */
+function refuseUnverified(verified: boolean): void {
+  if (!verified) throw new FinalError('a workflow trigger needs a verified sender (this envelope is unsigned or from Anonymous/a wallet)', 'unverified');
 }

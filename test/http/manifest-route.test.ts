@@ -9,7 +9,8 @@ const request = (subject = 'Manifest@Domain', to = 'orders.example') =>
 describe('createManifestRequests', () => {
   it('answers only a well-formed manifest request to a hosted domain', () => {
     const requests = createManifestRequests({ manifests: { 'orders.example': manifest }, maxBodyBytes: 4096 });
-    expect(requests.answer(request(), 'json', 'a')).toEqual({ kind: 'manifest', manifest });
+    const asked = request();
+    expect(requests.answer(asked, 'json', 'a')).toEqual({ kind: 'manifest', manifest, request: JSON.parse(asked.toString()) });
     expect(requests.answer(request('Hello@Host'), 'json', 'a')).toBeUndefined();
     expect(requests.answer(request('Manifest@Domain', 'shop.example'), 'json', 'a')).toBeUndefined();
     expect(requests.answer(Buffer.from('{"Header":{"Subject":"Manifest@Domain","To":"orders.example"}}'), 'json', 'a')).toBeUndefined();

@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 describe('callHandler', () => {
-  const context = { envelope: {} as Envelope, from: 'orders.example', to: 'shop.example', subject: 'Order@Shop', correlation: 'c1', body: {}, attempt: 1 };
+  const context = { envelope: {} as Envelope, from: 'orders.example', to: 'shop.example', subject: 'Order@Shop', correlation: 'c1', body: {}, attempt: 1, verified: true };
   /** Whether `promise` has settled once the callbacks queued so far have run. */
   const settledYet = async (promise: Promise<unknown>) => {
     let settled = false;

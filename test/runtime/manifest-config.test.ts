@@ -29,9 +29,17 @@ describe('manifests in the config', () => {
     expect(() => parseConfig({ domains: [{ ...orders, feedback: 'a.example', manifest: { About: { Feedback: 'b.example' } } }] })).toThrow(/differ/);
   });
 
-  it('publicSubjects: the manifest request unless configured; [] keeps the manifest private; no other subject yet', () => {
+  it('publicSubjects: the manifest request unless configured; [] keeps the manifest private; other subjects may be public, never Feedback@Buffer', () => {
     expect(publicSubjectsOf(domainOf([orders]))).toEqual(['Manifest@Domain']);
     expect(publicSubjectsOf(domainOf([{ ...orders, publicSubjects: [] }]))).toEqual([]);
-    expect(() => parseConfig({ domains: [{ ...orders, publicSubjects: ['Manifest@Domain', 'Hello@Host'] }] })).toThrow(/only Manifest@Domain can be public so far/);
+    expect(publicSubjectsOf(domainOf([{ ...orders, publicSubjects: ['Manifest@Domain', 'Hello@Host'] }]))).toEqual(['Manifest@Domain', 'Hello@Host']);
+    expect(() => parseConfig({ domains: [{ ...orders, publicSubjects: ['Feedback@Buffer'] }] })).toThrow(/Feedback@Buffer cannot be a public subject/);
+  });
+
+  it('manifestGraph and publicLimit: a domain name; positive limits', () => {
+    expect(parseConfig({ manifestGraph: 'Graph.example', publicLimit: { rate: 0.5, burst: 3 } })).toMatchObject({ manifestGraph: 'graph.example', publicLimit: { rate: 0.5, burst: 3 } });
+    expect(() => parseConfig({ manifestGraph: 'not a domain' })).toThrow(ConfigError);
+    expect(() => parseConfig({ publicLimit: { rate: 0 } })).toThrow(/must be > 0/);
+    expect(() => parseConfig({ publicLimit: { perClient: 1 } })).toThrow(ConfigError);
   });
 });

@@ -7,6 +7,7 @@
  * manifest by the protocol and send Feedback@Buffer to buffer.example, at B; one from
  * nobuffer.example ends noFeedback with the reason in its status. An envelope A cannot verify
  * never makes A fetch the manifest of the domain it claims (no reflector for forged envelopes).
+ * B's answer to the manifest request is the reference's synchronous response envelope.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
@@ -59,6 +60,17 @@ async function postDiscarded(sender: string) {
 }
 
 describe('feedback through the sender’s manifest', () => {
+  it('B answers the reference’s Anonymous Manifest@Domain (as pollyweb Msg.to_dict writes it) in the reference’s sync response form', async () => {
+    const request = { Header: { From: 'Anonymous', To: 'sender.example', Subject: 'Manifest@Domain', Correlation: randomUUID(), Timestamp: new Date().toISOString(), Schema: 'pollyweb.org/MSG:1.0' }, Body: {} };
+    const res = await fetch(`${b.url}/inbox`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    const answer = (await res.json()) as Record<string, unknown>;
+    // The reference's sync_response rule: exactly Request, Response and Meta; Response a mapping (the manifest).
+    expect(Object.keys(answer).sort()).toEqual(['Meta', 'Request', 'Response']);
+    expect(answer.Response).toEqual({ '🤝': 'pollyweb.org/MANIFEST:1.0', About: { Domain: 'sender.example', Feedback: 'buffer.example' } });
+  });
+
   it('sends Feedback@Buffer to the buffer only the manifest names', async () => {
     const correlation = await postDiscarded('sender.example');
     const status = await waitFor(async () => {

@@ -26,8 +26,11 @@ const FILES = ['index.html', 'dashboard.css', 'dashboard.js'] as const;
  * `GET /` the page; `/dashboard/*` its script and style, the machines as SVG statecharts,
  * the live state, a correlation search, and a Server-Sent Events stream of the state.
  * Everything is served by the runtime: no CDN, works offline. The page itself reads
- * `GET /stats`, the dead letters (`GET /dead-letters`, `POST /dead-letters/:id/replay`) and the
- * workflows (`GET /workflows`, `GET /workflows/:id`), polled like the stats.
+ * `GET /stats`, `GET /readyz` (the badge says when NATS is down), the envelopes in the status
+ * store (`GET /envelopes`, `GET /envelopes/:from/:correlation/detail`), the dead letters
+ * (`GET /dead-letters`, `GET /dead-letters/groups`, `POST /dead-letters/:id/replay`,
+ * `POST /dead-letters/replay|purge`, `POST /envelopes/outcomes`) and the workflows
+ * (`GET /workflows`, `GET /workflows/:id`); see admin-envelopes.ts and admin-dead-letters.ts.
  */
 export function createDashboardPlugin(options: DashboardOptions): (app: FastifyInstance) => Promise<void> {
   const { tracker } = options;
