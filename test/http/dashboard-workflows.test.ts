@@ -20,6 +20,7 @@ import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
 import type { Mailroom } from '../../src/core/mailroom-types.ts';
 import { startObservability, type Observability } from '../../src/observability/observability.ts';
 import type { WorkflowInfo } from '../../src/workflows/workflow-types.ts';
+import { createMachine } from 'xstate';
 import { ticket } from '../support/ticket-machine.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path));
@@ -28,6 +29,28 @@ if (!CHROMIUM) process.stderr.write(`\n${SKIP_REASON}\n\n`);
 const artifacts = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const TOKEN = 'workflows-view-token-0123456789abcdef';
 const SLASHED = 'shop.example/corr-7';
+
+/** Parks on `open` while the motor is broken (the step throws); resumes once it is fixed. */
+let motorBroken = true;
+const gate = createMachine({
+  id: 'gate',
+  initial: 'closed',
+  states: {
+    closed: {
+      on: {
+        open: {
+          target: 'opened',
+          // A guard runs inside the step (actions run after it): it throwing parks the workflow.
+          guard: () => {
+            if (motorBroken) throw new Error('the gate motor is stuck');
+            return true;
+          },
+        },
+      },
+    },
+    opened: { type: 'final' },
+  },
+});
 
 let server: NatsServerHandle;
 let fixture: Fixture;
@@ -38,7 +61,7 @@ beforeAll(async () => {
   server = await startNatsServer();
   fixture = await makeFixture({ natsUrl: server.url, local: ['shop.example'], extra: { http: { port: 0, adminTokens: [TOKEN] } } });
   observability = await startObservability({ metrics: false, tracing: false });
-  mailroom = await startMailroom(fixture.config, { ...observability.mailroomOptions, workflows: [{ machine: ticket }], outboxWorker: false, onError: () => undefined });
+  mailroom = await startMailroom(fixture.config, { ...observability.mailroomOptions, workflows: [{ machine: ticket }, { machine: gate }], outboxWorker: false, onError: () => undefined });
   observability.attach(mailroom);
 });
 afterAll(async () => {
@@ -68,7 +91,7 @@ describe('the workflow chart API', () => {
   it('draws each registered kind, nested states included', async () => {
     const { status, body } = await call<{ kinds: { name: string; version: string; svg: string }[] }>('GET', '/dashboard/api/workflow-kinds');
     expect(status).toBe(200);
-    expect(body.kinds.map((k) => k.name)).toEqual(['ticket']);
+    expect(body.kinds.map((k) => k.name)).toEqual(['ticket', 'gate']);
     for (const state of ['open', 'working', 'working.coding', 'working.reviewing', 'closed']) expect(body.kinds[0]!.svg).toContain(`data-state="${state}"`);
     expect(body.kinds[0]!.svg).toMatch(/<g class="state final" data-state="closed">/);
   });
@@ -192,6 +215,27 @@ describe.skipIf(!CHROMIUM)('the Workflows view in Chromium', () => {
     await page.setViewportSize({ width: 420, height: 900 });
     await page.locator('#workflows-view').screenshot({ path: join(artifacts, 'workflows-view-420.png') });
     await page.setViewportSize({ width: 1280, height: 1000 });
+  });
+
+  it('resumes a parked workflow after the confirmation', async () => {
+    await mailroom.workflows.start('gate', undefined, { id: 'gate-1' });
+    expect((await mailroom.workflows.send('gate-1', { type: 'open' })).status).toBe('parked');
+    await page.click('#wf-view-refresh');
+    await page.locator('#wf-view-pick option[value="gate-1"]').waitFor({ state: 'attached' });
+    await page.selectOption('#wf-view-pick', 'gate-1');
+    await page.locator('#wf-view-status', { hasText: 'parked' }).waitFor();
+    await expect(page.locator('#wf-view-title .why').textContent()).resolves.toContain('the gate motor is stuck');
+    await state('closed').and(page.locator('.current')).waitFor();
+    motorBroken = false;
+    await page.click('#wf-view-resume');
+    await expect(page.locator('#wf-confirm-text').textContent()).resolves.toContain('Resume');
+    await page.click('#wf-confirm-yes');
+    await page.locator('#wf-view-status', { hasText: 'done' }).waitFor();
+    await state('opened').and(page.locator('.current')).waitFor();
+    expect((await mailroom.workflows.get('gate-1'))!).toMatchObject({ status: 'done', state: 'opened' });
+    await expect(page.locator('#wf-view-resume').isHidden()).resolves.toBe(true);
+    await page.selectOption('#wf-view-pick', ID);
+    await page.locator('#wf-view-status', { hasText: 'running' }).waitFor();
   });
 
   it('cancels after the confirmation', async () => {
