@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { socketPeer, type Peer } from './peer-forwarding.ts';
 import type { AuditEntry } from '../core/mailroom-types.ts';
+import { DASHBOARD_EXTRA_FILES } from '../observability/dashboard/page-files.ts';
 
 /** One admin action: who (a token id, `loopback` or `anonymous`), from where, what, and how it ended. */
 export type { AuditEntry } from '../core/mailroom-types.ts';
@@ -18,7 +19,7 @@ export type RouteAccess = 'public' | 'page' | 'admin';
 export const PUBLIC_ROUTES: readonly string[] = ['POST /inbox', 'GET /healthz', 'GET /readyz', 'GET /status/:from/:correlation/:hash/:token'];
 
 /** Static page shells (dashboard, inspector relay page): no token needed, served only where admin routes are. */
-export const PAGE_ROUTES: readonly string[] = ['GET /', 'GET /dashboard/dashboard.css', 'GET /dashboard/dashboard.js', 'GET /inspect', 'GET /inspect/stately-inspect.js'];
+export const PAGE_ROUTES: readonly string[] = ['GET /', 'GET /dashboard/dashboard.css', 'GET /dashboard/dashboard.js', 'GET /inspect', 'GET /inspect/stately-inspect.js', ...DASHBOARD_EXTRA_FILES.map((path) => `GET ${path}`)];
 
 /** Admin actions that write one audit entry each (also when refused). */
 const AUDITED: Readonly<Record<string, string>> = {

@@ -16,6 +16,11 @@ export interface CatalogMachine {
    * passivated to KV and rehydrated for an instant per event, do not yet.
    */
   readonly counted: boolean;
+  /**
+   * Final states of the actor after which the runtime hands the message back to JetStream, by
+   * the state the next attempt starts in. The statechart draws them as resting, not final.
+   */
+  readonly redelivery?: Readonly<Record<string, string>>;
 }
 
 /** The top-level final states of a machine. */
@@ -34,6 +39,8 @@ export const runtimeMachines: readonly CatalogMachine[] = [
     description: 'One actor per delivered inbox message, from received to a final state',
     finalStates: envelopeFinalStates,
     counted: true,
+    // `retrying` ends the actor (type: 'final': its message is nak'ed), not the envelope.
+    redelivery: { retrying: 'received' },
   },
   {
     id: 'conversation',

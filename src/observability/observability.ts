@@ -4,6 +4,7 @@ import type { InspectionEvent } from 'xstate';
 import type { HttpPlugin } from '../core/mailroom-types.ts';
 import type { Mailroom, MailroomEvents } from '../core/mailroom-types.ts';
 import { createDashboardPlugin } from './dashboard/dashboard-plugin.ts';
+import { createDashboardExtras, type DashboardExtras } from './dashboard/dashboard-extras.ts';
 import { createInspectorPagePlugin } from './dashboard/inspector-page.ts';
 import { logEnvelopes } from './envelope-logging.ts';
 import { traceEnvelopes, type EnvelopeTracing, type EnvelopeTracingOptions } from './envelope-tracing.ts';
@@ -39,7 +40,7 @@ export interface Observability {
   readonly tracker?: EnvelopeTracker;
   readonly inspector?: InspectorServer;
   /** Gives the metrics the runtime's `stats()` (JetStream depths at scrape time). */
-  attach(mailroom: Pick<Mailroom, 'stats' | 'inboxMetrics'>): void;
+  attach(mailroom: Pick<Mailroom, 'stats' | 'inboxMetrics' | 'workflows'>): void;
   /** Stops listening and closes the inspector. Idempotent. */
   stop(): Promise<void>;
 }
@@ -83,12 +84,16 @@ export async function startObservability(options: ObservabilityOptions = {}): Pr
 
   const dashboardOptions = enabled(options.dashboard);
   let tracker: EnvelopeTracker | undefined;
+  let extras: DashboardExtras | undefined;
   if (dashboardOptions) {
     tracker = new EnvelopeTracker({ capacity: Math.max(200, dashboardOptions.recent ?? 0) });
     stops.push(tracker.attach(events));
     const conversations = new ConversationCounter();
     stops.push(conversations.attach(events));
     httpPlugins.push(createDashboardPlugin({ tracker, conversations, ...(dashboardOptions.recent ? { recent: dashboardOptions.recent } : {}), ...(inspector ? { inspectPath: '/inspect' } : {}) }));
+    extras = createDashboardExtras({ tracker });
+    stops.push(() => extras!.stop());
+    httpPlugins.push(extras.plugin);
   }
 
   const tracingOptions = enabled(options.tracing);
@@ -107,6 +112,7 @@ export async function startObservability(options: ObservabilityOptions = {}): Pr
     attach(mailroom) {
       metrics?.useStats(() => mailroom.stats());
       metrics?.useInbox(() => mailroom.inboxMetrics());
+      extras?.attach(mailroom);
     },
     stop: () =>
       (stopping ??= (async () => {

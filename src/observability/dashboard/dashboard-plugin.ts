@@ -1,8 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { EnvelopeTracker, StateCounts } from '../envelope-tracker.ts';
 import { runtimeMachines, type CatalogMachine } from '../machine-catalog.ts';
-import { layoutStatechart } from './statechart-layout.ts';
-import { renderStatechartSvg } from './statechart-svg.ts';
+import { statechartSvg } from './statechart-svg.ts';
 import { readStaticFile, type StaticFile } from './static-file.ts';
 
 export interface DashboardOptions {
@@ -38,13 +37,6 @@ export function createDashboardPlugin(options: DashboardOptions): (app: FastifyI
   const machines = options.machines ?? runtimeMachines;
   const recent = options.recent ?? 50;
   const minPushGapMs = 1000 / Math.max(0.1, options.maxPushesPerSecond ?? 4);
-  const drawn = machines.map((m) => ({
-    id: m.id,
-    description: m.description,
-    finalStates: m.finalStates,
-    counted: m.counted,
-    svg: renderStatechartSvg(layoutStatechart(m.machine)),
-  }));
   const state = () => ({
     at: new Date().toISOString(),
     counts: { envelope: tracker.counts(), ...(options.conversations ? { conversation: options.conversations.counts() } : {}) },
@@ -52,6 +44,13 @@ export function createDashboardPlugin(options: DashboardOptions): (app: FastifyI
   });
 
   return async (app) => {
+    // Laid out by elk on the first request (not at start: it takes a moment), then cached per machine.
+    let drawn: Promise<unknown[]> | undefined;
+    const draw = () => {
+      drawn ??= Promise.all(machines.map(async (m) => ({ id: m.id, description: m.description, finalStates: m.finalStates, counted: m.counted, svg: await statechartSvg(m.machine, m) })));
+      drawn.catch(() => (drawn = undefined));
+      return drawn;
+    };
     const files = new Map<string, StaticFile>();
     for (const name of FILES) files.set(name, await readStaticFile(name));
     const serve = (name: (typeof FILES)[number]) => async (_request: unknown, reply: FastifyReply) => {
@@ -61,7 +60,7 @@ export function createDashboardPlugin(options: DashboardOptions): (app: FastifyI
     app.get('/', serve('index.html'));
     app.get('/dashboard/dashboard.css', serve('dashboard.css'));
     app.get('/dashboard/dashboard.js', serve('dashboard.js'));
-    app.get('/dashboard/api/config', async () => ({ machines: drawn, ...(options.inspectPath ? { inspect: options.inspectPath } : {}) }));
+    app.get('/dashboard/api/config', async () => ({ machines: await draw(), ...(options.inspectPath ? { inspect: options.inspectPath } : {}) }));
     app.get('/dashboard/api/state', async () => state());
     app.get<{ Querystring: { correlation?: string } }>('/dashboard/api/envelopes', async (request, reply) => {
       const correlation = request.query.correlation?.trim();

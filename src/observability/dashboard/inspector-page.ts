@@ -43,7 +43,10 @@ function browserInspectorBundle(): Promise<string> {
  * The relay page at `/inspect`: it connects to the runtime's inspector WebSocket and hands
  * each event to `createBrowserInspector`, which shows them in Stately Inspector (an iframe
  * of https://stately.ai/inspect, so this page needs the internet; the dashboard does not).
- * `?inspector=URL` opens another inspector; `?ws=URL` another WebSocket.
+ * When the inspector does not say it is connected within `?timeout=` ms (default 10 s) the page
+ * hides the empty frame and explains how to do without it (the dashboard, a local WebSocket
+ * receiver, the machine export), and keeps trying. `?inspector=URL` opens another inspector;
+ * `?ws=URL` another WebSocket.
  */
 export function createInspectorPagePlugin(options: InspectorPageOptions): (app: FastifyInstance) => Promise<void> {
   return async (app) => {
