@@ -109,6 +109,7 @@ export async function startIngressWorker(spec: Omit<IngressSpec, 'forward'>, onE
             return resolve({ worker, url: message.url, port: bound, exit });
           }
           case 'failed':
+            void worker.terminate(); // it holds a NATS connection: a thread left running keeps the process alive
             return reject(Object.assign(new TransportError(`the ingress worker could not start: ${message.message}`), message.code ? { code: message.code } : {}));
           case 'error':
             return onError(new Error(message.message), `ingress: ${message.context}`);
