@@ -90,10 +90,14 @@ export function registerStartCommand(program: Command): void {
             }
           : {}),
       });
+      const { createAccessLog } = await import('../http/access-log.ts');
+      // One info line per HTTP request (method, route, status, duration; trace_id with a traceparent).
+      const accessLog = createAccessLog(logger);
       let mailroom;
       try {
         mailroom = await startMailroom(config, {
           ...observability.mailroomOptions,
+          httpPlugins: [...(observability.mailroomOptions.httpPlugins ?? []), accessLog.plugin],
           ...(flags.cryptoPool ? { cryptoPool: true } : {}),
           ingress: flags.ingress ?? 'worker',
           // This process is the runtime's own: when the cores are busy, the inbox's thread goes first.
@@ -106,6 +110,7 @@ export function registerStartCommand(program: Command): void {
           },
         });
       } catch (error) {
+        accessLog.stop();
         await observability.stop();
         throw error;
       }
@@ -140,6 +145,7 @@ export function registerStartCommand(program: Command): void {
         process.once('SIGTERM', () => shutdown('SIGTERM'));
       });
       await mailroom.stop();
+      accessLog.stop();
       await observability.stop();
       say('stopped; nothing accepted was lost (unfinished envelopes stay in JetStream for the next start)');
     });

@@ -5,6 +5,7 @@
  * JetStream stored the envelope, whatever the backlog. The worker owns the public port and
  * passes every non-public request to the runtime's HTTP server on a private Unix socket.
  */
+import { workerAccessLog, type AccessLogEntry } from './access-log.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -42,6 +43,7 @@ export type IngressToRuntime =
   | { readonly type: 'ready'; readonly url: string }
   | { readonly type: 'failed'; readonly message: string; readonly code?: string }
   | { readonly type: 'error'; readonly context: string; readonly message: string }
+  | { readonly type: 'access'; readonly entry: AccessLogEntry }
   | { readonly type: 'snapshot'; readonly id: number; readonly snapshot: InboxSnapshot }
   | { readonly type: 'stopped' };
 
@@ -118,6 +120,8 @@ export async function startIngressWorker(spec: Omit<IngressSpec, 'forward'>, onE
             waiting.delete(message.id);
             return;
           }
+          case 'access':
+            return void workerAccessLog.emit('access', message.entry);
           case 'stopped':
             return;
         }
