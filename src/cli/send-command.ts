@@ -2,14 +2,16 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parsePrivateKey } from '../keys/public-key.ts';
 import type { EnvelopeStatus } from '../runtime/status-store.ts';
-import { addConfigOptions, loadConfigWithFlags, runtimeAdminUrl, runtimeUrl, type ConfigFlags } from './config-option.ts';
+import { addConfigOptions, loadConfigWithFlags, runtimeUrl, type ConfigFlags } from './config-option.ts';
 import { AdminTokenError, CliUsageError, literalOrFile } from './io.ts';
-import { addTokenOption, authHeaders, envToken, type RuntimeConnection } from './runtime-client.ts';
+import { addTokenOption, authHeaders, connectionOf, type RuntimeConnection } from './runtime-client.ts';
 import { canonicalOption, parseBodyArgument } from './sign-command.ts';
 import { jsonText, out, parseAnswer, parseExact, printJson } from './output.ts';
 import type { LosslessBody } from '../envelope/lossless-body.ts';
 
 interface SendFlags extends ConfigFlags {
+  context?: string;
+  url?: string;
   from: string;
   to: string;
   subject: string;
@@ -131,18 +133,20 @@ export function registerSendCommand(program: Command): void {
     .option('--inbox <url>', 'the inbox to POST to (default: this config\'s runtime, /inbox)')
     .option('--wait', 'send it as a request through the runtime (a conversation: an admin route, --from must be in http.sendAs) and wait for the reply, the feedback or the timeout')
     .option('--timeout <seconds>', 'with --wait: the conversation timeout', '15')
+    .option('--context <name>', 'with --wait: a saved runtime (mailroom context add) instead of -c')
+    .option('--url <url>', "with --wait: the runtime's admin base URL instead of -c")
     .addOption(canonicalOption().conflicts('wait'))
     .option('--json', 'print one JSON document: the answer, or with --wait the request, the conversation and the reply')
     .addHelpText('after', `\nExample:\n  mailroom send -c examples/quickstart/mailroom.yaml --from orders.example --to shop.example \\\n    --subject Hello@Host --body '{"text":"hi"}' --wait\n`)
     .action(async (flags: SendFlags) => {
-      const config = await loadConfigWithFlags(flags);
-      const base = runtimeUrl(config);
       const body = parseBodyArgument(await literalOrFile(flags.body, 'body file'));
       if (flags.wait) {
-        const token = flags.token ?? envToken() ?? config.http.adminTokens[0];
-        // The runtime signs the request itself, with the form the directory gives for --to.
-        return converse({ base: runtimeAdminUrl(config), ...(token ? { token } : {}) }, flags, body);
+        // The runtime signs the request itself, with the form the directory gives for --to: a context (or --url) is enough.
+        return converse(await connectionOf(flags), flags, body);
       }
+      if (flags.url !== undefined || flags.context !== undefined) throw new CliUsageError('--url and --context go with --wait (the runtime signs)', 'without --wait, mailroom send signs with a domain key from the config: -c FILE');
+      const config = await loadConfigWithFlags(flags);
+      const base = runtimeUrl(config);
       const domain = config.domains.find((d) => d.name === flags.from);
       if (!domain) throw new CliUsageError(`${flags.from} is not a domain of this config`, `domains here: ${config.domains.map((d) => d.name).join(', ') || '(none)'}`);
       const { encodeEnvelope, signEnvelope } = await import('../envelope/index.ts');

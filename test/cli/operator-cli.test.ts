@@ -366,6 +366,11 @@ describe('send --wait keeps number tokens', () => {
       expect(lines.code).toBe(0);
       expect(posted).toContain('"body":{"big":98765432109876543210,"price":2.50}');
       expect(lines.stdout).toContain('reply: Echo@Shop {"big":12345678901234567890,"price":1.0,"tiny":1e-400}');
+      // A context is enough for --wait (the runtime signs): no config file.
+      await cli(['context', 'add', 'fake', '--url', `http://127.0.0.1:${(fake.address() as { port: number }).port}`, '--force']);
+      const viaContext = await cli(['send', '--context', 'fake', '--from', 'orders.example', '--to', 'shop.example', '--subject', 'Echo@Shop', '--wait']);
+      expect(viaContext.code).toBe(0);
+      expect(viaContext.stdout).toContain('conversation: replied');
       const json = await cli([...args, '--json']);
       expect(json.stdout).toMatch(/"reply": \{\s+"big": 12345678901234567890,\s+"price": 1\.0,/);
     } finally {
