@@ -35,6 +35,32 @@ export function registerAccessLog(app: FastifyInstance, sink: AccessLogSink): vo
 }
 
 /**
+ * A sink that hands entries on in batches, at most every `intervalMs`: the ingress worker
+ * thread posts one message per batch, not one per request. The timer does not keep the
+ * thread alive; `flush()` hands on what is left (at stop).
+ */
+export function batchedSink(post: (entries: AccessLogEntry[]) => void, intervalMs = 100): { readonly sink: AccessLogSink; flush(): void } {
+  let pending: AccessLogEntry[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (pending.length === 0) return;
+    const entries = pending;
+    pending = [];
+    post(entries);
+  };
+  return {
+    sink: (entry) => {
+      pending.push(entry);
+      if (pending.length >= 1_000) return flush();
+      if (!timer) (timer = setTimeout(flush, intervalMs)).unref();
+    },
+    flush,
+  };
+}
+
+/**
  * The requests the ingress worker thread answered (`POST /inbox` and the other public routes),
  * re-emitted on the runtime thread as `access` events: the worker has no logger of its own.
  */
@@ -49,6 +75,8 @@ export const accessLogLine = (logger: Logger): AccessLogSink => (entry) =>
  * worker's requests, each as an `info` line. `stop()` stops taking the worker's.
  */
 export function createAccessLog(logger: Logger): { readonly plugin: (app: FastifyInstance) => void; stop(): void } {
+  // Below info (--quiet, --log-level warn) there is nothing to write: no hook at all.
+  if (!logger.isLevelEnabled('info')) return { plugin: () => undefined, stop: () => undefined };
   const line = accessLogLine(logger);
   workerAccessLog.on('access', line);
   return { plugin: (app) => registerAccessLog(app, line), stop: () => void workerAccessLog.off('access', line) };

@@ -43,7 +43,7 @@ export type IngressToRuntime =
   | { readonly type: 'ready'; readonly url: string }
   | { readonly type: 'failed'; readonly message: string; readonly code?: string }
   | { readonly type: 'error'; readonly context: string; readonly message: string }
-  | { readonly type: 'access'; readonly entry: AccessLogEntry }
+  | { readonly type: 'access'; readonly entries: AccessLogEntry[] }
   | { readonly type: 'snapshot'; readonly id: number; readonly snapshot: InboxSnapshot }
   | { readonly type: 'stopped' };
 
@@ -121,7 +121,8 @@ export async function startIngressWorker(spec: Omit<IngressSpec, 'forward'>, onE
             return;
           }
           case 'access':
-            return void workerAccessLog.emit('access', message.entry);
+            for (const entry of message.entries) workerAccessLog.emit('access', entry);
+            return;
           case 'stopped':
             return;
         }
