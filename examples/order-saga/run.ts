@@ -115,9 +115,29 @@ const config = await loadConfig(configFile, {
   },
 });
 
+/** The address in use, when `error` (or its cause) is an EADDRINUSE. */
+function addressInUse(error: unknown): string | undefined {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    const { code, port, address } = e as NodeJS.ErrnoException & { port?: number; address?: string };
+    if (code === 'EADDRINUSE') return port !== undefined ? `${address ?? ''}:${port}` : (/\S+:\d+\s*$/.exec(e.message)?.[0].trim() ?? 'the port');
+  }
+  return undefined;
+}
+
+/** Starting failed: one clear line (and a hint for a port in use) instead of a stack, exit code 1. */
+function startFailed(error: unknown, what: string, flag: string): never {
+  const inUse = addressInUse(error);
+  if (inUse) process.stderr.write(`error: cannot start ${what}: ${inUse} is already in use\nhint: stop what listens there (an earlier run?), or pick another port: ${flag} N (0 = any free one)\n`);
+  else {
+    const cause = error instanceof Error && error.cause instanceof Error ? `\ncause: ${error.cause.message}` : '';
+    process.stderr.write(`error: cannot start ${what}: ${error instanceof Error ? error.message : String(error)}${cause}\n`);
+  }
+  process.exit(1);
+}
+
 const warehouse = createWarehouse({ book: 100, lamp: 100, chair: 100 });
 let observability: Observability | undefined;
-if (flags.serve) observability = await startObservability({ inspector: { port: inspectPort }, tracing: false });
+if (flags.serve) observability = await startObservability({ inspector: { port: inspectPort }, tracing: false }).catch((error: unknown) => startFailed(error, 'the inspector', '--inspect-port'));
 
 const mailroom = createMailroom(config, {
   ...(observability ? observability.mailroomOptions : { http: false }),
@@ -199,7 +219,10 @@ async function placeOrders(): Promise<boolean> {
   return ok;
 }
 
-const runtime = await mailroom.start();
+const runtime = await mailroom.start().catch(async (error: unknown) => {
+  await observability?.stop();
+  return startFailed(error, flags.serve ? 'the runtime (HTTP for the dashboard)' : 'the runtime', '--port');
+});
 observability?.attach(runtime);
 let exitCode = 0;
 try {

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { MailroomConfig } from '../config/index.ts';
 
 /** Options every command that reads `mailroom.yaml` takes. */
@@ -11,11 +11,18 @@ export interface ConfigFlags {
   natsReplicas?: string;
 }
 
-export function addConfigOptions(command: Command): Command {
-  return command
-    .option('-c, --config <file>', 'the config file (default: $MAILROOM_CONFIG or ./mailroom.yaml)')
-    .option('--nats <url>', 'NATS server URL (default: $NATS_URL; none = start an embedded nats-server)')
-    .option('--port <port>', 'HTTP port (default: $MAILROOM_HTTP_PORT or the config, 8080)');
+/**
+ * `-c`, `--nats`, `--port`. A client command (`{ client: true }`) still takes `--nats` and
+ * `--port` (older scripts pass them) but does not show them: they configure a runtime.
+ */
+export function addConfigOptions(command: Command, options: { client?: boolean } = {}): Command {
+  const nats = new Option('--nats <url>', 'NATS server URL (default: $NATS_URL; none = start an embedded nats-server)');
+  const port = new Option('--port <port>', 'HTTP port (default: $MAILROOM_HTTP_PORT or the config, 8080)');
+  if (options.client) {
+    nats.hideHelp();
+    port.hideHelp();
+  }
+  return command.option('-c, --config <file>', 'the config file (default: $MAILROOM_CONFIG or ./mailroom.yaml)').addOption(nats).addOption(port);
 }
 
 /** Loads the config; flags win over the environment, which wins over the file. */

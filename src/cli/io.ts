@@ -53,7 +53,16 @@ export async function literalOrFile(value: string, what: string): Promise<string
   return value.startsWith('@') ? readFileOrFail(value.slice(1), what) : value;
 }
 
-/** A key argument: an existing file's contents, else the literal text (e.g. a raw base64 key). */
+/**
+ * A key argument: an existing file's contents, else the literal text (a raw base64 key, a
+ * DKIM record). Text that names a file that is not there (a path, or a name ending in .pem,
+ * .txt, .b64, .key) is a missing key file, not a malformed key.
+ */
 export async function keyArgument(value: string): Promise<string> {
-  return existsSync(value) ? readFileOrFail(value, 'key file') : value;
+  if (existsSync(value)) return readFileOrFail(value, 'key file');
+  const literal = /^[A-Za-z0-9+/]{40,}={0,2}$/.test(value.trim()) || /v=DKIM1|p=|BEGIN /.test(value);
+  if (!literal && (/\.(pem|txt|b64|key|der)$/i.test(value) || /[\\/]/.test(value) || value.startsWith('.'))) {
+    throw new CliUsageError(`cannot read key file ${value} (ENOENT: no such file)`, 'give the path of a PEM or DKIM TXT file (mailroom keys generate writes them), or the raw base64 key itself');
+  }
+  return value;
 }

@@ -3,12 +3,14 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CliUsageError } from './io.ts';
+import { printJson } from './output.ts';
 
 interface GenerateOptions {
   domain: string;
   selector: string;
   out: string;
   force?: boolean;
+  json?: boolean;
 }
 
 /** `mailroom keys generate`: a new Ed25519 key pair for a domain and the DNS record to publish. */
@@ -20,7 +22,8 @@ export function registerKeysCommand(program: Command): void {
     .requiredOption('--domain <domain>', 'the domain the key signs for, e.g. orders.example')
     .option('--selector <selector>', 'the key selector published in DNS', 'pw1')
     .option('--out <dir>', 'folder for the key files', 'keys')
-    .option('--force', 'overwrite existing key files')
+    .option('-f, --force', 'overwrite existing key files')
+    .option('--json', 'print the file paths and the DNS record as JSON')
     .addHelpText('after', '\nExample:\n  mailroom keys generate --domain orders.example --selector pw1 --out keys\n')
     .action(async (options: GenerateOptions) => {
       const { generateDomainKeys } = await import('../keys/generate-domain-keys.ts');
@@ -35,6 +38,7 @@ export function registerKeysCommand(program: Command): void {
       await mkdir(dir, { recursive: true });
       await writeFile(privatePath, generated.privateKeyPem, { mode: 0o600 });
       await writeFile(publicPath, generated.publicKeyPem, { mode: 0o644 });
+      if (options.json) return printJson({ domain: options.domain, selector: options.selector, privateKey: privatePath, publicKey: publicPath, dns: { name: `${generated.dnsName}.`, type: 'TXT', value: generated.dnsTxt } });
       process.stdout.write(
         [
           `private key: ${privatePath}`,

@@ -1,12 +1,15 @@
 import type { Command } from 'commander';
 import type { AnyStateMachine } from 'xstate';
 import { CliUsageError } from './io.ts';
+import { printJson } from './output.ts';
+import { startProgress } from './progress.ts';
 import { TypeScriptModuleError } from '../errors.ts';
 import { importUserModule } from '../user-module.ts';
 
 interface ExportFlags {
   out: string;
   module?: string[];
+  json?: boolean;
 }
 
 /** The XState machines a module exports (named exports and the default export), by export name. */
@@ -30,15 +33,18 @@ export function registerMachinesCommand(program: Command): void {
   machines
     .command('list')
     .description('the machines the runtime runs, with their states')
-    .action(async () => {
+    .option('--json', 'print JSON')
+    .action(async (flags: { json?: boolean }) => {
       const { runtimeMachines } = await import('../observability/machine-catalog.ts');
+      if (flags.json) return printJson(runtimeMachines.map((m) => ({ id: m.id, description: m.description, states: Object.keys(m.machine.root.states) })));
       for (const m of runtimeMachines) process.stdout.write(`${m.id.padEnd(14)} ${m.description}\n${' '.repeat(15)}states: ${Object.keys(m.machine.root.states).join(', ')}\n`);
     });
   machines
     .command('export')
     .description('write every machine as JSON (<id>.json) and as createMachine code (<id>.stately.js) that Stately imports')
     .option('--out <dir>', 'where to write them', 'stately-machines')
-    .option('--module <file...>', "also export the machines a module of yours exports (e.g. your workflows)")
+    .option('--module <file>', 'also export the machines a module of yours exports (e.g. your workflows); repeat for several', (value: string, previous: string[] | undefined) => [...(previous ?? []), value])
+    .option('--json', 'print what was written as JSON')
     .addHelpText('after', '\nExamples:\n  mailroom machines export --out machines-json\n  mailroom machines export --module ./workflows/order.machine.ts\n')
     .action(async (flags: ExportFlags) => {
       const { runtimeMachines } = await import('../observability/machine-catalog.ts');
@@ -50,6 +56,19 @@ export function registerMachinesCommand(program: Command): void {
         if (ids.has(id)) throw new CliUsageError(`two machines have the id ${JSON.stringify(id)}`, 'give each machine its own id (createMachine({ id: ... }))');
         ids.add(id);
       }
-      for (const written of await exportMachines(flags.out, list)) process.stdout.write(`${written.id}: ${written.json}, ${written.code}\n`);
+      const progress = await startProgress('exporting', list.length, flags);
+      let written: Awaited<ReturnType<typeof exportMachines>>;
+      try {
+        written = [];
+        // One at a time, so the bar moves; each call writes the files of the machines it gets.
+        for (const machine of list) {
+          written.push(...(await exportMachines(flags.out, [machine])));
+          progress.tick(machine.id);
+        }
+      } finally {
+        progress.stop();
+      }
+      if (flags.json) return printJson(written);
+      for (const w of written) process.stdout.write(`${w.id}: ${w.json}, ${w.code}\n`);
     });
 }

@@ -43,6 +43,7 @@ export function registerSignCommand(program: Command): void {
     .option('--selector <selector>', 'the selector of the signing key in DNS')
     .option('--correlation <uuid>', 'the correlation ID (default: a new UUID)')
     .addOption(canonicalOption().default('jcs'))
+    .option('--json', 'the output is the envelope as JSON already (accepted for symmetry with the other commands)')
     .addHelpText('after', `\nExample:\n  mailroom sign --key keys/orders.example.pw1.private.pem --from orders.example --selector pw1 \\\n    --to shop.example --subject Hello@Host --body '{"text":"hi"}' > envelope.json\n`)
     .action(async (options: SignOptions) => {
       const { signEnvelope, encodeEnvelope } = await import('../envelope/index.ts');

@@ -6,6 +6,7 @@ import { CliUsageError } from './io.ts';
 interface StartFlags extends ConfigFlags {
   quiet?: boolean;
   logFormat?: 'json' | 'pretty';
+  json?: boolean;
   logLevel?: string;
   inspect?: boolean;
   inspectPort?: string;
@@ -34,6 +35,7 @@ export function registerStartCommand(program: Command): void {
   )
     .option('--quiet', 'print only errors')
     .addOption(new Option('--log-format <format>', 'envelope logs as JSON lines or readable lines (default: pretty on a terminal, else json)').choices(['json', 'pretty']))
+    .option('--json', 'the same as --log-format json: the banner and the logs as JSON lines')
     .addOption(new Option('--log-level <level>', 'debug shows every state an envelope enters').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .option('--inspect', 'stream XState inspection events over WebSocket for Stately Inspector (open /inspect)')
     .option('--inspect-port <port>', 'the inspector WebSocket port (default 8081; 0 = any free port)')
@@ -57,7 +59,7 @@ export function registerStartCommand(program: Command): void {
       const { parseInspectionFilter } = await import('../observability/inspection-filter.ts');
       const loaded = await loadConfigWithFlags(flags);
       const config = flags.forceProvision ? { ...loaded, nats: { ...loaded.nats, forceProvision: true } } : loaded;
-      const format = flags.logFormat ?? defaultLogFormat();
+      const format = flags.logFormat ?? (flags.json ? 'json' : defaultLogFormat());
       const logger = createLogger({ format, level: flags.quiet ? 'error' : ((flags.logLevel ?? 'info') as 'info') });
       const filter = flags.inspectFilter !== undefined ? parseInspectionFilter(flags.inspectFilter) : undefined;
       if (!flags.inspect && (flags.inspectPort !== undefined || flags.inspectHost !== undefined || filter)) throw new CliUsageError('--inspect-port, --inspect-host and --inspect-filter need --inspect');
@@ -88,10 +90,14 @@ export function registerStartCommand(program: Command): void {
             }
           : {}),
       });
+      const { createAccessLog } = await import('../http/access-log.ts');
+      // One info line per HTTP request (method, route, status, duration; trace_id with a traceparent).
+      const accessLog = createAccessLog(logger);
       let mailroom;
       try {
         mailroom = await startMailroom(config, {
           ...observability.mailroomOptions,
+          httpPlugins: [...(observability.mailroomOptions.httpPlugins ?? []), accessLog.plugin],
           ...(flags.cryptoPool ? { cryptoPool: true } : {}),
           ingress: flags.ingress ?? 'worker',
           // This process is the runtime's own: when the cores are busy, the inbox's thread goes first.
@@ -104,6 +110,7 @@ export function registerStartCommand(program: Command): void {
           },
         });
       } catch (error) {
+        accessLog.stop();
         await observability.stop();
         throw error;
       }
@@ -138,6 +145,7 @@ export function registerStartCommand(program: Command): void {
         process.once('SIGTERM', () => shutdown('SIGTERM'));
       });
       await mailroom.stop();
+      accessLog.stop();
       await observability.stop();
       say('stopped; nothing accepted was lost (unfinished envelopes stay in JetStream for the next start)');
     });

@@ -117,7 +117,7 @@ export interface MailroomEvents {
   /** An envelope actor of this process entered a state. */
   transition: [transition: EnvelopeTransition];
   /** The outbox delivered an envelope. */
-  delivered: [info: { to: string; from: string; local: boolean; status?: number }];
+  delivered: [info: { to: string; from: string; local: boolean; status?: number; kind?: string; correlation?: string; feedbackFor?: string; trace_id?: string }];
   /** A workflow step was stored by this process. */
   workflow: [change: WorkflowChange];
   /** Feedback about a discarded envelope was not sent: its claimed sender is over the `feedback` rate. */

@@ -5,6 +5,7 @@
  * (peer-forwarding.ts). Talks to the runtime's thread by messages (see ingress.ts).
  * @internal
  */
+import { batchedSink, registerAccessLog } from './access-log.ts';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type RequestListener } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -100,6 +101,8 @@ async function main(): Promise<void> {
     },
     { maxBodyBytes: http.maxBodyBytes, readTimeoutMs, secret: Buffer.from(spec.statusSecret), baseUrl: () => baseUrl, backlog: gate, recorder, ...(spec.manifests ? { manifests: spec.manifests } : {}) },
   );
+  const accessLog = batchedSink((entries) => say({ type: 'access', entries }));
+  registerAccessLog(app, accessLog.sink);
   await app.listen({ host: http.host, port: http.port });
   const address = app.server.address();
   const listenPort = typeof address === 'object' && address ? address.port : http.port;
@@ -115,6 +118,7 @@ async function main(): Promise<void> {
         gate.stop();
         await app.close().catch((error: unknown) => onError(error, 'closing the HTTP server'));
         forwarder.close();
+        accessLog.flush();
         await nc.drain().catch(() => nc.close());
         say({ type: 'stopped' });
         port.close();

@@ -5,6 +5,7 @@
  * JetStream stored the envelope, whatever the backlog. The worker owns the public port and
  * passes every non-public request to the runtime's HTTP server on a private Unix socket.
  */
+import { workerAccessLog, type AccessLogEntry } from './access-log.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -47,6 +48,7 @@ export type IngressToRuntime =
   | { readonly type: 'ready'; readonly url: string }
   | { readonly type: 'failed'; readonly message: string; readonly code?: string }
   | { readonly type: 'error'; readonly context: string; readonly message: string }
+  | { readonly type: 'access'; readonly entries: AccessLogEntry[] }
   | { readonly type: 'snapshot'; readonly id: number; readonly snapshot: InboxSnapshot }
   | { readonly type: 'stopped' };
 
@@ -114,6 +116,7 @@ export async function startIngressWorker(spec: Omit<IngressSpec, 'forward'>, onE
             return resolve({ worker, url: message.url, port: bound, exit });
           }
           case 'failed':
+            void worker.terminate(); // it holds a NATS connection: a thread left running keeps the process alive
             return reject(Object.assign(new TransportError(`the ingress worker could not start: ${message.message}`), message.code ? { code: message.code } : {}));
           case 'error':
             return onError(new Error(message.message), `ingress: ${message.context}`);
@@ -122,6 +125,9 @@ export async function startIngressWorker(spec: Omit<IngressSpec, 'forward'>, onE
             waiting.delete(message.id);
             return;
           }
+          case 'access':
+            for (const entry of message.entries) workerAccessLog.emit('access', entry);
+            return;
           case 'stopped':
             return;
         }

@@ -65,7 +65,7 @@ export function registerPublicRoutes(app: FastifyInstance, runtime: PublicRuntim
   if (options.recorder) recordInbox(app, options.recorder);
   addReadTimeout(app, options.readTimeoutMs);
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(['application/json', 'text/plain', ...YAML_TYPES], { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser(['application/json', ...YAML_TYPES], { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
   app.setErrorHandler((error: { statusCode?: number; code?: string; message: string }, _request, reply) => {
     const status = error.statusCode ?? 500;

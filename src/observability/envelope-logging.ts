@@ -9,6 +9,12 @@ const LEVEL_OF: Readonly<Record<string, Level>> = { replied: 'info', feedbackSen
 /** Remembered trace ids are bounded: an actor that never settles must not grow the map forever. */
 const MAX_TRACE_IDS = 10_000;
 
+/** A `Feedback@Buffer` envelope's subject: the correlation of the discarded envelope it reports (its Body.Correlation). */
+const feedbackFor = (status: EnvelopeStatus): string | undefined => {
+  const body = status.subject === 'Feedback@Buffer' ? (status.body as { Correlation?: unknown } | undefined) : undefined;
+  return typeof body?.Correlation === 'string' ? body.Correlation : undefined;
+};
+
 /** The one-line summary of a settled envelope, as the terminal shows it. */
 export function settledLine(status: EnvelopeStatus): string {
   const why = status.discard
@@ -18,7 +24,8 @@ export function settledLine(status: EnvelopeStatus): string {
       : status.retryDelayMs !== undefined
         ? ` (attempt ${status.attempt}${status.error?.reason ? `, ${status.error.reason}` : ''}, again in ${status.retryDelayMs} ms)`
         : '';
-  return `${status.state.padEnd(12)} ${status.from} → ${status.to} ${status.subject} ${status.correlation}${why}`;
+  const about = feedbackFor(status);
+  return `${status.state.padEnd(12)} ${status.from} → ${status.to} ${status.subject} ${status.correlation}${about ? ` (feedback about ${about})` : ''}${why}`;
 }
 
 /**
@@ -58,12 +65,14 @@ export function logEnvelopes(events: EventEmitter<MailroomEvents>, logger: Logge
       ...(status.discard ? { reason: status.discard.reason, detail: status.discard.detail } : {}),
       ...(status.deadLetter ? { reason: status.deadLetter.reason, detail: status.deadLetter.detail } : {}),
       ...(status.replyCorrelation ? { replyCorrelation: status.replyCorrelation } : {}),
+      ...(feedbackFor(status) ? { feedbackFor: feedbackFor(status) } : {}),
       ...(traceId ? { trace_id: traceId } : {}),
     };
     logger[LEVEL_OF[status.state] ?? 'info'](fields, settledLine(status));
   };
-  const onDelivered = (info: { to: string; from: string; local: boolean; status?: number }) => {
-    if (logger.isLevelEnabled('debug')) logger.debug(info, `delivered ${info.from} → ${info.to} (${info.local ? 'local' : `HTTP ${info.status ?? '?'}`})`);
+  const onDelivered = (info: { to: string; from: string; local: boolean; status?: number; kind?: string; correlation?: string; feedbackFor?: string }) => {
+    const about = info.feedbackFor ? ` feedback about ${info.feedbackFor}` : `${info.kind ? ` ${info.kind}` : ''}${info.correlation ? ` ${info.correlation}` : ''}`;
+    if (logger.isLevelEnabled('debug')) logger.debug(info, `delivered ${info.from} → ${info.to}${about} (${info.local ? 'local' : `HTTP ${info.status ?? '?'}`})`);
   };
   const onError = (error: unknown, context: string) => logger.error({ err: error, context }, `${context}: ${error instanceof Error ? error.message : String(error)}`);
   // A loss is logged as an error (through onError); the way back here.

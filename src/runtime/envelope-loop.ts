@@ -1,3 +1,4 @@
+import { runWithTrace } from './trace-context.ts';
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import type { ParseLimits } from '../envelope/index.ts';
 import { startConsumeLoop } from './consume-loop.ts';
@@ -64,7 +65,8 @@ export async function startEnvelopeLoop(deps: EnvelopeLoopDeps, flights: Flights
       if (throttle && !throttle.inactive && decoded.ok) release = await throttle.acquire(decoded.value.envelope.Header.Subject, senderKeyOf(decoded.value.envelope), stop);
       // Given up on while it waited (the loop stopped and naked it): another process has it now.
       if (stop.aborted) return;
-      await runFlight(key, flight);
+      // Every log line written while it runs carries its trace id (when a traceparent came with it).
+      await runWithTrace(flight.trace, () => runFlight(key, flight));
     } finally {
       // The actor deleted it when done; a newer flight of the same message may be there by now.
       if (flights.get(key) === flight) flights.delete(key);

@@ -5,7 +5,7 @@ import { ACK, settle } from './disposition.ts';
 import { nextAttempt, retryDisposition, type RetryPolicy } from './retry-policy.ts';
 import { headers } from '@nats-io/transport-node';
 import { startConsumeLoop } from './consume-loop.ts';
-import { setTraceHeaders, traceFromHeaders } from './trace-context.ts';
+import { outboxLogFields, setTraceHeaders, traceFromHeaders, type OutboxLogFields } from './trace-context.ts';
 import { postEnvelope, type DeliveryResult } from './http-delivery.ts';
 
 export interface OutboxWorkerDeps {
@@ -24,7 +24,7 @@ export interface OutboxWorkerDeps {
   readonly timeoutMs?: number;
   /** The longest `stop()` waits for the deliveries running (default: until they are done); then their messages are naked. */
   readonly stopGraceMs?: number;
-  readonly onDelivered?: (info: { to: string; from: string; local: boolean; status?: number }) => void;
+  readonly onDelivered?: (info: { to: string; from: string; local: boolean; status?: number } & OutboxLogFields) => void;
   readonly onError?: (error: unknown, context: string) => void;
 }
 
@@ -73,7 +73,7 @@ export function startOutboxWorker(deps: OutboxWorkerDeps): Promise<OutboxWorker>
     if (result.ok) {
       settle(msg, ACK);
       const parsed = deps.names.parseSubject(msg.subject);
-      if (parsed) deps.onDelivered?.({ to: parsed.to, from: parsed.from, local: deps.isLocalDomain(parsed.to), status: result.status });
+      if (parsed) deps.onDelivered?.({ to: parsed.to, from: parsed.from, local: deps.isLocalDomain(parsed.to), status: result.status, ...outboxLogFields(msg.headers) });
       return;
     }
     const decision = nextAttempt(policy, attempt, { final: !result.retryable });

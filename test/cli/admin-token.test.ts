@@ -73,7 +73,7 @@ describe('the CLI with an admin token', () => {
     expect(sent.stdout).toContain('conversation: replied');
     expect(sent.code).toBe(0);
     const correlation = /"correlation":"([^"]+)"/.exec(sent.stdout)?.[1];
-    const status = await cli(['status', 'orders.example', correlation!, '-c', config]);
+    const status = await cli(['status', 'orders.example', correlation!, '-c', config, '--json']);
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ correlation, from: 'orders.example' });
     const refused = await cli(['send', '-c', config, '--from', 'orders.example', '--to', 'shop.example', '--subject', 'Hello@Host', '--wait', '--token', 'wrong-token-0123456789']);

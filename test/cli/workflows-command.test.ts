@@ -50,39 +50,39 @@ afterAll(async () => {
 
 describe('mailroom workflows', () => {
   it('starts, signals, lists, shows and cancels workflows', async () => {
-    const started = await cli(['workflows', 'start', 'cart', '--input', '{"items":["tea"]}', '--id', 'shop/cart-1', '--url', url]);
+    const started = await cli(['workflows', 'start', 'cart', '--input', '{"items":["tea"]}', '--id', 'shop/cart-1', '--url', url, '--json']);
     expect(started.code).toBe(0);
     expect(JSON.parse(started.stdout)).toMatchObject({ id: 'shop/cart-1', status: 'running', state: 'open', context: { items: ['tea'] } });
 
-    const sent = await cli(['workflows', 'send', 'shop/cart-1', '{"type":"add","item":"cake"}', '--url', url]);
+    const sent = await cli(['workflows', 'send', 'shop/cart-1', '{"type":"add","item":"cake"}', '--url', url, '--json']);
     expect(JSON.parse(sent.stdout)).toMatchObject({ seq: 2, context: { items: ['tea', 'cake'] } });
-    expect(JSON.parse((await cli(['workflows', 'send', 'shop/cart-1', 'checkout', '--url', url])).stdout)).toMatchObject({ status: 'done', state: 'done' });
+    expect(JSON.parse((await cli(['workflows', 'send', 'shop/cart-1', 'checkout', '--url', url, '--json'])).stdout)).toMatchObject({ status: 'done', state: 'done' });
 
-    await cli(['workflows', 'start', 'cart', '--id', 'cart-2', '--url', url]);
+    await cli(['workflows', 'start', 'cart', '--id', 'cart-2', '--url', url, '--json']);
     const list = await cli(['workflows', 'list', '--status', 'running', '--url', url]);
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(/^cart-2 {2}cart {2}running +open +step 1 /m);
     expect(list.stdout).not.toContain('shop/cart-1');
 
-    const shown = JSON.parse((await cli(['workflows', 'show', 'shop/cart-1', '--url', url])).stdout) as { history: { event: string }[] };
+    const shown = JSON.parse((await cli(['workflows', 'show', 'shop/cart-1', '--url', url, '--json'])).stdout) as { history: { event: string }[] };
     expect(shown.history.map((h) => h.event)).toEqual(['xstate.init', 'add', 'checkout']);
 
-    const cancelled = await cli(['workflows', 'cancel', 'cart-2', '--reason', 'abandoned', '--url', url]);
+    const cancelled = await cli(['workflows', 'cancel', 'cart-2', '--reason', 'abandoned', '--url', url, '--json', '--force']);
     expect(JSON.parse(cancelled.stdout)).toMatchObject({ status: 'cancelled', error: { message: 'abandoned' } });
   });
 
   it('exits 1 with the named error for an unknown kind, a taken id, an ended workflow, a missing one; 2 for bad JSON', async () => {
-    const unknown = await cli(['workflows', 'start', 'nope', '--url', url]);
+    const unknown = await cli(['workflows', 'start', 'nope', '--url', url, '--json']);
     expect(unknown.code).toBe(1);
     expect(JSON.parse(unknown.stdout)).toMatchObject({ error: 'bad-request', detail: expect.stringContaining('no workflow is registered as "nope"') });
-    await cli(['workflows', 'start', 'cart', '--id', 'cart-3', '--url', url]);
-    expect(JSON.parse((await cli(['workflows', 'start', 'cart', '--id', 'cart-3', '--url', url])).stdout)).toMatchObject({ error: 'conflict' });
-    await cli(['workflows', 'cancel', 'cart-3', '--url', url]);
-    const ended = await cli(['workflows', 'send', 'cart-3', 'add', '--url', url]);
+    await cli(['workflows', 'start', 'cart', '--id', 'cart-3', '--url', url, '--json']);
+    expect(JSON.parse((await cli(['workflows', 'start', 'cart', '--id', 'cart-3', '--url', url, '--json'])).stdout)).toMatchObject({ error: 'conflict' });
+    await cli(['workflows', 'cancel', 'cart-3', '--url', url, '--json', '-f']);
+    const ended = await cli(['workflows', 'send', 'cart-3', 'add', '--url', url, '--json']);
     expect(ended.code).toBe(1);
     expect(JSON.parse(ended.stdout)).toMatchObject({ error: 'conflict', detail: expect.stringContaining('is cancelled') });
-    expect(JSON.parse((await cli(['workflows', 'resume', 'missing', '--url', url])).stdout)).toMatchObject({ error: 'not-found' });
-    const badJson = await cli(['workflows', 'send', 'cart-3', '{nope', '--url', url]);
+    expect(JSON.parse((await cli(['workflows', 'resume', 'missing', '--url', url, '--json'])).stdout)).toMatchObject({ error: 'not-found' });
+    const badJson = await cli(['workflows', 'send', 'cart-3', '{nope', '--url', url, '--json']);
     expect(badJson.code).toBe(2);
     expect(badJson.stderr).toMatch(/the event is not JSON/);
     const reserved = await fetch(`${url}/workflows/cart-3/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"xstate.init"}' });
