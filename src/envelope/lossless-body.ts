@@ -53,6 +53,26 @@ export function parseLosslessBody(text: string): Result<LosslessBody> {
   return ok(new LosslessBody(tree as { [key: string]: LosslessValue }));
 }
 
+/**
+ * The member `key` of a JSON object text (a request such as `{"to": …, "body": {…}}`) as a
+ * {@link LosslessBody}, numbers as written; `undefined` when the member is absent. Refuses text
+ * that is not a JSON object, and a member that is not an object or a string.
+ */
+export function parseLosslessMember(text: string, key: string): Result<LosslessBody | undefined> {
+  let tree: unknown;
+  try {
+    tree = parseLossless(text, null, (token) => new NumberToken(token));
+  } catch (cause) {
+    return rejected('malformed', `not valid JSON: ${cause instanceof Error ? cause.message : String(cause)}`, { field: key, code: 'invalid-json' });
+  }
+  if (!isPlainObject(tree)) return rejected('malformed', 'not a JSON object', { field: key, code: 'wrong-type' });
+  if (!Object.prototype.hasOwnProperty.call(tree, key)) return ok(undefined);
+  const member = (tree as { [k: string]: LosslessValue })[key];
+  if (typeof member === 'string') return ok(new LosslessBody(member));
+  if (isPlainObject(member)) return ok(new LosslessBody(member as { [k: string]: LosslessValue }));
+  return rejected('malformed', `${key} must be a JSON object or a string`, { field: key, code: 'wrong-type' });
+}
+
 function isJson(text: string): boolean {
   try {
     JSON.parse(text);

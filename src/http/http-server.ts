@@ -15,6 +15,7 @@ import type { DeadLetterStore } from '../runtime/dead-letter-store.ts';
 import type { HttpPlugin, MailroomStats, RequestOptions } from '../core/mailroom-types.ts';
 import type { ConversationRecord } from '../runtime/conversations.ts';
 import { ConfigError, httpStatusOf } from '../errors.ts';
+import { parseLosslessMember } from '../envelope/lossless-body.ts';
 import type { StateValue } from 'xstate';
 import type { WorkflowFilter, WorkflowInfo, WorkflowStatus, Workflows } from '../workflows/workflow-types.ts';
 
@@ -221,6 +222,10 @@ export async function startHttpServer(runtime: HttpRuntime, options: HttpServerO
     }
     const missing = (['from', 'to', 'subject'] as const).filter((k) => typeof body[k] !== 'string' || body[k] === '');
     if (missing.length) return problem(reply, 400, 'malformed', `missing ${missing.join(', ')}`);
+    // The body is signed as the client wrote it: 1.0, -0.0 and 12345678901234567890 stay so.
+    const lossless = parseLosslessMember(Buffer.from(request.body as Buffer).toString('utf8'), 'body');
+    if (!lossless.ok) return problem(reply, 400, 'malformed', `body: ${lossless.error.detail}`);
+    body = { ...body, ...(lossless.value !== undefined ? { body: lossless.value } : {}) };
     if (body.timeoutMs !== undefined && !(Number.isSafeInteger(body.timeoutMs) && body.timeoutMs > 0)) return problem(reply, 400, 'malformed', 'timeoutMs must be a positive integer');
     noteAudit(request, { from: body.from!, to: body.to!, subject: body.subject! });
     if (!sendAs.has(body.from!)) {

@@ -6,6 +6,7 @@
  */
 import type { ConversationOutcome } from '../../machines/conversation.machine.ts';
 import type { Envelope } from '../envelope/types.ts';
+import type { LosslessBody } from '../envelope/lossless-body.ts';
 import { CONVERSATION_TIMEOUT, type Conversations } from './conversations.ts';
 import type { Domains } from './domains.ts';
 import { FEEDBACK_SUBJECT } from './handlers.ts';
@@ -18,7 +19,8 @@ export interface RequestOptions {
   readonly from: string;
   readonly to: string;
   readonly subject: string;
-  readonly body?: Envelope['Body'];
+  /** A {@link LosslessBody} keeps its numbers as written (what `POST /conversations` passes). */
+  readonly body?: Envelope['Body'] | LosslessBody;
   /** How long to wait for the reply (default 30 s). The timeout is a durable timer. */
   readonly timeoutMs?: number;
   readonly correlation?: string;

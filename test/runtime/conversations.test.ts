@@ -9,12 +9,12 @@ import { makeFixture, type Fixture } from '../support/runtime-fixture.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
 import type { Mailroom, MailroomOptions } from '../../src/core/mailroom-types.ts';
-import { encodeEnvelope } from '../../src/envelope/index.ts';
+import { encodeEnvelope, verifyEnvelopeText } from '../../src/envelope/index.ts';
 import type { Envelope } from '../../src/envelope/types.ts';
 
 let server: NatsServerHandle;
 let partner: Server;
-const partnerInbox: { at: number; envelope: Envelope }[] = [];
+const partnerInbox: { at: number; envelope: Envelope; raw: string }[] = [];
 
 beforeAll(async () => {
   server = await startNatsServer();
@@ -23,7 +23,7 @@ beforeAll(async () => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
-      partnerInbox.push({ at: Date.now(), envelope: JSON.parse(body) as Envelope });
+      partnerInbox.push({ at: Date.now(), envelope: JSON.parse(body) as Envelope, raw: body });
       res.writeHead(202).end();
     });
   });
@@ -139,6 +139,22 @@ describe('conversations', () => {
     const bad = await fetch(`${mailroom.url}/conversations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"from":"nobody.example","to":"shop.example","subject":"X@Y"}' });
     expect(bad.status).toBe(403);
     expect(await bad.json()).toMatchObject({ error: 'send-as-not-allowed' });
+  });
+
+  it('POST /conversations signs the body as the client wrote it: 1.0, -0.0 and 12345678901234567890 stay so, and the signature verifies', async () => {
+    const res = await fetch(`${mailroom.url}/conversations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"from":"orders.example","to":"partner.example","subject":"Quote@Partner","body":{"n":1.0,"z":-0.0,"big":12345678901234567890}}',
+    });
+    expect(res.status).toBe(202);
+    const { correlation } = (await res.json()) as { correlation: string };
+    const arrived = await waitFor(() => partnerInbox.find((p) => p.envelope.Header.Correlation === correlation), { what: 'the request delivered' });
+    expect(arrived.raw).toContain('"Body":{"n":1.0,"z":-0.0,"big":12345678901234567890}');
+    const verified = verifyEnvelopeText(arrived.raw, f.domains['orders.example']!.publicKey);
+    expect(verified.ok).toBe(true);
+    const bad = await fetch(`${mailroom.url}/conversations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"from":"orders.example","to":"partner.example","subject":"Quote@Partner","body":[1]}' });
+    expect(bad.status).toBe(400);
   });
 });
 
