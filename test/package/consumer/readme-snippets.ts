@@ -5,7 +5,7 @@
  * never run. Only the names a snippet leaves to the reader are declared here.
  */
 /* eslint-disable @typescript-eslint/no-unused-vars -- the snippets as the README prints them */
-import { createMailroom, loadConfig, activity, fromRequest, startMailroom, inspectionPredicate, parseInspectionFilter, FinalError, type HandlerMap, type MailroomConfig, type ActivityArgs } from 'mailroom';
+import { createMailroom, loadConfig, activity, fromRequest, startMailroom, inspectionPredicate, parseInspectionFilter, FinalError, batchHandler, type HandlerMap, type MailroomConfig, type ActivityArgs } from 'mailroom';
 import { createTestMailroom } from 'mailroom/testing';
 import { startObservability, createLogger } from 'mailroom/observability';
 import { createDashboardPlugin } from 'mailroom/http';
@@ -86,4 +86,10 @@ export async function asALibrary(): Promise<void> {
   const outcome = await mailroom.request({ from: 'orders.example', to: 'shop.example', subject: 'Quote@Shop', body: { item: 'tea' }, timeoutMs: 10_000 });
   if (outcome.state === 'replied') console.log(outcome.reply.body);
   await mailroom.stop();
+}
+
+export function batches(mailroom: Awaited<ReturnType<typeof startMailroom>>): void {
+  mailroom.handle('shop.example', 'Order@Shop', batchHandler(async (orders) =>
+    orders.map(({ body }) => (typeof body === 'object' && body.quantity ? { accepted: true } : new FinalError('no quantity', 'bad-quantity'))),
+  { maxSize: 50, maxWaitMs: 200 }));
 }
