@@ -13,16 +13,26 @@ function idOf(raw: string): number {
   return id;
 }
 
-/** The route answers at most this many per call. */
-const PAGE = 1000;
+/** The route answers at most this many per call; more are read page by page (its `next` cursor). */
+const PAGE = 500;
 
+/** Up to `limit` dead letters, newest first, following the route's cursor; `[]` after printing a problem. */
 async function listLetters(connection: RuntimeConnection, limit: number): Promise<DeadLetter[]> {
-  const answer = await callRuntime(connection, 'GET', `/dead-letters?limit=${Math.min(limit, PAGE)}`);
-  if (answer.status !== 200) {
-    printProblem(answer);
-    return [];
+  const letters: DeadLetter[] = [];
+  let cursor: string | undefined;
+  while (letters.length < limit) {
+    const query = `limit=${Math.min(limit - letters.length, PAGE)}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const answer = await callRuntime(connection, 'GET', `/dead-letters?${query}`);
+    if (answer.status !== 200) {
+      printProblem(answer);
+      return [];
+    }
+    const page = answer.body as { deadLetters: DeadLetter[]; next?: string };
+    letters.push(...page.deadLetters);
+    if (!page.next) break;
+    cursor = page.next;
   }
-  return (answer.body as { deadLetters: DeadLetter[] }).deadLetters;
+  return letters;
 }
 
 function letterLine(l: DeadLetter): string {
@@ -60,7 +70,7 @@ interface BulkFlags extends RuntimeFlags, ForceFlags {
 async function idsOf(ids: readonly string[], flags: BulkFlags, connection: RuntimeConnection): Promise<number[]> {
   if ((ids.length === 0) === !flags.all) throw new CliUsageError('give one or more dead letter ids, or --all');
   if (!flags.all) return ids.map(idOf);
-  return (await listLetters(connection, PAGE)).map((l) => l.id).reverse();
+  return (await listLetters(connection, Number.MAX_SAFE_INTEGER)).map((l) => l.id).reverse();
 }
 
 /** Runs `act` on each id, with a progress bar on a terminal; prints one line (or JSON) per id. */
@@ -92,13 +102,15 @@ export function registerDlqCommand(program: Command): void {
     .description('list, show, replay, purge and export dead letters')
     .addHelpText('after', '\nExamples:\n  mailroom dlq list\n  mailroom dlq show 12\n  mailroom dlq replay 12\n  mailroom dlq replay --all --force\n  mailroom dlq export --out dead-letters.jsonl\n  mailroom dlq purge 12 13\n');
   addRuntimeOptions(dlq.command('list').description('the newest dead letters, one line each'))
-    .option('--limit <n>', 'how many (at most 1000)', '50')
+    .option('--limit <n>', 'how many, newest first', '50')
     .action(async (flags: RuntimeFlags & { limit: string }) => {
-      const answer = await callRuntime(await connectionOf(flags), 'GET', `/dead-letters?limit=${encodeURIComponent(flags.limit)}`);
-      printAnswer(answer, flags, (body: { deadLetters: DeadLetter[] }) => {
-        if (body.deadLetters.length === 0) out('no dead letters\n');
-        for (const l of body.deadLetters) out(letterLine(l));
-      });
+      const limit = Number(flags.limit);
+      if (!Number.isSafeInteger(limit) || limit <= 0) throw new CliUsageError(`--limit takes a positive integer, not ${JSON.stringify(flags.limit)}`);
+      const letters = await listLetters(await connectionOf(flags), limit);
+      if (process.exitCode === 1) return;
+      if (flags.json) return printJson({ deadLetters: letters });
+      if (letters.length === 0) out('no dead letters\n');
+      for (const l of letters) out(letterLine(l));
     });
   addRuntimeOptions(dlq.command('show').description('one dead letter: reason, last state, attempts, history, the envelope').argument('<id>'))
     .action(async (id: string, flags: RuntimeFlags) => {
@@ -150,24 +162,35 @@ export function registerDlqCommand(program: Command): void {
     });
   addRuntimeOptions(dlq.command('export').description('write dead letters as JSON lines (each with its envelope text), for an archive or another runtime'))
     .option('--out <file>', 'the file to write (default: standard output)')
-    .option('--limit <n>', 'how many, newest first (at most 1000)', '1000')
+    .option('--limit <n>', 'how many, newest first', '1000')
     .action(async (flags: RuntimeFlags & { out?: string; limit: string }) => {
       const limit = Number(flags.limit);
       if (!Number.isSafeInteger(limit) || limit <= 0) throw new CliUsageError(`--limit takes a positive integer, not ${JSON.stringify(flags.limit)}`);
-      const letters = await listLetters(await connectionOf(flags), limit);
+      const connection = await connectionOf(flags);
+      const letters = await listLetters(connection, limit);
       if (process.exitCode === 1) return;
+      let exported = 0;
       const sink = flags.out ? createWriteStream(flags.out, { mode: 0o600 }) : undefined;
       const write = (line: string) => (sink ? new Promise<void>((resolve, reject) => sink.write(line, (e) => (e ? reject(e) : resolve()))) : Promise.resolve(out(line)));
       const progress = sink ? await startProgress('exporting', letters.length, flags) : undefined;
       try {
-        for (const letter of letters) {
-          await write(`${jsonText({ ...letter, envelopeText: Buffer.from(letter.data, 'base64').toString('utf8') })}\n`);
-          progress?.tick(`#${letter.id}`);
+        // The list leaves out the envelope bytes: each letter is read whole.
+        for (const listed of letters) {
+          const answer = await callRuntime(connection, 'GET', `/dead-letters/${listed.id}`);
+          progress?.tick(`#${listed.id}`);
+          if (answer.status === 404) continue; // purged or replayed meanwhile
+          if (answer.status !== 200) {
+            printProblem(answer);
+            return;
+          }
+          const letter = answer.body as DeadLetter;
+          await write(`${jsonText({ ...letter, data: undefined, envelopeText: Buffer.from(letter.data, 'base64').toString('utf8') })}\n`);
+          exported += 1;
         }
       } finally {
         progress?.stop();
         if (sink) await new Promise<void>((resolve) => sink.end(resolve));
       }
-      if (flags.out) process.stderr.write(`exported ${letters.length} dead letter${letters.length === 1 ? '' : 's'} to ${flags.out}\n`);
+      if (flags.out) process.stderr.write(`exported ${exported} dead letter${exported === 1 ? '' : 's'} to ${flags.out}\n`);
     });
 }

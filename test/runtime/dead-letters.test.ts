@@ -68,7 +68,7 @@ describe('dead letters', () => {
     expect(list.code).toBe(0);
     expect(list.stdout.trim().split('\n')).toHaveLength(2);
     expect(list.stdout).toContain('max-attempts');
-    const show = await cli(['dlq', 'show', String(deadLetters[0]!.id), '--url', mailroom.url!]);
+    const show = await cli(['dlq', 'show', String(deadLetters[0]!.id), '--json', '--url', mailroom.url!]);
     expect(show.code).toBe(0);
     expect(JSON.parse(show.stdout).envelopeText).toContain('"Subject":"Pay@Shop"');
     expect((await fetch(`${mailroom.url}/dead-letters/99999`)).status).toBe(404);
@@ -91,7 +91,12 @@ describe('dead letters', () => {
 
   it('purges one, or all', async () => {
     expect((await cli(['dlq', 'purge', '--url', mailroom.url!])).code).toBe(2);
-    const purge = await cli(['dlq', 'purge', '--all', '--url', mailroom.url!]);
+    // Without a terminal and without --force, a destructive command refuses and deletes nothing.
+    const refused = await cli(['dlq', 'purge', '--all', '--url', mailroom.url!]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('--force');
+    expect((await mailroom.stats()).deadLetters).toBe(1);
+    const purge = await cli(['dlq', 'purge', '--all', '--force', '--json', '--url', mailroom.url!]);
     expect(purge.code).toBe(0);
     expect(JSON.parse(purge.stdout)).toEqual({ purged: 1 });
     expect((await mailroom.stats()).deadLetters).toBe(0);
