@@ -15,6 +15,8 @@ export interface EnvelopeTransition {
   readonly previous: string;
   readonly state: string;
   readonly at: number;
+  /** When the actor entered `previous` (ms), when this process saw it (absent for the first state an actor enters). */
+  readonly since?: number;
   /** The W3C trace context the envelope arrived with, if any. */
   readonly trace?: TraceContext;
 }
@@ -49,6 +51,8 @@ interface ActorOwner {
  */
 class ActorObserver {
   subscription?: { unsubscribe(): void };
+  /** When the actor entered its current state (ms). */
+  private enteredAt: number | undefined;
 
   constructor(
     private readonly owner: ActorOwner,
@@ -65,11 +69,13 @@ class ActorObserver {
     if (!isNewStep(flight.history, state)) return;
     const at = Date.now();
     const previous = flight.history.at(-1)?.state ?? 'queued';
+    const since = this.enteredAt;
+    this.enteredAt = at;
     const onTransition = this.owner.deps.onTransition;
     // An envelope answered before is only settled: its actor's steps are no news.
     if (onTransition && !flight.settledAs) {
       const trace = flight.trace;
-      onTransition({ from: input.from, to: input.to, subject: input.subject, correlation: input.correlation, attempt: input.attempt, previous, state, at, ...(trace ? { trace } : {}) });
+      onTransition({ from: input.from, to: input.to, subject: input.subject, correlation: input.correlation, attempt: input.attempt, previous, state, at, ...(since !== undefined ? { since } : {}), ...(trace ? { trace } : {}) });
     }
     flight.history = withStep(flight.history, state, new Date(at).toISOString());
   }
