@@ -306,4 +306,22 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   }
 }
 
-if (isMain(import.meta.url)) await runAsScript(run);
+export const USAGE = `usage: npx tsx bench/pipeline.ts [--quick] [--json] [--help]
+
+Envelopes per second and CPU µs per envelope from a pre-filled queue to a signed reply, every
+contender in one run, rounds rotated, medians (5 rounds of 5,000; --quick: 1 round of 1,000).
+
+  --quick   short rounds and smaller counts
+  --json    one JSON document on stdout (progress stays on stderr)
+  --help    this text; runs nothing
+
+Environment:
+  BENCH_ONLY=key,key   only these contenders: baseline, bare, mailroom, mailroomObserved,
+                       baselinePool, mailroomPool, bullmq, rabbitmq
+  BENCH_AMQP_URL       the RabbitMQ to use, on loopback (default amqp://guest:guest@127.0.0.1:5672)
+
+Profile: BENCH_ONLY=mailroom node --cpu-prof --cpu-prof-dir=prof --import tsx/esm bench/pipeline.ts
+         npx tsx bench/profile-summary.ts prof/CPU.*.0.001.cpuprofile --top 30
+`;
+
+if (isMain(import.meta.url)) await runAsScript(run, USAGE);
