@@ -1,5 +1,5 @@
 import { createActor, fromTransition, type InspectionEvent } from 'xstate';
-import type { EnvelopeActorInput, EnvelopeActorOutput, envelopeMachine } from '../../machines/envelope.machine.ts';
+import type { EnvelopeActorInput, EnvelopeActorOutput, envelopeMachineFromValidating } from '../../machines/envelope.machine.ts';
 import { actorInputOf, type DeliveryPolicy, type Flight, type Flights } from './envelope-flight.ts';
 import type { Settlement } from './envelope-settlement.ts';
 import { isNewStep, withStep } from './status-history.ts';
@@ -109,7 +109,7 @@ class ActorObserver {
  * Starts the actor system envelope actors join and returns how to run one per flight. The
  * message is settled only when its actor reaches a final state.
  */
-export function startEnvelopeActors(logic: typeof envelopeMachine, flights: Flights, settlement: Settlement, deps: EnvelopeActorsDeps): EnvelopeActors {
+export function startEnvelopeActors(logic: typeof envelopeMachineFromValidating, flights: Flights, settlement: Settlement, deps: EnvelopeActorsDeps): EnvelopeActors {
   // The root of the actor system every envelope actor joins (one clock, one inspection
   // stream). Envelope actors name it as their parent instead of being spawned into a
   // machine's `children`, which XState copies on every spawn and stop: O(actors in flight).
