@@ -253,7 +253,8 @@ const buildEnvelopeMachine = (initial: 'received' | 'validating') => setup({
   },
 }).createMachine({
   id: 'envelope',
-  context: ({ input }) => EnvelopeActorInput.parse(input),
+  // The public machine parses its input; the runtime's builds it from parsed config and a stored message.
+  context: ({ input }) => (initial === 'received' ? EnvelopeActorInput.parse(input) : input),
   initial,
   states: {
     received: { always: 'queued' },
@@ -331,7 +332,8 @@ export const envelopeMachine = buildEnvelopeMachine('received');
  * are recorded by the inbox and JetStream before any actor exists (the status history's
  * first steps); walking them again as eventless transitions cost two microsteps per envelope
  * and changed nothing (the actor's observer never records them). Same states, same
- * transitions from `validating` on, same `id`.
+ * transitions from `validating` on, same `id`. Its input is trusted, not parsed again: the runtime
+ * builds it from the parsed config and the stored message (`actorInputOf`).
  * @internal
  */
 export const envelopeMachineFromValidating = buildEnvelopeMachine('validating');
