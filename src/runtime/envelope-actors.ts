@@ -2,7 +2,7 @@ import { createActor, fromTransition, type InspectionEvent } from 'xstate';
 import type { EnvelopeActorInput, EnvelopeActorOutput, envelopeMachineFromValidating } from '../../machines/envelope.machine.ts';
 import { actorInputOf, type DeliveryPolicy, type Flight, type Flights } from './envelope-flight.ts';
 import type { Settlement } from './envelope-settlement.ts';
-import { isNewStep, withStep } from './status-history.ts';
+import { isNewStep } from './status-history.ts';
 import type { TraceContext } from './trace-context.ts';
 
 /** One state an envelope actor entered. `previous` is the state it left. */
@@ -20,6 +20,8 @@ export interface EnvelopeTransition {
   /** The W3C trace context the envelope arrived with, if any. */
   readonly trace?: TraceContext;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** What running envelope actors needs besides the machine and the settlement. */
 export interface EnvelopeActorsDeps {
@@ -66,18 +68,22 @@ class ActorObserver {
   record(value: unknown): void {
     const state = String(value);
     const { input, flight } = this;
-    if (!isNewStep(flight.history, state)) return;
+    const history = flight.history;
+    if (!isNewStep(history, state)) return;
     const at = Date.now();
-    const previous = flight.history.at(-1)?.state ?? 'queued';
+    const previous = history[history.length - 1]?.state ?? 'queued';
     const since = this.enteredAt;
     this.enteredAt = at;
     const onTransition = this.owner.deps.onTransition;
     // An envelope answered before is only settled: its actor's steps are no news.
     if (onTransition && !flight.settledAs) {
-      const trace = flight.trace;
-      onTransition({ from: input.from, to: input.to, subject: input.subject, correlation: input.correlation, attempt: input.attempt, previous, state, at, ...(since !== undefined ? { since } : {}), ...(trace ? { trace } : {}) });
+      const t: Mutable<EnvelopeTransition> = { from: input.from, to: input.to, subject: input.subject, correlation: input.correlation, attempt: input.attempt, previous, state, at };
+      if (since !== undefined) t.since = since;
+      if (flight.trace) t.trace = flight.trace;
+      onTransition(t);
     }
-    flight.history = withStep(flight.history, state, new Date(at).toISOString());
+    // Appended in place: the flight's history is this run's own array until it is stored.
+    history.push({ state, at: new Date(at).toISOString() });
   }
 
   next(snapshot: { value: unknown; status: string; output?: unknown }): void {
