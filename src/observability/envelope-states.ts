@@ -42,7 +42,8 @@ export class EnvelopeStates {
     }
     if (FINAL.has(t.state)) {
       this.current.delete(key);
-      this.finished.set(t.state, (this.finished.get(t.state) ?? 0) + 1);
+      // An envelope answered before ends its actor here, but its outcome was counted the first time.
+      if (!t.answeredBefore) this.finished.set(t.state, (this.finished.get(t.state) ?? 0) + 1);
     } else {
       if (entry) {
         entry.last = t;

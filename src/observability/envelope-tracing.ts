@@ -106,6 +106,12 @@ export function traceEnvelopes(events: EventEmitter<MailroomEvents>, options: En
     return entry;
   };
 
+  const end = (key: string, envelope: OpenEnvelope, at?: number) => {
+    envelope.state?.span.end(at);
+    envelope.span.end(at);
+    open.delete(key);
+  };
+
   const onTransition = (t: EnvelopeTransition) => {
     if (open.size === 0 && !active()) return;
     const envelope = envelopeFor(t);
@@ -119,17 +125,17 @@ export function traceEnvelopes(events: EventEmitter<MailroomEvents>, options: En
     if (finals.has(t.state)) {
       envelope.span.setAttribute('mailroom.state', t.state);
       envelope.finalAt = t.at;
+      // Answered before: no `settled` event follows; the span ends here.
+      if (t.answeredBefore) {
+        envelope.span.setAttribute('mailroom.answered_before', true);
+        end(actorKey(t), envelope, t.at);
+      }
       return;
     }
     const span = tracer.startSpan(t.state, { startTime: t.at, attributes: { 'mailroom.state': t.state, 'mailroom.correlation': t.correlation } }, envelope.context);
     envelope.state = { name: t.state, span };
   };
 
-  const end = (key: string, envelope: OpenEnvelope, at?: number) => {
-    envelope.state?.span.end(at);
-    envelope.span.end(at);
-    open.delete(key);
-  };
 
   const onSettled = (status: EnvelopeStatus) => {
     if (open.size === 0) return;

@@ -1,5 +1,5 @@
 import { createActor, fromTransition, type InspectionEvent } from 'xstate';
-import type { EnvelopeActorInput, EnvelopeActorOutput, envelopeMachineFromValidating } from '../../machines/envelope.machine.ts';
+import { envelopeFinalStates, type EnvelopeActorInput, type EnvelopeActorOutput, type envelopeMachineFromValidating } from '../../machines/envelope.machine.ts';
 import { actorInputOf, type DeliveryPolicy, type Flight, type Flights } from './envelope-flight.ts';
 import type { Settlement } from './envelope-settlement.ts';
 import { isNewStep } from './status-history.ts';
@@ -19,9 +19,17 @@ export interface EnvelopeTransition {
   readonly since?: number;
   /** The W3C trace context the envelope arrived with, if any. */
   readonly trace?: TraceContext;
+  /**
+   * Set on the final transition of an actor whose envelope was answered before (a redelivery
+   * found its final status): it ends what its first transition began (counts, spans) and is
+   * not a new outcome. Nothing is written or settled as news for it; no `settled` event follows.
+   */
+  readonly answeredBefore?: true;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+const FINAL_STATES: ReadonlySet<string> = new Set(envelopeFinalStates);
 
 /** What running envelope actors needs besides the machine and the settlement. */
 export interface EnvelopeActorsDeps {
@@ -55,6 +63,8 @@ class ActorObserver {
   subscription?: { unsubscribe(): void };
   /** When the actor entered its current state (ms). */
   private enteredAt: number | undefined;
+  /** Whether a transition of this actor was reported (`onTransition`). */
+  private announced = false;
 
   constructor(
     private readonly owner: ActorOwner,
@@ -75,11 +85,15 @@ class ActorObserver {
     const since = this.enteredAt;
     this.enteredAt = at;
     const onTransition = this.owner.deps.onTransition;
-    // An envelope answered before is only settled: its actor's steps are no news.
-    if (onTransition && !flight.settledAs) {
+    // An envelope answered before is only settled: its actor's steps are no news. Its first step
+    // was reported before validation knew that: its final one is too, marked, to close it.
+    const answeredBefore = flight.settledAs !== undefined;
+    if (onTransition && (!answeredBefore || (this.announced && FINAL_STATES.has(state)))) {
       const t: Mutable<EnvelopeTransition> = { from: input.from, to: input.to, subject: input.subject, correlation: input.correlation, attempt: input.attempt, previous, state, at };
       if (since !== undefined) t.since = since;
       if (flight.trace) t.trace = flight.trace;
+      if (answeredBefore) t.answeredBefore = true;
+      this.announced = true;
       onTransition(t);
     }
     // Appended in place: the flight's history is this run's own array until it is stored.

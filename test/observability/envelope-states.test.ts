@@ -46,6 +46,17 @@ describe('EnvelopeStates', () => {
   });
 });
 
+describe('an envelope answered before', () => {
+  it('leaves the table at its marked final transition, not counted as a new outcome', () => {
+    const states = new EnvelopeStates();
+    states.apply(step('a', 'queued', 'validating', 1));
+    states.apply({ ...step('a', 'validating', 'replied', 2), answeredBefore: true });
+    expect(states.size).toBe(0);
+    expect(Object.fromEntries(states.counts())).toEqual({});
+    expect(Object.fromEntries(states.finals())).toEqual({});
+  });
+});
+
 describe('EnvelopeTracker on a shared table', () => {
   it('lists actors in flight with their steps and settled envelopes with their stored history, newest first, one row each', () => {
     const states = new EnvelopeStates();
