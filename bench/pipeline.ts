@@ -270,6 +270,24 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       const ratio = mailroom / rate(key);
       return { figure: `mailroom ÷ ${key}`, value: ratio, unit: '×', goal: `≥ ${goal.toFixed(1)}`, met: ratio >= goal };
     };
+    // Issue 18's goals, all within this run: as `mailroom start` runs it against the queues users
+    // would pick instead; what observability costs; what the crypto pool does for each.
+    const issue18Rows = (): SummaryRow[] => {
+      const ratioRow = (figure: string, keys: readonly string[], value: () => number, goal: string, met: (v: number) => boolean): SummaryRow => {
+        const missing = keys.filter((k) => byKey(k).skipped);
+        if (missing.length > 0) return { figure, value: `skipped (${missing.join(', ')} absent)`, unit: '', goal };
+        const v = value();
+        return { figure, value: v, unit: '×', goal, met: met(v) };
+      };
+      return [
+        ratioRow('mailroomObserved ÷ bullmq (msgs/s)', ['mailroomObserved', 'bullmq'], () => rate('mailroomObserved') / rate('bullmq'), '≥ 1.0', (v) => v >= 1),
+        ratioRow('mailroomObserved ÷ rabbitmq (msgs/s)', ['mailroomObserved', 'rabbitmq'], () => rate('mailroomObserved') / rate('rabbitmq'), '≥ 1.0', (v) => v >= 1),
+        ratioRow('bullmq CPU ÷ mailroomObserved CPU per message', ['mailroomObserved', 'bullmq'], () => cpu('bullmq') / cpu('mailroomObserved'), '≥ 1.0', (v) => v >= 1),
+        ratioRow('mailroomObserved ÷ mailroom (msgs/s): what observability costs', ['mailroomObserved', 'mailroom'], () => rate('mailroomObserved') / mailroom, '≥ 0.9', (v) => v >= 0.9),
+        ratioRow('mailroom CPU ÷ mailroomObserved CPU per message', ['mailroomObserved', 'mailroom'], () => cpu('mailroom') / cpu('mailroomObserved'), '≥ 0.9', (v) => v >= 0.9),
+        ratioRow('(mailroomPool ÷ mailroom) ÷ (baselinePool ÷ baseline): the pool helps mailroom as much', ['mailroomPool', 'mailroom', 'baselinePool', 'baseline'], () => rate('mailroomPool') / mailroom / (rate('baselinePool') / baseline), '≥ 1.0', (v) => v >= 1),
+      ];
+    };
     const summary: SummaryRow[] = [
       row('baseline'),
       row('bare'),
@@ -281,6 +299,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       row('rabbitmq'),
       versus('bullmq', 1),
       versus('rabbitmq', 1),
+      ...issue18Rows(),
     ];
     const notes = [
       `${count} envelopes (~600 bytes) per contender per round, ${rounds} round(s) after a ${warmup}-envelope warm-up each; medians; nats-server ${server.version} (file storage), node ${process.version}`,
@@ -306,4 +325,22 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   }
 }
 
-if (isMain(import.meta.url)) await runAsScript(run);
+export const USAGE = `usage: npx tsx bench/pipeline.ts [--quick] [--json] [--help]
+
+Envelopes per second and CPU µs per envelope from a pre-filled queue to a signed reply, every
+contender in one run, rounds rotated, medians (5 rounds of 5,000; --quick: 1 round of 1,000).
+
+  --quick   short rounds and smaller counts
+  --json    one JSON document on stdout (progress stays on stderr)
+  --help    this text; runs nothing
+
+Environment:
+  BENCH_ONLY=key,key   only these contenders: baseline, bare, mailroom, mailroomObserved,
+                       baselinePool, mailroomPool, bullmq, rabbitmq
+  BENCH_AMQP_URL       the RabbitMQ to use, on loopback (default amqp://guest:guest@127.0.0.1:5672)
+
+Profile: BENCH_ONLY=mailroom node --cpu-prof --cpu-prof-dir=prof --import tsx/esm bench/pipeline.ts
+         npx tsx bench/profile-summary.ts prof/CPU.*.0.001.cpuprofile --top 30
+`;
+
+if (isMain(import.meta.url)) await runAsScript(run, USAGE);

@@ -4,7 +4,7 @@
  * baseline and its goal. Progress goes to stderr; the tables (or JSON) to stdout.
  *
  * Programs: envelope, hostile-input, crypto, pipeline (baseline, mailroom, bullmq, rabbitmq, crypto pool),
- * ingress, recovery, failover, memory, conversations, workflows, cluster, package. Name some to run only those.
+ * observability-cost, ingress, recovery, failover, memory, conversations, workflows, cluster, package. Name some to run only those.
  */
 import { execFile } from 'node:child_process';
 import { availableParallelism, cpus, totalmem } from 'node:os';
@@ -18,6 +18,7 @@ const programs: Record<string, Program> = {
   'hostile-input': () => import('./hostile-input.ts'),
   crypto: () => import('./crypto.ts'),
   pipeline: () => import('./pipeline.ts'),
+  'observability-cost': () => import('./observability-cost.ts'),
   ingress: () => import('./ingress.ts'),
   recovery: () => import('./recovery.ts'),
   failover: () => import('./failover.ts'),

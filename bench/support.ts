@@ -129,9 +129,15 @@ export function isMain(url: string): boolean {
   return process.argv[1] !== undefined && url === pathToFileURL(process.argv[1]).href;
 }
 
-/** Runs one benchmark program as a script: prints its table or JSON. */
-export async function runAsScript(run: (options: BenchOptions) => Promise<BenchResult>): Promise<void> {
-  const options = parseBenchArgs(process.argv.slice(2));
+/** Runs one benchmark program as a script: prints its table or JSON; `--help` prints `usage` (or the generic usage) and runs nothing. */
+export async function runAsScript(run: (options: BenchOptions) => Promise<BenchResult>, usage?: string): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    const script = process.argv[1] ? process.argv[1].replace(/^.*\/bench\//, 'bench/') : 'bench/<program>.ts';
+    process.stdout.write(usage ?? `usage: npx tsx ${script} [--quick] [--json]\n\n  --quick  short rounds and smaller counts\n  --json   one JSON document on stdout (progress stays on stderr)\n`);
+    return;
+  }
+  const options = parseBenchArgs(argv);
   installInterruptCleanup();
   const result = await run(options);
   progressDone(options);

@@ -209,7 +209,7 @@ const isFinalState = (value: unknown): value is EnvelopeFinalState => (envelopeF
  * if (output.disposition.kind === 'nak') msg.nak(output.disposition.delayMs); else msg.ack();
  * ```
  */
-export const envelopeMachine = setup({
+const buildEnvelopeMachine = (initial: 'received' | 'validating') => setup({
   types: {
     input: {} as EnvelopeActorInput,
     context: {} as EnvelopeActorContext,
@@ -253,8 +253,9 @@ export const envelopeMachine = setup({
   },
 }).createMachine({
   id: 'envelope',
-  context: ({ input }) => EnvelopeActorInput.parse(input),
-  initial: 'received',
+  // The public machine parses its input; the runtime's builds it from parsed config and a stored message.
+  context: ({ input }) => (initial === 'received' ? EnvelopeActorInput.parse(input) : input),
+  initial,
   states: {
     received: { always: 'queued' },
     queued: { always: 'validating' },
@@ -323,3 +324,16 @@ export const envelopeMachine = setup({
     return toOutput(event.output, context);
   },
 });
+
+export const envelopeMachine = buildEnvelopeMachine('received');
+
+/**
+ * The same machine, started in `validating`: what the runtime runs. `received` and `queued`
+ * are recorded by the inbox and JetStream before any actor exists (the status history's
+ * first steps); walking them again as eventless transitions cost two microsteps per envelope
+ * and changed nothing (the actor's observer never records them). Same states, same
+ * transitions from `validating` on, same `id`. Its input is trusted, not parsed again: the runtime
+ * builds it from the parsed config and the stored message (`actorInputOf`).
+ * @internal
+ */
+export const envelopeMachineFromValidating = buildEnvelopeMachine('validating');

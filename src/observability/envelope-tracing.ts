@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, context as otelContext, createTraceState, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, context as otelContext, createTraceState, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import type { MailroomEvents } from '../core/mailroom-types.ts';
 import type { EnvelopeTransition } from '../runtime/envelope-runner.ts';
 import type { EnvelopeStatus } from '../runtime/status-store.ts';
@@ -47,17 +47,32 @@ interface OpenEnvelope {
 
 const FAULT_STATES = new Set(['retrying', 'deadLettering']);
 
+/** The provider `@opentelemetry/api` delegates to while no SDK is registered. */
+const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate();
+
+/**
+ * Whether a tracer provider is registered on the global API (an SDK). Without one every span
+ * is a no-op, so the runtime's transitions are not turned into spans at all. Asked per
+ * transition: a provider registered later is picked up from the next envelope on.
+ */
+export function hasTracerProvider(): boolean {
+  const provider = trace.getTracerProvider();
+  return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== NOOP_PROVIDER;
+}
+
 /**
  * OpenTelemetry spans from the runtime's transition events: one `envelope <subject>` span
  * per actor (per delivery attempt), parented on the W3C trace context the envelope arrived
  * with, and under it one span per state, from entering the state to leaving it. Final
  * states end the envelope span (when the envelope settles, with its outcome as attributes).
  *
- * Uses the global `@opentelemetry/api` tracer by default: without an SDK these are no-ops;
- * register one (for example with `node --import ./otel.mjs`) to export them.
+ * Uses the global `@opentelemetry/api` tracer by default, and only while an SDK is registered
+ * (for example with `node --import ./otel.mjs`): without one nothing is done per envelope.
  */
 export function traceEnvelopes(events: EventEmitter<MailroomEvents>, options: EnvelopeTracingOptions = {}): EnvelopeTracing {
   const tracer = options.tracer ?? trace.getTracer('mailroom');
+  // A tracer passed in is used as it is; the global one only once an SDK is registered.
+  const active = options.tracer ? () => true : hasTracerProvider;
   const settleTimeoutMs = options.settleTimeoutMs ?? 30_000;
   const staleAfterMs = options.staleAfterMs ?? 3_600_000;
   const finals = new Set<string>(envelopeFinalStates);
@@ -91,7 +106,14 @@ export function traceEnvelopes(events: EventEmitter<MailroomEvents>, options: En
     return entry;
   };
 
+  const end = (key: string, envelope: OpenEnvelope, at?: number) => {
+    envelope.state?.span.end(at);
+    envelope.span.end(at);
+    open.delete(key);
+  };
+
   const onTransition = (t: EnvelopeTransition) => {
+    if (open.size === 0 && !active()) return;
     const envelope = envelopeFor(t);
     envelope.lastAt = t.at;
     if (envelope.state) {
@@ -103,19 +125,20 @@ export function traceEnvelopes(events: EventEmitter<MailroomEvents>, options: En
     if (finals.has(t.state)) {
       envelope.span.setAttribute('mailroom.state', t.state);
       envelope.finalAt = t.at;
+      // Answered before: no `settled` event follows; the span ends here.
+      if (t.answeredBefore) {
+        envelope.span.setAttribute('mailroom.answered_before', true);
+        end(actorKey(t), envelope, t.at);
+      }
       return;
     }
     const span = tracer.startSpan(t.state, { startTime: t.at, attributes: { 'mailroom.state': t.state, 'mailroom.correlation': t.correlation } }, envelope.context);
     envelope.state = { name: t.state, span };
   };
 
-  const end = (key: string, envelope: OpenEnvelope, at?: number) => {
-    envelope.state?.span.end(at);
-    envelope.span.end(at);
-    open.delete(key);
-  };
 
   const onSettled = (status: EnvelopeStatus) => {
+    if (open.size === 0) return;
     const key = actorKey(status);
     const envelope = open.get(key);
     if (!envelope) return;

@@ -5,14 +5,19 @@ import type { MailroomEvents, MailroomStats } from '../core/mailroom-types.ts';
 import type { EnvelopeTransition } from '../runtime/envelope-runner.ts';
 import type { EnvelopeStatus } from '../runtime/status-store.ts';
 import { INBOX_DURATION_BUCKETS, type InboxSnapshot } from '../core/inbox-snapshot.ts';
-import { envelopeFinalStates } from '../../machines/envelope.machine.ts';
-import { ActorStates, actorKey } from './actor-states.ts';
+import { EnvelopeStates } from './envelope-states.ts';
 
 export interface MailroomMetricsOptions {
   /** Node.js process metrics (`mailroom_process_*`, `mailroom_nodejs_*`) too (default true). */
   readonly defaultMetrics?: boolean;
   /** Handler latency buckets, in seconds. */
   readonly handlerBuckets?: readonly number[];
+  /**
+   * The in-flight table the `mailroom_envelopes_in_flight` gauge reads, kept by whoever passes
+   * it (`startObservability` feeds one table for the metrics and the dashboard). Default: a
+   * table of the metrics' own, fed by `attach`.
+   */
+  readonly states?: EnvelopeStates;
 }
 
 /** The Prometheus metrics of one runtime, in their own registry. */
@@ -94,11 +99,30 @@ export function createMailroomMetrics(options: MailroomMetricsOptions = {}): Mai
   inboxCounter('mailroom_inbox_duplicates_total', 'Envelopes posted again inside the dedupe window (202, stored once)', (s) => s.duplicates);
   inboxCounter('mailroom_inbox_shed_total', 'POST /inbox refused with 503 overloaded because the backlog reached inbox.maxPending', (s) => s.shed);
   registry.registerMetric(inboxDurationHistogram(currentInbox) as never);
-  const settled = new Counter({ name: 'mailroom_envelopes_settled_total', help: 'Envelope actors that reached a final state, by state', labelNames: ['state'], registers });
-  const replied = new Counter({ name: 'mailroom_envelopes_replied_total', help: 'Envelopes handled and replied to (or answered with no reply)', registers });
-  const discarded = new Counter({ name: 'mailroom_envelopes_discarded_total', help: 'Envelopes discarded, by reason', labelNames: ['reason'], registers });
-  const deadLettered = new Counter({ name: 'mailroom_envelopes_dead_lettered_total', help: 'Envelopes moved to the dead-letter stream, by reason', labelNames: ['reason'], registers });
-  const retried = new Counter({ name: 'mailroom_envelopes_retried_total', help: 'Envelope attempts that ended in retrying (the message is redelivered later)', registers });
+  // Counted in plain maps as envelopes settle; prom-client's labelled counters are set from
+  // them at scrape time (a labelled inc() hashes its labels: work per envelope nobody reads).
+  const settledBy = new Map<string, number>();
+  const discardedBy = new Map<string, number>();
+  const deadLetteredBy = new Map<string, number>();
+  const add = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
+  const countedFrom = (name: string, help: string, label: string | undefined, read: () => ReadonlyMap<string, number> | number) =>
+    new Counter({
+      name,
+      help,
+      ...(label ? { labelNames: [label] } : {}),
+      registers,
+      collect() {
+        const value = read();
+        this.reset();
+        if (typeof value === 'number') this.inc(value);
+        else for (const [key, n] of value) this.inc({ [label!]: key }, n);
+      },
+    });
+  countedFrom('mailroom_envelopes_settled_total', 'Envelope actors that reached a final state, by state', 'state', () => settledBy);
+  countedFrom('mailroom_envelopes_replied_total', 'Envelopes handled and replied to (or answered with no reply)', undefined, () => settledBy.get('replied') ?? 0);
+  countedFrom('mailroom_envelopes_discarded_total', 'Envelopes discarded, by reason', 'reason', () => discardedBy);
+  countedFrom('mailroom_envelopes_dead_lettered_total', 'Envelopes moved to the dead-letter stream, by reason', 'reason', () => deadLetteredBy);
+  countedFrom('mailroom_envelopes_retried_total', 'Envelope attempts that ended in retrying (the message is redelivered later)', undefined, () => settledBy.get('retrying') ?? 0);
   const feedbackSuppressed = new Counter({ name: 'mailroom_feedback_suppressed_total', help: 'Feedback@Buffer not sent about a discarded envelope, by reason (rate-limit: its claimed sender is over the feedback rate)', labelNames: ['reason'], registers });
   feedbackSuppressed.inc({ reason: 'rate-limit' }, 0);
   const delivered = new Counter({ name: 'mailroom_outbox_delivered_total', help: 'Envelopes the outbox delivered, to a local or a remote domain', labelNames: ['destination'], registers });
@@ -110,7 +134,8 @@ export function createMailroomMetrics(options: MailroomMetricsOptions = {}): Mai
     registers,
   });
 
-  const actors = new ActorStates(new Set(envelopeFinalStates));
+  const ownsStates = options.states === undefined;
+  const actors = options.states ?? new EnvelopeStates();
   new Gauge({
     name: 'mailroom_envelopes_in_flight',
     help: 'Envelope actors of this process in each non-final state',
@@ -183,18 +208,17 @@ export function createMailroomMetrics(options: MailroomMetricsOptions = {}): Mai
   });
 
   const onTransition = (t: EnvelopeTransition) => {
-    const left = actors.apply(t);
-    if (left?.state === 'handling' && t.previous === 'handling') {
-      handlerSeconds.observe({ subject: subjectLabel(t.subject), outcome: t.state }, Math.max(0, t.at - left.enteredAt) / 1000);
-    }
+    const left = ownsStates ? actors.apply(t).left : undefined;
+    if (t.previous !== 'handling') return;
+    // `since`: when the actor entered `handling` (set by the runtime); else what the table knew.
+    const since = t.since ?? left?.enteredAt;
+    if (since !== undefined) handlerSeconds.observe({ subject: subjectLabel(t.subject), outcome: t.state }, Math.max(0, t.at - since) / 1000);
   };
   const onSettled = (status: EnvelopeStatus) => {
-    actors.forget(actorKey(status));
-    settled.inc({ state: status.state });
-    if (status.state === 'replied') replied.inc();
-    else if (status.state === 'retrying') retried.inc();
-    else if (status.state === 'deadLettered') deadLettered.inc({ reason: status.deadLetter?.reason ?? 'unknown' });
-    if (status.discard) discarded.inc({ reason: status.discard.reason });
+    if (ownsStates) actors.settled(status);
+    add(settledBy, status.state);
+    if (status.state === 'deadLettered') add(deadLetteredBy, status.deadLetter?.reason ?? 'unknown');
+    if (status.discard) add(discardedBy, status.discard.reason);
   };
   const onDelivered = (info: { local: boolean }) => delivered.inc({ destination: info.local ? 'local' : 'remote' });
   const onFeedbackSuppressed = (info: { reason: string }) => feedbackSuppressed.inc({ reason: info.reason });

@@ -12,6 +12,7 @@ import { EnvelopeTracker } from './envelope-tracker.ts';
 import type { InspectorServer, InspectorServerOptions } from './inspector-server.ts';
 import { createMailroomMetrics, type MailroomMetrics, type MailroomMetricsOptions } from './mailroom-metrics.ts';
 import { ConversationCounter } from './conversation-counter.ts';
+import { EnvelopeStates } from './envelope-states.ts';
 
 export interface ObservabilityOptions {
   /** The runtime's event emitter (default: a new one; pass the same to `startMailroom`). */
@@ -66,8 +67,19 @@ export async function startObservability(options: ObservabilityOptions = {}): Pr
   const stops: (() => void | Promise<void>)[] = [];
   const httpPlugins: HttpPlugin[] = [];
 
+  // One in-flight table for the metrics and the dashboard, fed once per transition (before them).
+  const states = new EnvelopeStates();
+  const feedStates = (t: Parameters<EnvelopeStates['apply']>[0]) => void states.apply(t);
+  const forgetSettled = (status: Parameters<EnvelopeStates['settled']>[0]) => void states.settled(status);
+  events.on('transition', feedStates);
+  events.on('settled', forgetSettled);
+  stops.push(() => {
+    events.off('transition', feedStates);
+    events.off('settled', forgetSettled);
+  });
+
   const metricsOptions = enabled(options.metrics);
-  const metrics = metricsOptions ? createMailroomMetrics(metricsOptions) : undefined;
+  const metrics = metricsOptions ? createMailroomMetrics({ ...metricsOptions, states }) : undefined;
   if (metrics) {
     stops.push(metrics.attach(events));
     httpPlugins.push(metrics.plugin);
@@ -86,7 +98,7 @@ export async function startObservability(options: ObservabilityOptions = {}): Pr
   let tracker: EnvelopeTracker | undefined;
   let extras: DashboardExtras | undefined;
   if (dashboardOptions) {
-    tracker = new EnvelopeTracker({ capacity: Math.max(200, dashboardOptions.recent ?? 0) });
+    tracker = new EnvelopeTracker({ capacity: Math.max(200, dashboardOptions.recent ?? 0), states });
     stops.push(tracker.attach(events));
     const conversations = new ConversationCounter();
     stops.push(conversations.attach(events));

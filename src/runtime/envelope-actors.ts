@@ -1,8 +1,8 @@
 import { createActor, fromTransition, type InspectionEvent } from 'xstate';
-import type { EnvelopeActorInput, EnvelopeActorOutput, envelopeMachine } from '../../machines/envelope.machine.ts';
+import { envelopeFinalStates, type EnvelopeActorInput, type EnvelopeActorOutput, type envelopeMachineFromValidating } from '../../machines/envelope.machine.ts';
 import { actorInputOf, type DeliveryPolicy, type Flight, type Flights } from './envelope-flight.ts';
 import type { Settlement } from './envelope-settlement.ts';
-import { isNewStep, withStep } from './status-history.ts';
+import { isNewStep } from './status-history.ts';
 import type { TraceContext } from './trace-context.ts';
 
 /** One state an envelope actor entered. `previous` is the state it left. */
@@ -15,9 +15,21 @@ export interface EnvelopeTransition {
   readonly previous: string;
   readonly state: string;
   readonly at: number;
+  /** When the actor entered `previous` (ms), when this process saw it (absent for the first state an actor enters). */
+  readonly since?: number;
   /** The W3C trace context the envelope arrived with, if any. */
   readonly trace?: TraceContext;
+  /**
+   * Set on the final transition of an actor whose envelope was answered before (a redelivery
+   * found its final status): it ends what its first transition began (counts, spans) and is
+   * not a new outcome. Nothing is written or settled as news for it; no `settled` event follows.
+   */
+  readonly answeredBefore?: true;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+const FINAL_STATES: ReadonlySet<string> = new Set(envelopeFinalStates);
 
 /** What running envelope actors needs besides the machine and the settlement. */
 export interface EnvelopeActorsDeps {
@@ -49,6 +61,10 @@ interface ActorOwner {
  */
 class ActorObserver {
   subscription?: { unsubscribe(): void };
+  /** When the actor entered its current state (ms). */
+  private enteredAt: number | undefined;
+  /** Whether a transition of this actor was reported (`onTransition`). */
+  private announced = false;
 
   constructor(
     private readonly owner: ActorOwner,
@@ -62,16 +78,26 @@ class ActorObserver {
   record(value: unknown): void {
     const state = String(value);
     const { input, flight } = this;
-    if (!isNewStep(flight.history, state)) return;
+    const history = flight.history;
+    if (!isNewStep(history, state)) return;
     const at = Date.now();
-    const previous = flight.history.at(-1)?.state ?? 'queued';
+    const previous = history[history.length - 1]?.state ?? 'queued';
+    const since = this.enteredAt;
+    this.enteredAt = at;
     const onTransition = this.owner.deps.onTransition;
-    // An envelope answered before is only settled: its actor's steps are no news.
-    if (onTransition && !flight.settledAs) {
-      const trace = flight.trace;
-      onTransition({ from: input.from, to: input.to, subject: input.subject, correlation: input.correlation, attempt: input.attempt, previous, state, at, ...(trace ? { trace } : {}) });
+    // An envelope answered before is only settled: its actor's steps are no news. Its first step
+    // was reported before validation knew that: its final one is too, marked, to close it.
+    const answeredBefore = flight.settledAs !== undefined;
+    if (onTransition && (!answeredBefore || (this.announced && FINAL_STATES.has(state)))) {
+      const t: Mutable<EnvelopeTransition> = { from: input.from, to: input.to, subject: input.subject, correlation: input.correlation, attempt: input.attempt, previous, state, at };
+      if (since !== undefined) t.since = since;
+      if (flight.trace) t.trace = flight.trace;
+      if (answeredBefore) t.answeredBefore = true;
+      this.announced = true;
+      onTransition(t);
     }
-    flight.history = withStep(flight.history, state, new Date(at).toISOString());
+    // Appended in place: the flight's history is this run's own array until it is stored.
+    history.push({ state, at: new Date(at).toISOString() });
   }
 
   next(snapshot: { value: unknown; status: string; output?: unknown }): void {
@@ -103,7 +129,7 @@ class ActorObserver {
  * Starts the actor system envelope actors join and returns how to run one per flight. The
  * message is settled only when its actor reaches a final state.
  */
-export function startEnvelopeActors(logic: typeof envelopeMachine, flights: Flights, settlement: Settlement, deps: EnvelopeActorsDeps): EnvelopeActors {
+export function startEnvelopeActors(logic: typeof envelopeMachineFromValidating, flights: Flights, settlement: Settlement, deps: EnvelopeActorsDeps): EnvelopeActors {
   // The root of the actor system every envelope actor joins (one clock, one inspection
   // stream). Envelope actors name it as their parent instead of being spawned into a
   // machine's `children`, which XState copies on every spawn and stop: O(actors in flight).

@@ -24,8 +24,8 @@ export interface Flight {
   /** When this process got the message (ms): an actor older than the ack wait may have been overtaken. */
   readonly startedAt: number;
   readonly decoded: Result<DecodedEnvelope>;
-  /** This run's steps so far (see `status-history.ts`); the actor's observer appends to it. */
-  history: readonly StatusStep[];
+  /** This run's steps so far (see `status-history.ts`); the actor's observer appends to it, in place. */
+  readonly history: StatusStep[];
   readonly trace?: TraceContext;
   /** Aborted when the runner gives up on the message at stop (its grace ran out; the message was handed back). */
   readonly stop: AbortSignal;

@@ -1,5 +1,5 @@
 import {
-  envelopeMachine,
+  envelopeMachineFromValidating,
   envelopeStepActions,
   type EnvelopeSteps,
   type EnvelopeDeadLetterInput,
@@ -179,5 +179,5 @@ export function createEnvelopeSteps(flights: Flights, deps: EnvelopeStepDeps): E
 
 /** The envelope machine with the runtime's steps supplied. */
 export function provideEnvelopeMachine(flights: Flights, deps: EnvelopeStepDeps) {
-  return envelopeMachine.provide({ actions: envelopeStepActions(createEnvelopeSteps(flights, deps)) });
+  return envelopeMachineFromValidating.provide({ actions: envelopeStepActions(createEnvelopeSteps(flights, deps)) });
 }

@@ -36,7 +36,8 @@ export async function retryWithinDeadline<T>(
   const now = options.now ?? Date.now;
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(ms, options.deadline - now()))));
   let tries = 0;
-  let lastError: unknown = new Error('the NATS connection is down');
+  // Made only when needed: an Error captures a stack, and the usual call succeeds at once.
+  let lastError: unknown;
   for (;;) {
     if (!options.isConnected()) {
       const gaveUp = Math.min(options.deadline, now() + options.reconnectWaitMs);
@@ -44,7 +45,7 @@ export async function retryWithinDeadline<T>(
       if (!options.isConnected()) return { ok: false, error: new Error('the NATS connection is down'), tries };
     }
     const left = options.deadline - now();
-    if (left <= 0) return { ok: false, error: lastError, tries };
+    if (left <= 0) return { ok: false, error: lastError ?? new Error('the NATS connection is down'), tries };
     tries++;
     try {
       return { ok: true, value: await attempt(Math.min(options.timeoutMs, left)), tries };

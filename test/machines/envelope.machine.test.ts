@@ -16,6 +16,7 @@ import {
   type EnvelopeStepFailure,
   type EnvelopeStepInput,
   type EnvelopeValidateOutput,
+  envelopeMachineFromValidating,
 } from '../../machines/envelope.machine.ts';
 
 /** A step error as the runtime would throw it. */
@@ -349,6 +350,32 @@ describe('envelope machine: context and input', () => {
     actor.start();
     await expect(done).rejects.toThrow(/attempt/);
     expect(actor.getSnapshot().status).toBe('error');
+  });
+});
+
+describe('envelope machine: as the runtime starts it', () => {
+  it('starts in validating (received and queued are the inbox\'s), and walks on the same way', async () => {
+    const calls: string[] = [];
+    const machine = envelopeMachineFromValidating.provide({
+      actions: envelopeStepActions({
+        validate: async () => (calls.push('validate'), { ok: true }),
+        handle: async () => (calls.push('handle'), { reply: orderReply }),
+        reply: async () => void calls.push('reply'),
+        sendFeedback: async () => 'sent',
+        deadLetter: async () => undefined,
+      }),
+    });
+    const actor = createActor(machine, { input: input() });
+    const values: unknown[] = [];
+    actor.subscribe((snapshot) => values.push(snapshot.value));
+    const done = toPromise(actor);
+    actor.start();
+    expect(actor.getSnapshot().value).toBe('validating');
+    await expect(done).resolves.toMatchObject({ final: 'replied', disposition: { kind: 'ack' } });
+    expect(calls).toEqual(['validate', 'handle', 'reply']);
+    expect(values).not.toContain('received');
+    expect(values).not.toContain('queued');
+    expect(Object.keys(envelopeMachineFromValidating.states)).toEqual(Object.keys(envelopeMachine.states));
   });
 });
 

@@ -15,6 +15,9 @@ import { RetryableError } from '../../src/runtime/handlers.ts';
 import type { EnvelopeStatus } from '../../src/runtime/status-store.ts';
 import { startObservability, type Observability } from '../../src/observability/observability.ts';
 import { createLogger } from '../../src/observability/logger.ts';
+import { logEnvelopes } from '../../src/observability/envelope-logging.ts';
+import { EventEmitter } from 'node:events';
+import type { MailroomEvents } from '../../src/core/mailroom-types.ts';
 
 const exporter = new InMemorySpanExporter();
 trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
@@ -34,7 +37,6 @@ beforeAll(async () => {
   observability = await startObservability({ logger, metrics: false, dashboard: false });
   // A second logger, pretty, on the same events: what a terminal shows.
   const pretty = createLogger({ format: 'pretty', destination: { write: (line: string) => void prettyLines.push(line) } });
-  const { logEnvelopes } = await import('../../src/observability/envelope-logging.ts');
   logEnvelopes(observability.mailroomOptions.events, pretty);
   mailroom = await startMailroom(fixture.config, {
     ...observability.mailroomOptions,
@@ -115,13 +117,32 @@ describe('logs', () => {
     await waitFor(() => jsonLines.some((l) => l.includes(correlation) && l.includes('"state":"replied"')), { what: 'the settled line' });
     const records = jsonLines.map((line) => JSON.parse(line) as Record<string, unknown>);
     const mine = records.filter((r) => r.correlation === correlation);
-    for (const record of records) expect(record.correlation, JSON.stringify(record)).toEqual(expect.any(String));
-    // Debug level: one line per transition, then the settled line at info.
-    expect(mine.filter((r) => r.level === 20).map((r) => r.state)).toEqual(['validating', 'handling', 'replying', 'replied']);
-    const done = mine.find((r) => r.level === 30)!;
+    // Every line but the periodic summary (`context: 'settled'`) is about one envelope.
+    for (const record of records.filter((r) => r.context !== 'settled')) expect(record.correlation, JSON.stringify(record)).toEqual(expect.any(String));
+    // Debug level: one line per transition, then the settled line, at debug too: a replied envelope is the usual case.
+    expect(mine.filter((r) => r.level === 20 && r.previous !== undefined).map((r) => r.state)).toEqual(['validating', 'handling', 'replying', 'replied']);
+    expect(mine.filter((r) => Number(r.level) > 20)).toEqual([]);
+    const done = mine.find((r) => r.level === 20 && r.previous === undefined)!;
     expect(done).toMatchObject({ name: 'mailroom', from: 'orders.example', to: 'shop.example', subject: 'Hello@Host', state: 'replied', attempt: 1, trace_id: 'ab'.repeat(16) });
     expect(done.msg).toContain(`replied      orders.example → shop.example Hello@Host ${correlation}`);
     expect(typeof done.time).toBe('string');
+  });
+
+  it('sum up the settled envelopes at info, and format no line for a replied one there', async () => {
+    const lines: string[] = [];
+    const events = new EventEmitter<MailroomEvents>();
+    const stop = logEnvelopes(events, createLogger({ format: 'json', destination: { write: (line: string) => void lines.push(line) } }), { summaryIntervalMs: 60_000 });
+    const status = (state: string, correlation: string): EnvelopeStatus => ({ from: 'orders.example', to: 'shop.example', subject: 'Hello@Host', correlation, state, final: true, attempt: 1, history: [], updatedAt: new Date().toISOString() });
+    for (let i = 0; i < 3; i++) events.emit('settled', status('replied', `c${i}`), undefined);
+    events.emit('settled', status('noFeedback', 'c9'), undefined);
+    // The discard is a line of its own at once (warn); the replied ones only in the summary.
+    expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>).map((r) => [r.level, r.state])).toEqual([[40, 'noFeedback']]);
+    stop();
+    stop();
+    const summaries = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => r.context === 'settled');
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0]).toMatchObject({ level: 30, settled: { replied: 3, noFeedback: 1 } });
+    expect(summaries[0]!.msg).toMatch(/^settled in the last \d+ s: 3 replied, 1 noFeedback$/);
   });
 
   it('have a readable pretty mode', async () => {
