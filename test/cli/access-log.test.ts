@@ -45,7 +45,7 @@ describe('mailroom start logs', () => {
         `  - { name: orders.example, selector: pw1, privateKey: ${orders.privateKeyPath} }`,
       ].join('\n'),
     );
-    const child = spawn(process.execPath, [bin, 'start', '-c', config, '--json'], { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NATS_URL: '', MAILROOM_NATS_URL: '' } });
+    const child = spawn(process.execPath, [bin, 'start', '-c', config, '--json', '--log-level', 'debug'], { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NATS_URL: '', MAILROOM_NATS_URL: '' } });
     let out = '';
     child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
@@ -60,6 +60,7 @@ describe('mailroom start logs', () => {
       const statusUrl = ((await res.json()) as { status: string }).status;
       expect((await fetch(statusUrl)).status).toBe(200);
       expect((await fetch(`http://127.0.0.1:${port}/dead-letters`)).status).toBe(200);
+      // A replied envelope's own line is debug (info has a summary every 10 s): this runtime logs at debug.
       await waitFor(() => lines().some((l) => l.correlation === envelope.Header.Correlation && l.msg.startsWith('replied')), { what: 'the replied line', timeoutMs: 20_000 });
       await waitFor(() => lines().filter((l) => l.access).length >= 3, { what: 'three access lines', timeoutMs: 20_000 });
 
