@@ -77,13 +77,13 @@ const ELECTION_WAIT_MS = 30_000;
  * Runs `read` again while JetStream has no leader to answer it: a timeout, or 503 "temporarily
  * unavailable". A stream whose replicas just changed elects new stream and consumer leaders.
  */
-async function throughElections<T>(read: () => Promise<T>): Promise<T> {
+async function throughElections<T>(read: () => Promise<T>, alsoTransient: (e: unknown) => boolean = () => false): Promise<T> {
   const deadline = Date.now() + ELECTION_WAIT_MS;
   for (let wait = 100; ; wait = Math.min(wait * 2, 1_000)) {
     try {
       return await read();
     } catch (e) {
-      const leaderless = e instanceof TimeoutError || (isApiError(e) && e.status === 503);
+      const leaderless = e instanceof TimeoutError || (isApiError(e) && e.status === 503) || alsoTransient(e);
       if (!leaderless || Date.now() + wait > deadline) throw e;
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
@@ -182,18 +182,21 @@ export async function ensureStream(jsm: JetStreamManager, want: Partial<StreamCo
  * a delivery still in a handler somewhere comes again at once (settling is idempotent).
  */
 async function renewConsumers(jsm: JetStreamManager, stream: string, ctx: Context): Promise<void> {
+  // The stream was just updated, so it exists: while its peers move (a rescale down most of
+  // all), the consumer API can answer "stream not found" for a moment. That is transient here.
+  const moving = (e: unknown) => isApiError(e, JetStreamApiCodes.StreamNotFound);
   const durables: ConsumerInfo[] = [];
   await throughElections(async () => {
     durables.length = 0;
     for await (const c of jsm.consumers.list(stream)) if (c.config.durable_name) durables.push(c);
-  });
+  }, moving);
   for (const { config } of durables) {
     const name = config.durable_name!;
     try {
-      await throughElections(() => jsm.consumers.delete(stream, name)).catch((e: unknown) => {
+      await throughElections(() => jsm.consumers.delete(stream, name), moving).catch((e: unknown) => {
         if (!isApiError(e, JetStreamApiCodes.ConsumerNotFound)) throw e;
       });
-      await throughElections(() => jsm.consumers.add(stream, config));
+      await throughElections(() => jsm.consumers.add(stream, config), moving);
     } catch (e) {
       throw new TransportError(
         `stream ${stream} was rescaled, and its consumer ${name} must be recreated on nats-server ${ctx.version} (< ${WORKQUEUE_RESCALE_FIXED_IN}; else the stream keeps what it acks), but that failed: ${message(e)}. ` +
