@@ -127,7 +127,7 @@ export function registerDlqCommand(program: Command): void {
       .description('put dead letters back through a fresh actor each, keeping their correlation')
       .argument('[ids...]', 'dead letter ids (mailroom dlq list)'),
   )
-    .option('--all', 'replay every dead letter (up to 1000 per run), oldest first')
+    .option('--all', 'replay every dead letter, oldest first')
     .option('-f, --force', 'with --all: do not ask')
     .action(async (ids: string[], flags: BulkFlags) => {
       const connection = await connectionOf(flags);
@@ -138,7 +138,7 @@ export function registerDlqCommand(program: Command): void {
         const answer = await callRuntime(connection, 'POST', `/dead-letters/${id}/replay`);
         const ok = answer.status === 202;
         const body = answer.body as { subject?: string; sequence?: number; detail?: string };
-        return { ok, json: { id, status: answer.status, ...(typeof body === 'object' ? body : { detail: body }) }, line: ok ? `replayed ${id} → ${body.subject} (stream sequence ${body.sequence})` : `not replayed ${id}: ${answer.status} ${body.detail ?? jsonText(body)}` };
+        return { ok, json: { id, status: answer.status, ...(typeof body === 'object' ? body : { detail: body }) }, line: ok ? `replayed ${id}: a fresh attempt with the same correlation (mailroom status FROM CORRELATION shows its outcome)` : `not replayed ${id}: ${answer.status} ${body.detail ?? jsonText(body)}` };
       });
     });
   addRuntimeOptions(dlq.command('purge').description('delete dead letters for good: the ids given, or with --all every one').argument('[ids...]', 'dead letter ids'))

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { WorkflowInfo } from '../workflows/workflow-types.ts';
 import { CliUsageError } from './io.ts';
 import { confirmDestructive, type ForceFlags } from './confirm.ts';
-import { jsonText, out, printFields, timeText } from './output.ts';
+import { out, printFields, timeText } from './output.ts';
 import { addRuntimeOptions, callRuntime, connectionOf, printAnswer, type RuntimeFlags } from './runtime-client.ts';
 
 function parseJson(raw: string, what: string): unknown {
@@ -38,11 +38,12 @@ function printWorkflow(w: WorkflowInfo): void {
   }
   if (w.timers?.length) {
     out('timers:\n');
-    for (const t of w.timers) out(`  ${t.id}  ${t.event} at ${timeText(t.due)}\n`);
+    // A delayed transition's timer is named by its event: print the name once.
+    for (const t of w.timers) out(`  ${t.id === t.event ? t.id : `${t.id}  ${t.event}`} at ${timeText(t.due)}\n`);
   }
   if (w.history?.length) {
     out('history:\n');
-    for (const h of w.history) out(`  ${jsonText(h)}\n`);
+    for (const h of w.history) out(`  ${String(h.seq).padStart(4)}  ${timeText(h.at)}  ${h.event} → ${stateText(h.state)}\n`);
   }
 }
 

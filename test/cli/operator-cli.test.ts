@@ -306,7 +306,8 @@ describe('against a running runtime', () => {
     fixed = true;
     const replayed = await cli(['dlq', 'replay', '--all', '--force', '--url', url]);
     expect(replayed.code).toBe(0);
-    expect(replayed.stdout.match(/^replayed \d+ → /gm)).toHaveLength(before.length);
+    expect(replayed.stdout.match(/^replayed \d+: a fresh attempt/gm)).toHaveLength(before.length);
+    expect(replayed.stdout).not.toMatch(/mailroom\.(inbox|outbox)\./); // no internal NATS subject in the text
     expect(replayed.stderr).not.toMatch(/replaying \[/);
     for (const letter of before) {
       await waitFor(async () => (await mailroom.status('orders.example', letter.envelope.correlation!))?.state === 'replied', { what: `replayed ${letter.id} replied`, timeoutMs: 30_000 });

@@ -50,7 +50,7 @@ describe('the quick start', () => {
       expect(letter).toBeDefined();
 
       await writeFile(flag, '');
-      expect((await cli(['dlq', 'replay', String(letter.id), ...at])).stdout).toMatch(new RegExp(`^replayed ${letter.id} → `));
+      expect((await cli(['dlq', 'replay', String(letter.id), ...at])).stdout).toMatch(new RegExp(`^replayed ${letter.id}: a fresh attempt`));
       await waitFor(async () => JSON.parse((await cli(['status', 'orders.example', outcome.correlation, ...at, '--json'])).stdout).state === 'replied', { what: 'the replayed reservation replied', timeoutMs: 30_000 });
 
       expect((await cli(['workflows', 'start', 'greeting', '--input', '{"name":"Ada"}', ...at, '--json'])).code).toBe(0);

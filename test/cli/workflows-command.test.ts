@@ -66,6 +66,10 @@ describe('mailroom workflows', () => {
 
     const shown = JSON.parse((await cli(['workflows', 'show', 'shop/cart-1', '--url', url, '--json'])).stdout) as { history: { event: string }[] };
     expect(shown.history.map((h) => h.event)).toEqual(['xstate.init', 'add', 'checkout']);
+    // Readable by default: one line per step, `seq  time  event → state`, no JSON.
+    const readable = (await cli(['workflows', 'show', 'shop/cart-1', '--url', url])).stdout;
+    expect(readable).toMatch(/^\s+1 {2}\d{4}-\d\d-\d\dT[\d:.]+Z {2}xstate\.init → \S+$/m);
+    expect(readable).not.toContain('{"seq"');
 
     const cancelled = await cli(['workflows', 'cancel', 'cart-2', '--reason', 'abandoned', '--url', url, '--json', '--force']);
     expect(JSON.parse(cancelled.stdout)).toMatchObject({ status: 'cancelled', error: { message: 'abandoned' } });
