@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { execFile, spawn } from 'node:child_process';
-import { rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -15,8 +15,18 @@ import { freePort } from '../support/processes.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const bin = join(root, 'bin/mailroom.js');
-const config = 'examples/quickstart/mailroom.yaml';
-const flag = join(root, 'examples/quickstart/warehouse.online');
+
+/**
+ * A copy of examples/quickstart beside it (so its `../../src` imports hold), with its own
+ * JetStream store and warehouse flag: the test never touches a user's quick start (its store,
+ * its flag, a running `npm start`).
+ */
+async function quickstartCopy(): Promise<string> {
+  const dir = await mkdtemp(join(root, 'examples', '.quickstart-test-'));
+  const source = join(root, 'examples', 'quickstart');
+  await cp(source, dir, { recursive: true, filter: (path) => !path.startsWith(join(source, '.mailroom')) && !path.endsWith('warehouse.online') });
+  return dir;
+}
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -28,7 +38,9 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
 
 describe('the quick start', () => {
   it('hosts the greeting workflow and shows a dead letter that a replay finishes; text/plain is a 415', async () => {
-    await rm(flag, { force: true });
+    const dir = await quickstartCopy();
+    const config = join(dir, 'mailroom.yaml');
+    const flag = join(dir, 'warehouse.online');
     const port = await freePort();
     const at = ['-c', config, '--port', String(port)];
     const child = spawn(process.execPath, [bin, 'start', ...at, '--log-format', 'json'], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NATS_URL: '', MAILROOM_NATS_URL: '' } });
@@ -64,9 +76,9 @@ describe('the quick start', () => {
       expect(plain.status).toBe(415);
       expect(((await plain.json()) as { error: string }).error).toBe('unsupported-media-type');
     } finally {
-      await rm(flag, { force: true });
       process.kill(-child.pid!, 'SIGINT');
       expect(await exited).toBe(0);
+      await rm(dir, { recursive: true, force: true });
     }
   }, 180_000);
 
