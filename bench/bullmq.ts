@@ -19,6 +19,8 @@ const ADD_CHUNK = 500;
 export interface RedisServer {
   readonly port: number;
   readonly version: string;
+  /** The redis-server child's pid (its CPU is measured as the broker's). */
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -52,7 +54,7 @@ export async function startRedis(): Promise<RedisServer | { readonly skipped: st
     return { skipped: failed };
   }
   const version = /v=(\d+\.\d+\.\d+)/.exec(log)?.[1] ?? /Redis version=(\d+\.\d+\.\d+)/.exec(log)?.[1] ?? 'unknown';
-  return { port, version, stop };
+  return { port, version, pid: child.pid ?? -1, stop };
 }
 
 /** BullMQ's adapter around the bench RESP client. BullMQ does not close a client it was given: the caller does. */

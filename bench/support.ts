@@ -4,7 +4,7 @@
  * processes and temporary directories that also runs when the bench is interrupted.
  */
 import type { ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -56,9 +56,12 @@ let lastCpuUs = Number.NaN;
  */
 export function cpuWindow(): () => void {
   const start = process.cpuUsage();
+  const brokerStart = brokerCpuUs();
   return () => {
     const used = process.cpuUsage(start);
     lastCpuUs = used.user + used.system;
+    const brokerEnd = brokerCpuUs();
+    lastBrokerCpuUs = brokerStart === undefined || brokerEnd === undefined ? Number.NaN : brokerEnd - brokerStart;
   };
 }
 
@@ -67,6 +70,69 @@ export function takeCpuWindowUs(): number {
   const value = lastCpuUs;
   lastCpuUs = Number.NaN;
   return value;
+}
+
+let brokerPids: readonly number[] = [];
+let lastBrokerCpuUs = Number.NaN;
+/** Linux's USER_HZ: /proc reports CPU time in these ticks (100 on every common kernel build). */
+const CLOCK_TICKS_PER_S = 100;
+
+/**
+ * The broker processes (nats-server, redis-server, RabbitMQ's beam.smp) whose CPU the next
+ * {@link cpuWindow}s also measure: the work a contender hands to its broker is work too, and
+ * differs by broker (BullMQ's Lua scripts in Redis, Mailroom's KV writes in nats-server).
+ */
+export function measureBrokers(pids: readonly number[]): void {
+  brokerPids = pids.filter((pid) => pid > 0);
+}
+
+/** The CPU time (µs) the broker processes used in the last window {@link cpuWindow} closed, once; NaN when unknown. */
+export function takeBrokerCpuWindowUs(): number {
+  const value = lastBrokerCpuUs;
+  lastBrokerCpuUs = Number.NaN;
+  return value;
+}
+
+/** utime + stime of a process (all its threads) from /proc, in µs; undefined off Linux or when it is gone. */
+export function processCpuUs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: fields are counted after its last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? (ticks * 1e6) / CLOCK_TICKS_PER_S : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function brokerCpuUs(): number | undefined {
+  if (brokerPids.length === 0) return undefined;
+  let total = 0;
+  for (const pid of brokerPids) {
+    const used = processCpuUs(pid);
+    if (used === undefined) return undefined;
+    total += used;
+  }
+  return total;
+}
+
+/** The pid of the one process here whose command name (`/proc/<pid>/comm`) is `command`; undefined when none or several run. */
+export function findProcess(command: string): number | undefined {
+  let found: number[] = [];
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === command) found.push(Number(entry));
+      } catch {
+        // gone meanwhile
+      }
+    }
+  } catch {
+    found = [];
+  }
+  return found.length === 1 ? found[0] : undefined;
 }
 
 export function median(values: readonly number[]): number {
