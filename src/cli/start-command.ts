@@ -41,7 +41,8 @@ export function registerStartCommand(program: Command): void {
     .option('--inspect-port <port>', 'the inspector WebSocket port (default 8081; 0 = any free port)')
     .option('--inspect-host <host>', 'the address the inspector listens on (default 127.0.0.1)')
     .option('--inspect-filter <filter>', 'inspect only matching envelopes: domain=D,subject=S,correlation=C (repeat a key for either; * is a wildcard)')
-    .option('--crypto-pool', 'verify and sign on worker threads, one per core (more envelopes/s where cores are spare)')
+    .option('--crypto-pool', 'verify and sign on worker threads, one per core, even on one core (default: crypto.workers, else auto: one per core on two or more)')
+    .option('--no-crypto-pool', 'verify and sign on the event loop (crypto.workers 0)')
     .addOption(
       new Option('--ingress <mode>', 'where POST /inbox runs: worker (its own thread and NATS connection: processing never delays the answer) or inline (on the runtime thread)')
         .choices(['worker', 'inline'])
@@ -58,7 +59,13 @@ export function registerStartCommand(program: Command): void {
       const { createLogger, defaultLogFormat } = await import('../observability/logger.ts');
       const { parseInspectionFilter } = await import('../observability/inspection-filter.ts');
       const loaded = await loadConfigWithFlags(flags);
-      const config = flags.forceProvision ? { ...loaded, nats: { ...loaded.nats, forceProvision: true } } : loaded;
+      const { cryptoWorkerCount } = await import('../runtime/crypto-pool.ts');
+      const { availableParallelism } = await import('node:os');
+      // Signatures on worker threads unless told otherwise: the flag, else crypto.workers, else auto.
+      const cryptoSetting = flags.cryptoPool === true ? 'the --crypto-pool flag' : flags.cryptoPool === false ? 'the --no-crypto-pool flag' : `crypto.workers ${loaded.crypto.workers ?? 'auto'}`;
+      const workers = flags.cryptoPool === true ? availableParallelism() : flags.cryptoPool === false ? 0 : cryptoWorkerCount(loaded.crypto.workers ?? 'auto');
+      const withCrypto = { ...loaded, crypto: { workers } };
+      const config = flags.forceProvision ? { ...withCrypto, nats: { ...withCrypto.nats, forceProvision: true } } : withCrypto;
       const format = flags.logFormat ?? (flags.json ? 'json' : defaultLogFormat());
       const logger = createLogger({ format, level: flags.quiet ? 'error' : ((flags.logLevel ?? 'info') as 'info') });
       const filter = flags.inspectFilter !== undefined ? parseInspectionFilter(flags.inspectFilter) : undefined;
@@ -98,7 +105,6 @@ export function registerStartCommand(program: Command): void {
         mailroom = await startMailroom(config, {
           ...observability.mailroomOptions,
           httpPlugins: [...(observability.mailroomOptions.httpPlugins ?? []), accessLog.plugin],
-          ...(flags.cryptoPool ? { cryptoPool: true } : {}),
           ingress: flags.ingress ?? 'worker',
           // This process is the runtime's own: when the cores are busy, the inbox's thread goes first.
           ...((flags.ingress ?? 'worker') === 'worker' ? { processingNice: PROCESSING_NICE } : {}),
@@ -127,7 +133,7 @@ export function registerStartCommand(program: Command): void {
       say(`dashboard: ${admin}/`);
       say(`metrics:   GET  ${config.http.metrics === 'public' ? mailroom.url : admin}/metrics${config.http.metrics === 'public' ? ' (public)' : ''}`);
       if (config.http.sendAs.length) say(`sendAs:    POST ${admin}/conversations may sign as ${config.http.sendAs.join(', ')}`);
-      if (flags.cryptoPool) say('crypto:    verify and sign on a worker pool (--crypto-pool)');
+      say(`crypto:    verify and sign ${workers > 0 ? `on ${workers} worker thread${workers === 1 ? '' : 's'}` : 'on the event loop'} (${cryptoSetting})`);
       if (observability.inspector) {
         const scope = filter ? ` (only ${flags.inspectFilter})` : '';
         say(`inspect:   ${observability.inspector.url}${scope}; open ${mailroom.url}/inspect to see it in Stately Inspector`);

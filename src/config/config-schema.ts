@@ -58,6 +58,16 @@ const publicKeyText = z.string().superRefine((text, ctx) => {
   }
 });
 
+const CRYPTO_WORKERS_HINT = 'expected auto, or a whole number of worker threads from 0 (on the event loop) to 64';
+/** `crypto.workers`: `auto` or 0–64 worker threads. */
+const CryptoWorkers = z
+  .union([z.string(), z.number()], { error: CRYPTO_WORKERS_HINT })
+  .superRefine((value, ctx) => {
+    if (value === 'auto' || (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 64)) return;
+    ctx.addIssue({ code: 'custom', message: `${CRYPTO_WORKERS_HINT}, not ${JSON.stringify(value)}` });
+  })
+  .transform((value) => value as 'auto' | number);
+
 /** An admin bearer token: long enough not to be guessed, no spaces or commas (the env variable lists them with commas). */
 const AdminToken = z
   .string()
@@ -297,6 +307,14 @@ export function createConfigSchema(baseDir = '') {
     /** Modules of workflow machines to run (each exports a machine, `{ machine, options }`, or a list of them). */
     workflows: z.array(filePath(baseDir)).default([]),
     validation: s.validation.prefault({}),
+    /**
+     * Where signatures are checked and made: `workers: auto` (one worker thread per core, none on
+     * one core), a number of worker threads, or `0` (on the event loop). Absent: `mailroom start`
+     * uses `auto`; `startMailroom` uses its `cryptoPool` option (default: the event loop).
+     */
+    crypto: strictObject({
+      workers: CryptoWorkers.optional(),
+    }).prefault({}),
     delivery: s.delivery.prefault({}),
     outbox: s.outbox.prefault({}),
     /** Envelope status records expire this long after their last write (the status bucket's TTL). */

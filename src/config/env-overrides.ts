@@ -10,7 +10,7 @@ export interface ConfigIssue {
 /** A value taken from the environment, and the config path it replaces. @internal */
 export interface EnvOverride {
   readonly variable: string;
-  readonly section: 'nats' | 'http';
+  readonly section: 'nats' | 'http' | 'crypto';
   /** A key of the section, or `group.key` one level down (`auth.creds`). */
   readonly key: string;
   readonly value: unknown;
@@ -35,6 +35,7 @@ const SOURCES = [
   { variables: ['MAILROOM_PUBLIC_URL'], section: 'http', key: 'publicUrl', kind: 'text' },
   { variables: ['MAILROOM_ADMIN_TOKEN'], section: 'http', key: 'adminTokens', kind: 'list' },
   { variables: ['MAILROOM_STATUS_SECRET'], section: 'http', key: 'statusSecret', kind: 'text' },
+  { variables: ['MAILROOM_CRYPTO_WORKERS'], section: 'crypto', key: 'workers', kind: 'autoOrNumber' },
 ] as const;
 
 /** The variable that names the config file for `loadConfig` when no path is given. */
@@ -62,6 +63,7 @@ export function envValue(env: Env, name: string): string | undefined {
  * | `MAILROOM_NATS_TLS_CA`, `_CERT`, `_KEY` | `nats.tls.ca`, `.cert`, `.key` | files |
  * | `MAILROOM_HTTP_HOST`  | `http.host`      |                                         |
  * | `MAILROOM_HTTP_PORT`  | `http.port`      | wins over `PORT`; `0` = any free port   |
+ * | `MAILROOM_CRYPTO_WORKERS` | `crypto.workers` | `auto` or a number of worker threads |
  * | `PORT`                | `http.port`      | as platforms such as Heroku set it      |
  * | `MAILROOM_PUBLIC_URL` | `http.publicUrl` |                                         |
  * | `MAILROOM_ADMIN_TOKEN` | `http.adminTokens` | comma-separated; added to the file's tokens |
@@ -84,6 +86,12 @@ export function readEnvOverrides(env: Env): { overrides: EnvOverride[]; issues: 
         continue;
       }
       overrides.push({ variable, section: source.section, key: source.key, value: Number(text) });
+    } else if (source.kind === 'autoOrNumber') {
+      if (text !== 'auto' && !/^\d{1,3}$/.test(text)) {
+        issues.push({ path: variable, message: `must be auto or a whole number, got "${text}" (overrides ${source.section}.${source.key})` });
+        continue;
+      }
+      overrides.push({ variable, section: source.section, key: source.key, value: text === 'auto' ? text : Number(text) });
     } else if (source.kind === 'port') {
       const port = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
       if (!(port <= 65535)) {

@@ -6,7 +6,9 @@
  */
 import { defaultParseLimits } from '../envelope/index.ts';
 import type { DecodedEnvelope } from '../envelope/index.ts';
-import { createCryptoPool, cryptoSigner } from '../runtime/crypto-pool.ts';
+import { createCryptoPool, cryptoSigner, cryptoWorkerCount, type CryptoPool } from '../runtime/crypto-pool.ts';
+import type { ResourceScope } from '../runtime/resource-scope.ts';
+import { availableParallelism } from 'node:os';
 import { Conversations } from '../runtime/conversations.ts';
 import { DeadLetters } from '../runtime/dead-letters.ts';
 import { DeadLetterStore } from '../runtime/dead-letter-store.ts';
@@ -40,6 +42,19 @@ import { inspectWorkflows } from './workflow-inspection.ts';
 /** A started runtime before HTTP is attached: the {@link Mailroom} API less what the HTTP server adds, and `stop`. */
 export type Runtime = Omit<Mailroom, 'url' | 'adminUrl' | 'inboxMetrics' | 'stop'>;
 
+/**
+ * The crypto pool a runtime uses: the `cryptoPool` option (a pool passed in is used and left
+ * open; `true` starts one, `false` none), else the config's `crypto.workers`, else none. A pool
+ * started here is closed with the runtime.
+ * @internal
+ */
+export async function cryptoPoolFor(option: CryptoPool | boolean | undefined, workers: 'auto' | number | undefined, scope: ResourceScope): Promise<CryptoPool | undefined> {
+  if (typeof option === 'object') return option;
+  const size = option === true ? availableParallelism() : option === false || workers === undefined ? 0 : cryptoWorkerCount(workers);
+  if (size === 0) return undefined;
+  return scope.acquire(async () => createCryptoPool({ size }), (p) => p.close());
+}
+
 /** Starts consuming: timers, tasks, the poison watcher, the envelope runner, the outbox worker. Their stops go to the runtime's scope. */
 export async function startRuntime(connected: ConnectedRuntime, options: MailroomOptions): Promise<Runtime> {
   const { config, scope, events, onError, domains, nc, connection, names, handles, ordering } = connected;
@@ -48,7 +63,7 @@ export async function startRuntime(connected: ConnectedRuntime, options: Mailroo
   const now = options.now ?? Date.now;
   const status = new StatusStore(handles.status, names.statusKey);
   const replay = new ReplayGuard(handles.replay, names.replayKey);
-  const pool = options.cryptoPool === true ? await scope.acquire(async () => createCryptoPool(), (p) => p.close()) : options.cryptoPool || undefined;
+  const pool = await cryptoPoolFor(options.cryptoPool, config.crypto.workers, scope);
   const signer = pool ? cryptoSigner(pool) : undefined;
   const canonical = createCanonicalPolicy(config.peers, (domain, detail) => onError(new Error(detail), `canonical form of ${domain}`));
   const outbound = new Outbound(js, names.outboxSubject, undefined, signer, new OutboundClaims(handles.outbound, names.outboundKey), canonical);
@@ -208,7 +223,7 @@ export async function startRuntime(connected: ConnectedRuntime, options: Mailroo
       envelopes: new StatusQuery({ js, jsm: handles.jsm }, kvStreamName(names.buckets.status), status),
       deadLetters: new DeadLetterQuery({ js, jsm: handles.jsm }, names.streams, deadLetterStore),
     },
-    stats: () => health.stats(() => runner.inFlight()),
+    stats: () => health.stats(() => runner.inFlight(), pool),
     ready: health.ready,
     workflows,
   };

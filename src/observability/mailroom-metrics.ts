@@ -199,6 +199,24 @@ export function createMailroomMetrics(options: MailroomMetricsOptions = {}): Mai
     },
   });
   new Gauge({
+    name: 'mailroom_crypto_workers',
+    help: "Worker threads of this process's crypto pool (0: signatures on the event loop)",
+    registers,
+    async collect() {
+      const s = await currentStats();
+      if (s) this.set(s.crypto.workers);
+    },
+  });
+  new Gauge({
+    name: 'mailroom_crypto_queued',
+    help: 'Signature operations waiting for a crypto worker in this process',
+    registers,
+    async collect() {
+      const s = await currentStats();
+      if (s) this.set(s.crypto.queued);
+    },
+  });
+  new Gauge({
     name: 'mailroom_stats_up',
     help: '1 when JetStream answered the stats query of this scrape, else 0',
     registers,

@@ -33,7 +33,7 @@ export type CryptoAlgorithm = 'ed25519' | 'rsa';
 
 /** Options of {@link createCryptoPool}. */
 export interface CryptoPoolOptions {
-  /** Worker threads (default `os.availableParallelism()`). */
+  /** Worker threads (default `os.availableParallelism()`), started at the first call: an idle pool costs no threads. */
   readonly size?: number;
   /** Most operations in one message to a worker (default 256). */
   readonly maxBatch?: number;
@@ -50,6 +50,8 @@ export interface CryptoPoolStats {
   readonly batches: number;
   /** Operations waiting to be sent to a worker. */
   readonly queued: number;
+  /** Worker threads running (0 until the first call). */
+  readonly threads: number;
 }
 
 export interface CryptoPool {
@@ -105,7 +107,7 @@ interface WorkerReply {
   readonly errors?: Record<number, string>;
 }
 
-/** Starts a pool of worker threads for signature work. */
+/** A pool of worker threads for signature work; the threads start with the first call. */
 export function createCryptoPool(options: CryptoPoolOptions = {}): CryptoPool {
   const size = Math.max(1, Math.floor(options.size ?? availableParallelism()));
   const maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 256));
@@ -241,6 +243,8 @@ export function createCryptoPool(options: CryptoPoolOptions = {}): CryptoPool {
 
   /** Sends queued work to the workers that have room, spreading it evenly. */
   function dispatch(): void {
+    // The workers start with the first work: a runtime that signs nothing (or not yet) holds no threads.
+    if (queue.length > 0 && slots.length === 0 && !stopped) for (let i = 0; i < size; i++) slots.push(spawn());
     while (queue.length > 0) {
       const open = slots.filter((s) => s.inFlight.size < MAX_IN_FLIGHT_PER_WORKER);
       if (open.length === 0) break;
@@ -264,8 +268,6 @@ export function createCryptoPool(options: CryptoPoolOptions = {}): CryptoPool {
     return undefined;
   }
 
-  for (let i = 0; i < size; i++) slots.push(spawn());
-
   return {
     size,
     verify(canonical, signature, publicKeySpkiDer, algorithm) {
@@ -284,7 +286,7 @@ export function createCryptoPool(options: CryptoPoolOptions = {}): CryptoPool {
         enqueue({ op: SIGN, keyId: key.id, key, data: canonical, signature: undefined, resolve: resolve as Job['resolve'], reject });
       });
     },
-    stats: () => ({ size, operations, batches, queued: queue.length }),
+    stats: () => ({ size, operations, batches, queued: queue.length, threads: slots.length }),
     close() {
       closing ??= (async () => {
         await new Promise<void>((resolve) => {
@@ -297,6 +299,15 @@ export function createCryptoPool(options: CryptoPoolOptions = {}): CryptoPool {
       return closing;
     },
   };
+}
+
+/**
+ * How many crypto workers a `crypto.workers` setting means here: `auto` is one per core, and none
+ * on one core (the event loop would only hand its work to a thread that shares its core).
+ */
+export function cryptoWorkerCount(workers: 'auto' | number, cores = availableParallelism()): number {
+  if (workers !== 'auto') return workers;
+  return cores >= 2 ? cores : 0;
 }
 
 /** The pool as the envelope code's signer and verifier, for parsed keys. */

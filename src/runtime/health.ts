@@ -14,6 +14,16 @@ export interface MailroomStats {
   readonly deadLetters: number;
   /** Envelope actors running in this process. */
   readonly actors: number;
+  /**
+   * This process's signature work: `workers` threads of its crypto pool (0: on the event loop),
+   * how many of them run (they start with the first signature), operations done, operations waiting.
+   */
+  readonly crypto: { readonly workers: number; readonly threads: number; readonly operations: number; readonly queued: number };
+}
+
+/** What {@link MailroomStats.crypto} reads of a crypto pool. */
+export interface CryptoStatsSource {
+  stats(): { readonly size: number; readonly threads: number; readonly operations: number; readonly queued: number };
 }
 
 /** Ready = the inbox can store: connected, and its stream answers. */
@@ -83,7 +93,7 @@ export class Health {
   };
 
   /** Queue depths; `actors` counts the envelope actors running in this process (read last, as the depths come in). */
-  async stats(actors: () => number): Promise<MailroomStats> {
+  async stats(actors: () => number, pool?: CryptoStatsSource): Promise<MailroomStats> {
     const { jsm, names } = this.parts;
     const consumer = async (stream: string, name: string) => {
       const info = await jsm.consumers.info(stream, name);
@@ -98,8 +108,15 @@ export class Health {
       outbox: await consumer(names.streams.outbox, names.consumers.outbox),
       deadLetters: (await jsm.streams.info(names.streams.dlq)).state.messages,
       actors: actors(),
+      crypto: cryptoStats(pool),
     };
   }
+}
+
+function cryptoStats(pool: CryptoStatsSource | undefined): MailroomStats['crypto'] {
+  if (!pool) return { workers: 0, threads: 0, operations: 0, queued: 0 };
+  const { size, threads, operations, queued } = pool.stats();
+  return { workers: size, threads, operations, queued };
 }
 
 /** Whether a stream, as its info tells, can store now: a leader, and a quorum of its replicas (the leader counts) current. */

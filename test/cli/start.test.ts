@@ -45,8 +45,9 @@ describe('mailroom start', () => {
       ].join('\n'),
     );
 
-    const first = start(config);
+    const first = start(config, ['--no-crypto-pool']);
     await waitFor(() => first.output().includes('ready; Ctrl-C to stop'), { what: 'the runtime to be ready', timeoutMs: 30_000 });
+    expect(first.output()).toContain('crypto:    verify and sign on the event loop (the --no-crypto-pool flag)');
     expect(first.output()).toContain('starting an embedded nats-server');
     expect(first.output()).toContain('/inbox (public, on its own thread;');
     const natsPid = Number(await readFile(join(dir, '.mailroom/nats/nats-server.pid'), 'utf8'));
@@ -68,7 +69,7 @@ describe('mailroom start', () => {
     const second = start(config, ['--crypto-pool', '--ingress', 'inline']);
     try {
       await waitFor(() => second.output().includes('ready; Ctrl-C to stop'), { what: 'the second start', timeoutMs: 30_000 });
-      expect(second.output()).toContain('crypto:    verify and sign on a worker pool');
+      expect(second.output()).toMatch(/crypto: {4}verify and sign on \d+ worker threads? \(the --crypto-pool flag\)/);
       expect(second.output()).toContain('on the runtime thread (--ingress inline)');
       for (const envelope of envelopes) {
         const status = await waitFor(async () => {

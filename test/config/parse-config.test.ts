@@ -51,6 +51,7 @@ describe('parseConfig: the full example', () => {
       topics: {},
       workflows: [],
       validation: { maxSkewMs: 300_000, maxAgeMs: 900_000, replayWindowMs: 86_400_000, strict: false },
+      crypto: {},
       delivery: { maxAttempts: 5, ackWaitMs: 30_000, retry: { initialDelayMs: 1_000, maxDelayMs: 60_000, multiplier: 2 }, concurrency: 64, handlerTimeoutMs: 30_000, stopGraceMs: 10_000, subjects: {} },
       outbox: { maxAttempts: 8, retry: { initialDelayMs: 1_000, maxDelayMs: 300_000, multiplier: 2 }, allowPrivateNetworks: false },
       status: { ttlMs: 7 * 86_400_000 },
@@ -73,6 +74,7 @@ describe('parseConfig: the full example', () => {
       topics: {},
       workflows: [],
       validation: { maxSkewMs: 300_000, maxAgeMs: 900_000, replayWindowMs: 86_400_000, strict: false },
+      crypto: {},
       delivery: { maxAttempts: 5, ackWaitMs: 30_000, retry: { initialDelayMs: 1_000, maxDelayMs: 60_000, multiplier: 2 }, concurrency: 64, handlerTimeoutMs: 30_000, stopGraceMs: 10_000, subjects: {} },
       outbox: { maxAttempts: 8, retry: { initialDelayMs: 1_000, maxDelayMs: 300_000, multiplier: 2 }, allowPrivateNetworks: false },
       status: { ttlMs: 7 * 86_400_000 },
@@ -95,6 +97,17 @@ describe('parseConfig: the full example', () => {
     expect(delivery.subjects).toEqual({ 'Report@Shop': { handlerTimeoutMs: 300_000 }, 'Pay@Shop': { maxInFlight: 4 } });
     const error = catchConfigError(() => parseConfig({ delivery: { handlerTimeout: 0, subjects: { 'Report@Shop': { handlerTimeout: 'soon' } } } }));
     expect(error.issues.map((issue) => issue.path)).toEqual(['delivery.handlerTimeout', 'delivery.subjects["Report@Shop"].handlerTimeout']);
+  });
+
+  it('crypto.workers: auto, a number of worker threads, or 0; anything else is refused by name', () => {
+    expect(parseConfig({ crypto: { workers: 'auto' } }).crypto).toEqual({ workers: 'auto' });
+    expect(parseConfig({ crypto: { workers: 3 } }).crypto).toEqual({ workers: 3 });
+    expect(parseConfig({ crypto: { workers: 0 } }).crypto).toEqual({ workers: 0 });
+    expect(parseConfig({}).crypto).toEqual({});
+    for (const workers of ['many', -1, 1.5, 65]) {
+      expect(catchConfigError(() => parseConfig({ crypto: { workers } })).issues).toEqual([expect.objectContaining({ path: 'crypto.workers' })]);
+    }
+    expect(catchConfigError(() => parseConfig({ crypto: { threads: 2 } })).issues).toEqual([expect.objectContaining({ path: 'crypto.threads' })]);
   });
 
   it('status expiry and feedback limits: durations and positive numbers, strict', () => {

@@ -8,7 +8,9 @@ import { makeFixture, type Fixture } from '../support/runtime-fixture.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
 import type { Mailroom } from '../../src/core/mailroom-types.ts';
-import { createCryptoPool, type CryptoPool } from '../../src/runtime/crypto-pool.ts';
+import { createCryptoPool, cryptoWorkerCount, type CryptoPool } from '../../src/runtime/crypto-pool.ts';
+import { cryptoPoolFor } from '../../src/core/start-runtime.ts';
+import { ResourceScope } from '../../src/runtime/resource-scope.ts';
 import type { EnvelopeStatus } from '../../src/runtime/status-store.ts';
 import type { Envelope } from '../../src/envelope/types.ts';
 import { encodeEnvelope, verifyEnvelopeText } from '../../src/envelope/index.ts';
@@ -74,5 +76,51 @@ describe('with cryptoPool', () => {
   it('signs a delayed send on the pool', async () => {
     const sent = await mailroom.send({ From: 'orders.example', To: 'shop.example', Subject: 'Hello@Host', Body: { text: 'later' } }, { delayMs: 50 });
     expect(verifyEnvelopeText(encodeEnvelope(sent), fixture.domains['orders.example']!.publicKey).ok).toBe(true);
+  });
+});
+
+describe('crypto.workers in the config', () => {
+  it('decides the pool when the cryptoPool option does not: a number or auto starts one (closed with the runtime), 0 or absent none', async () => {
+    const scope = new ResourceScope();
+    try {
+      const one = await cryptoPoolFor(undefined, 1, scope);
+      expect(one?.size).toBe(1);
+      expect(await cryptoPoolFor(undefined, 0, scope)).toBeUndefined();
+      expect(await cryptoPoolFor(undefined, undefined, scope)).toBeUndefined();
+      expect((await cryptoPoolFor(undefined, 'auto', scope))?.size).toBe(cryptoWorkerCount('auto') || undefined);
+      // The option wins over the config: a pool passed in is used, false is none.
+      expect(await cryptoPoolFor(pool, 0, scope)).toBe(pool);
+      expect(await cryptoPoolFor(false, 4, scope)).toBeUndefined();
+      await scope.close();
+      await expect(one!.sign(new Uint8Array(1), new Uint8Array(1), 'ed25519')).rejects.toThrow(/closed/);
+    } finally {
+      await scope.close();
+    }
+  });
+
+  it('a runtime started with crypto.workers: 1 replies with a signature that verifies, and refuses a forged one', async () => {
+    const own = await startMailroom(
+      { ...fixture.config, nats: { ...fixture.config.nats, prefix: 'cryptocfg' }, crypto: { workers: 1 } },
+      { http: false, handlers: { 'shop.example': { 'Hello@Host': ({ body }) => ({ echo: body }) } } },
+    );
+    const done: { status: EnvelopeStatus; envelope: Envelope | undefined }[] = [];
+    own.events.on('settled', (status, envelope) => done.push({ status, envelope }));
+    try {
+      const { correlation } = await own.startConversation({ from: 'orders.example', to: 'shop.example', subject: 'Hello@Host', body: { n: 1 }, timeoutMs: 30_000 });
+      const reply = await waitFor(() => done.find((s) => s.status.from === 'shop.example' && s.status.correlation === correlation && s.status.final), { what: 'the reply' });
+      expect(reply.status.state).toBe('replied');
+      expect(verifyEnvelopeText(encodeEnvelope(reply.envelope!), fixture.domains['shop.example']!.publicKey).ok).toBe(true);
+      // Its own pool of one thread did the work: request signed and verified, reply signed and verified.
+      const { crypto } = await own.stats();
+      expect(crypto).toMatchObject({ workers: 1, threads: 1 });
+      expect(crypto.operations).toBeGreaterThanOrEqual(4);
+      const stranger = fixture.domains['stranger.example']!;
+      const e = stranger.sign({ To: 'shop.example', Subject: 'Hello@Host' });
+      await own.accept(encodeEnvelope({ ...e, Signature: fixture.domains['orders.example']!.sign({ To: 'shop.example', Subject: 'Hello@Host' }).Signature }));
+      const forged = await waitFor(() => done.find((s) => s.status.correlation === e.Header.Correlation && s.status.final), { what: 'the forged envelope final' });
+      expect(forged.status.discard).toMatchObject({ reason: 'bad-signature' });
+    } finally {
+      await own.stop();
+    }
   });
 });

@@ -3,7 +3,7 @@
  */
 import { generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCryptoPool, CryptoPoolError, type CryptoPool } from '../../src/runtime/crypto-pool.ts';
+import { cryptoWorkerCount, createCryptoPool, CryptoPoolError, type CryptoPool } from '../../src/runtime/crypto-pool.ts';
 
 interface Pair {
   readonly privateKey: KeyObject;
@@ -92,6 +92,27 @@ describe('createCryptoPool', () => {
     await pool.sign(data, der, 'ed25519');
     expect(Buffer.from(data)).toEqual(Buffer.from(message));
     expect(Buffer.from(der)).toEqual(ed.pkcs8);
+  });
+});
+
+describe('threads', () => {
+  it('start with the first call, not with the pool: an idle pool holds none', async () => {
+    const own = createCryptoPool({ size: 2 });
+    try {
+      expect(own.stats().threads).toBe(0);
+      expect(await own.sign(message, ed.pkcs8, 'ed25519')).toHaveLength(64);
+      expect(own.stats().threads).toBe(2);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('crypto.workers auto is one per core, and none on one core', () => {
+    expect(cryptoWorkerCount('auto', 1)).toBe(0);
+    expect(cryptoWorkerCount('auto', 2)).toBe(2);
+    expect(cryptoWorkerCount('auto', 8)).toBe(8);
+    expect(cryptoWorkerCount(3, 1)).toBe(3);
+    expect(cryptoWorkerCount(0, 8)).toBe(0);
   });
 });
 
