@@ -36,6 +36,7 @@ import { spawnNatsServer } from '../src/transport/spawn-nats-server.ts';
 import { startRuntimeChild } from './child.ts';
 import { makeEnvelopes, SENDER, type Envelopes } from './fixtures.ts';
 import { MAILROOM_CONCURRENCY, mailroomInput } from './pipeline.ts';
+import { cryptoWorkerCount } from '../src/runtime/crypto-pool.ts';
 import { Cleanup, isMain, makeTempDir, percentile, pollUntil, progress, removeTempDir, runAsScript, type BenchOptions, type BenchResult, type SummaryRow } from './support.ts';
 
 export const RATES = [500, 1000, 2000] as const;
@@ -216,8 +217,10 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     };
     const drained = () =>
       pollUntil(async () => (await jsm.streams.info(names.streams.inbox)).state.messages === 0, { timeoutMs: 180_000, intervalMs: 50, what: 'the inbox to drain' });
-    // BENCH_CRYPTO_POOL=1: the runtime process verifies and signs on its crypto pool (`cryptoPool: true`).
-    const pooled = process.env.BENCH_CRYPTO_POOL === '1';
+    // The runtime process verifies and signs as `mailroom start` does in worker mode (crypto.workers
+    // auto: a pool of one thread per core on two or more cores); inline mode on the event loop, as
+    // before issue 18. BENCH_CRYPTO_POOL=1 / =0: the pool in both modes / in neither.
+    const pooled = (mode: IngressMode): boolean => (process.env.BENCH_CRYPTO_POOL === '1' ? true : process.env.BENCH_CRYPTO_POOL === '0' ? false : mode === 'worker' && cryptoWorkerCount('auto') > 0);
 
     const results: Record<string, number> = {};
     const summary: SummaryRow[] = [];
@@ -228,7 +231,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
 
     for (const mode of MODES) {
       progress(options, `ingress (${mode}): starting the runtime process`);
-      const child = await startRuntimeChild({ input, dir, http: true, outboxWorker: false, ingress: mode, ...(pooled ? { cryptoPool: true } : {}) }, `ingress-${mode}`);
+      const child = await startRuntimeChild({ input, dir, http: true, outboxWorker: false, ingress: mode, ...(pooled(mode) ? { cryptoPool: true } : {}) }, `ingress-${mode}`);
       try {
         const poster = httpPoster(child.url);
         try {
@@ -322,7 +325,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         'processed: envelopes settled by the runtime ÷ seconds from the first post to the last settled (at rates above what the runtime can process, its processing rate; below, the offered rate)',
         ...(SCENARIOS.includes('cannon') ? [`autocannon: ${CONNECTIONS} connections, each sending rate ÷ ${CONNECTIONS} requests back to back from the start of every second (its overallRate); the bare publisher copies that schedule`] : []),
         ...(SCENARIOS.includes('light') ? [`light consumer: the envelopes are addressed to ${ELSEWHERE}, which the runtime does not host, so behind the ingress it only decodes, records the discard and acks`] : []),
-        `the runtime runs in its own process and consumes everything that arrives (delivery.concurrency ${MAILROOM_CONCURRENCY}, outbox worker off${pooled ? ', verify and sign on its crypto pool' : ''}); the load generator is this process; nats-server ${server.version}`,
+        `the runtime runs in its own process and consumes everything that arrives (delivery.concurrency ${MAILROOM_CONCURRENCY}, outbox worker off; verify and sign ${MODES.map((m) => `${m}: ${pooled(m) ? 'on its crypto pool' : 'on the event loop'}`).join(', ')}); the load generator is this process; nats-server ${server.version}`,
       ],
       summary,
     };
