@@ -19,6 +19,20 @@ export function canonicalHeaderJson(header: EnvelopeHeader): string {
 }
 
 /**
+ * @internal {@link canonicalHeaderJson} of a header the envelope schema accepted: its From, To,
+ * Correlation and Timestamp are domain names, UUIDs, `Anonymous` or a timestamp, which hold no
+ * character JSON escapes, so only Subject and Selector go through `JSON.stringify`. Same text.
+ */
+export function validatedHeaderJson(header: EnvelopeHeader): string {
+  const q = JSON.stringify;
+  const selector = header.Selector ? `,"Selector":${q(header.Selector)}` : '';
+  return (
+    `{"Correlation":"${header.Correlation}","From":"${header.From}","Schema":"${header.Schema}"${selector}` +
+    `,"Subject":${q(header.Subject)},"Timestamp":"${header.Timestamp}","To":"${header.To}"}`
+  );
+}
+
+/**
  * RFC 8785 (JCS) text of a Body.
  * @throws Error from `canonicalize` for values JSON cannot carry (NaN, lone surrogates, cycles).
  */
