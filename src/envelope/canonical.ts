@@ -1,5 +1,5 @@
 import canonicalize from 'canonicalize';
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { Envelope, EnvelopeHeader } from './types.ts';
 
 const utf8 = new TextEncoder();
@@ -88,7 +88,10 @@ export function canonicalBytes(header: EnvelopeHeader, body: Envelope['Body']): 
   return utf8.encode(joinCanonical(canonicalBodyJson(body), canonicalHeaderJson(header)));
 }
 
+/** Node's one-shot digest (20.12 and later): no Hash object per call. */
+const oneShotHash: typeof crypto.hash | undefined = typeof crypto.hash === 'function' ? crypto.hash : undefined;
+
 /** Lower-case hex SHA-256. */
 export function hashHex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  return oneShotHash ? oneShotHash('sha256', bytes, 'hex') : crypto.createHash('sha256').update(bytes).digest('hex');
 }

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { canonicalBytes } from '../../src/envelope/index.ts';
 import { canonicalHeaderJson, validatedHeaderJson } from '../../src/envelope/canonical.ts';
 import { isDomainName } from '../../src/envelope/envelope-fields.ts';
-import { WireEnvelope, validateWireEnvelope } from '../../src/envelope/envelope-schema.ts';
+import { WireEnvelope, validateWireEnvelope, wireFieldsOf } from '../../src/envelope/envelope-schema.ts';
 import { prepareEnvelope } from '../../src/envelope/sign-envelope.ts';
 import { MSG_SCHEMA, type Envelope, type EnvelopeHeader } from '../../src/envelope/types.ts';
 
@@ -71,6 +71,8 @@ describe('wire envelope fast path', () => {
     let accepted = 0;
     fc.assert(
       fc.property(wireDoc, (doc) => {
+        // The hand-written checks alone, without the schema behind them: they must agree with it.
+        expect(wireFieldsOf(doc, doc.Header) !== undefined).toBe(WireEnvelope.safeParse(doc).success);
         const result = validateWireEnvelope(doc);
         const reference = referenceValidate(doc);
         if (result.ok) accepted++;
