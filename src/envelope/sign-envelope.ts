@@ -104,8 +104,9 @@ export function prepareEnvelope(draft: EnvelopeDraft, options?: SignOptions): Pr
     throw new EnvelopeDraftError(`the draft is not a valid envelope: ${detail}`, field, code);
   }
   const { Header, Body } = validated.value;
-  // `inspectJson` has ruled out what `canonicalize` guards against (cycles, functions and `toJSON`
-  // members, `undefined`, lone surrogates, non-finite numbers): the parsed-tree writer gives its text.
+  // `inspectJson` has ruled out what `canonicalize` guards against (anything but plain objects and
+  // arrays, so class instances with `toJSON`; function or `undefined` members; cycles, by depth; lone
+  // surrogates; non-finite numbers): the parsed-tree writer gives the same text, without those guards.
   const bodyJson = options?.canonical === 'python' ? pythonJson(lossless ? lossless.tree : toLossless(Body)) : writeParsedJcs(Body);
   const bytes = utf8Bytes(joinCanonical(bodyJson, validatedHeaderJson(Header)));
   return { Header, Body, ...(lossless ? { bodyText: lossless.text() } : {}), bytes, Hash: hashHex(bytes) };
