@@ -94,8 +94,14 @@ const doneEvent = {
 /** Runs one step and sends its outcome to `self`: `<step>.done` with the output, or `step.failed` with the rejection. */
 function runStep<K extends EnvelopeStepName>(name: K, step: EnvelopeSteps[K], self: StepSelf, input: Parameters<EnvelopeSteps[K]>[0]): void {
   const done = doneEvent[name] as (output: unknown) => EnvelopeEvent;
-  // A step that throws before its first await fails the same way as one that rejects.
-  new Promise<unknown>((resolve) => resolve((step as (input: unknown) => Promise<unknown>)(input))).then(
+  let result: Promise<unknown>;
+  try {
+    result = Promise.resolve((step as (input: unknown) => Promise<unknown>)(input));
+  } catch (error) {
+    // A step that throws before its first await fails the same way as one that rejects.
+    result = Promise.reject(error);
+  }
+  result.then(
     (output) => self.send(done(output)),
     (error: unknown) => self.send({ type: 'step.failed', step: name, error }),
   );
@@ -163,17 +169,20 @@ const onFault = (state: EnvelopeFaultState) => {
 
 const stepInput = ({ context }: { context: EnvelopeActorContext }): EnvelopeStepInput => ({ messageId: context.messageId, attempt: context.attempt });
 
+/** The output of a final state: absent fields are left out (as `dropUndefined` would), in one object, keys in this order. */
 function toOutput(final: EnvelopeFinalState, context: EnvelopeActorContext): EnvelopeActorOutput {
-  return dropUndefined({
+  const output: { -readonly [K in keyof EnvelopeActorOutput]: EnvelopeActorOutput[K] } = {
     final,
-    disposition:
-      final === 'retrying' ? { kind: 'nak', delayMs: context.retryDelayMs ?? backoffDelayMs(context.retry, context.attempt) } : { kind: 'ack' },
-    discard: context.discard,
-    replyCorrelation: context.reply?.correlation,
-    replySubject: context.reply?.subject,
-    deadLetter: context.deadLetter,
-    error: context.error,
-  });
+    disposition: final === 'retrying' ? { kind: 'nak', delayMs: context.retryDelayMs ?? backoffDelayMs(context.retry, context.attempt) } : { kind: 'ack' },
+  };
+  if (context.discard !== undefined) output.discard = context.discard;
+  if (context.reply !== undefined) {
+    output.replyCorrelation = context.reply.correlation;
+    output.replySubject = context.reply.subject;
+  }
+  if (context.deadLetter !== undefined) output.deadLetter = context.deadLetter;
+  if (context.error !== undefined) output.error = context.error;
+  return output;
 }
 
 /** Reads a context field that the path into this state always sets. */
@@ -222,15 +231,16 @@ const buildEnvelopeMachine = (initial: 'received' | 'validating') => setup({
     reply: placeholders.reply,
     sendFeedback: placeholders.sendFeedback,
     deadLetter: placeholders.deadLetter,
-    recordValidationDiscard: assign((_, { result }: { result: EnvelopeValidateOutput }) =>
-      result.ok ? {} : { discard: dropUndefined({ source: 'validation' as const, reason: result.reason, detail: result.detail, field: result.field }) },
-    ),
+    recordValidationDiscard: assign(({ event }) => {
+      const result = event.type === 'validate.done' ? event.output : undefined;
+      return result && !result.ok ? { discard: dropUndefined({ source: 'validation' as const, reason: result.reason, detail: result.detail, field: result.field }) } : {};
+    }),
     recordHandlerDiscard: assign((_, params: FaultParams) => {
       const failure = readStepFailure(params.error);
       const { reason = 'handler-failed', detail = failure.message, field } = failure;
       return { error: { message: failure.message, state: params.state }, discard: dropUndefined({ source: 'handler' as const, reason, detail, field }) };
     }),
-    recordReply: assign((_, params: EnvelopeHandleOutput) => (params.reply ? { reply: params.reply } : {})),
+    recordReply: assign(({ event }) => (event.type === 'handle.done' && event.output.reply ? { reply: event.output.reply } : {})),
     recordFault: assign((_, params: FaultParams) => {
       const { message, reason } = readStepFailure(params.error);
       return { error: dropUndefined({ message, state: params.state, reason }) };
@@ -245,11 +255,12 @@ const buildEnvelopeMachine = (initial: 'received' | 'validating') => setup({
     }),
   },
   guards: {
-    validationPassed: (_, params: { result: EnvelopeValidateOutput }) => params.result.ok,
-    hasReply: (_, params: EnvelopeHandleOutput) => params.reply !== undefined,
+    // The guards and record actions on a step's `.done` read the event itself: no params object per transition.
+    validationPassed: ({ event }) => event.type === 'validate.done' && event.output.ok,
+    hasReply: ({ event }) => event.type === 'handle.done' && event.output.reply !== undefined,
     isFinalFailure: (_, params: FaultParams) => readStepFailure(params.error).final,
     policyRetries: ({ context }, params: FaultParams) => faultDecision(context, readStepFailure(params.error)).kind === 'retry',
-    feedbackSent: (_, params: { result: EnvelopeFeedbackOutput }) => params.result === 'sent',
+    feedbackSent: ({ event }) => event.type === 'sendFeedback.done' && event.output === 'sent',
   },
 }).createMachine({
   id: 'envelope',
@@ -263,8 +274,8 @@ const buildEnvelopeMachine = (initial: 'received' | 'validating') => setup({
       entry: { type: 'validate', params: stepInput },
       on: {
         'validate.done': [
-          { guard: { type: 'validationPassed', params: ({ event }) => ({ result: event.output }) }, target: 'handling' },
-          { target: 'discarded', actions: { type: 'recordValidationDiscard', params: ({ event }) => ({ result: event.output }) } },
+          { guard: { type: 'validationPassed' }, target: 'handling' },
+          { target: 'discarded', actions: { type: 'recordValidationDiscard' } },
         ],
         'step.failed': onFault('validating'),
       },
@@ -273,7 +284,7 @@ const buildEnvelopeMachine = (initial: 'received' | 'validating') => setup({
       entry: { type: 'handle', params: stepInput },
       on: {
         'handle.done': [
-          { guard: { type: 'hasReply', params: ({ event }) => event.output }, target: 'replying', actions: { type: 'recordReply', params: ({ event }) => event.output } },
+          { guard: { type: 'hasReply' }, target: 'replying', actions: { type: 'recordReply' } },
           // No reply (a one-way message, an answer to this runtime's own request): done, nothing to send.
           { target: 'replied' },
         ],
@@ -293,7 +304,7 @@ const buildEnvelopeMachine = (initial: 'received' | 'validating') => setup({
       entry: { type: 'sendFeedback', params: ({ context }) => ({ ...stepInput({ context }), discard: present(context.discard, 'discard') }) },
       on: {
         'sendFeedback.done': [
-          { guard: { type: 'feedbackSent', params: ({ event }) => ({ result: event.output }) }, target: 'feedbackSent' },
+          { guard: { type: 'feedbackSent' }, target: 'feedbackSent' },
           { target: 'noFeedback' },
         ],
         'step.failed': onFault('discarded'),

@@ -1,5 +1,5 @@
 import { decodeStrictBase64 } from '../keys/public-key.ts';
-import { canonicalHeaderJson, joinCanonical, utf8Bytes, writeParsedJcs } from './canonical.ts';
+import { joinCanonical, utf8Bytes, validatedHeaderJson, writeParsedJcs } from './canonical.ts';
 import { validateWireEnvelope } from './envelope-schema.ts';
 import type { LosslessValue } from './number-token.ts';
 import { parseText, type ParseOptions } from './parse-text.ts';
@@ -82,7 +82,7 @@ export function decodeEnvelope(input: string | Uint8Array, options?: DecodeOptio
   const { envelope, signedHeader } = validated.value;
   const signature = decodeStrictBase64(envelope.Signature);
   if (!signature) return rejected('malformed', 'Signature is not standard padded base64', { field: 'Signature', code: 'not-base64' });
-  const headerJson = canonicalHeaderJson(signedHeader);
+  const headerJson = validatedHeaderJson(signedHeader);
   const canonical = utf8Bytes(joinCanonical(writeParsedJcs(envelope.Body), headerJson));
   return ok(new Decoded(envelope, canonical, signature, headerJson, parsed.value.losslessBody));
 }

@@ -13,6 +13,10 @@ const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const TOP_LABEL = /^(?:[A-Za-z]{2,63}|[Xx][Nn]--[A-Za-z0-9-]{1,59})$/;
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{3})?Z$/;
 
+/** The few names a runtime sees over and over (its own domains, its peers): their verdicts, remembered. */
+const DOMAIN_CACHE_SIZE = 1024;
+const domainVerdicts = new Map<string, boolean>();
+
 /** Any 8-4-4-4-12 hex UUID, either case (versions and variants are not checked). */
 export function isUuid(text: string): boolean {
   return UUID.test(text);
@@ -26,6 +30,16 @@ export function isUuid(text: string): boolean {
  */
 export function isDomainName(text: string): boolean {
   if (text.length > 253) return false;
+  const known = domainVerdicts.get(text);
+  if (known !== undefined) return known;
+  // Bounded: a stream of distinct names (say, forged senders) costs a clear now and then, never memory.
+  if (domainVerdicts.size >= DOMAIN_CACHE_SIZE) domainVerdicts.clear();
+  const verdict = checkDomainName(text);
+  domainVerdicts.set(text, verdict);
+  return verdict;
+}
+
+function checkDomainName(text: string): boolean {
   const labels = text.split('.');
   if (labels.length < 2) return false;
   for (const label of labels) if (!LABEL.test(label)) return false;

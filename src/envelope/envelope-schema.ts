@@ -62,23 +62,75 @@ export function validateWireEnvelope(doc: Record<string, unknown>): Result<{ env
     }
     return rejected('malformed', `Schema must be ${MSG_SCHEMA}`, { field: 'Header.Schema', code: schema === undefined ? 'missing' : 'invalid' });
   }
-  const parsed = WireEnvelope.safeParse(doc);
-  if (!parsed.success) return firstIssue(parsed.error.issues, doc);
-  const { Header: h, Body } = parsed.data;
-  if ((parsed.data.Hash === undefined) !== (parsed.data.Signature === undefined)) {
-    const field = parsed.data.Hash === undefined ? 'Hash' : 'Signature';
+  // The common case, a valid envelope, is checked by hand; zod reads only what fails, for its verdict.
+  let fields = wireFieldsOf(doc, header);
+  if (fields === undefined) {
+    const parsed = WireEnvelope.safeParse(doc);
+    if (!parsed.success) return firstIssue(parsed.error.issues, doc);
+    // Unreachable while the hand-written checks mirror the schema (a test holds them to it); if they drift, the schema decides.
+    fields = wireFieldsOf(parsed.data as Record<string, unknown>, parsed.data.Header, true);
+    if (fields === undefined) throw new Error('envelope schema: the schema accepted fields the hand-written checks cannot read');
+  }
+  const { Hash: hash, Signature: signature } = fields;
+  if ((hash === undefined) !== (signature === undefined)) {
+    const field = hash === undefined ? 'Hash' : 'Signature';
     return rejected('malformed', `${field} is missing`, { field, code: 'missing' });
   }
-  const Hash = parsed.data.Hash ?? '';
-  const Signature = parsed.data.Signature ?? '';
-  const From = h.From === null || h.From === undefined || h.From === '' ? 'Anonymous' : h.From;
-  const Header: EnvelopeHeader = h.Selector
-    ? { Schema: MSG_SCHEMA, From, To: h.To, Subject: h.Subject, Correlation: h.Correlation, Timestamp: h.Timestamp, Selector: h.Selector }
-    : { Schema: MSG_SCHEMA, From, To: h.To, Subject: h.Subject, Correlation: h.Correlation, Timestamp: h.Timestamp };
-  const from = lowerDomain(From);
-  const To = lowerDomain(h.To);
-  const envelope = { Header: from === From && To === h.To ? Header : { ...Header, From: from, To }, Body: Body ?? {}, Hash, Signature };
+  const Hash = hash ?? '';
+  const Signature = signature ?? '';
+  const { From, To: to, Subject, Correlation, Timestamp, Selector } = fields;
+  const Header: EnvelopeHeader = Selector
+    ? { Schema: MSG_SCHEMA, From, To: to, Subject, Correlation, Timestamp, Selector }
+    : { Schema: MSG_SCHEMA, From, To: to, Subject, Correlation, Timestamp };
+  const from = fields.fromIsDomain ? From.toLowerCase() : From;
+  const To = fields.toIsDomain ? to.toLowerCase() : to;
+  const envelope = { Header: from === From && To === to ? Header : { ...Header, From: from, To }, Body: fields.Body ?? {}, Hash, Signature };
   return ok({ envelope, signedHeader: Header });
+}
+
+/** @internal The fields of a document that {@link WireEnvelope} accepts (From normalised to `Anonymous`), or `undefined` if it refuses it. */
+export interface ValidFields {
+  readonly From: string;
+  readonly fromIsDomain: boolean;
+  readonly To: string;
+  readonly toIsDomain: boolean;
+  readonly Subject: string;
+  readonly Correlation: string;
+  readonly Timestamp: string;
+  readonly Selector: string | null | undefined;
+  readonly Body: Envelope['Body'] | null | undefined;
+  readonly Hash: string | undefined;
+  readonly Signature: string | undefined;
+}
+
+/**
+ * @internal {@link WireEnvelope}'s checks, field by field, for a document whose Header is a
+ * plain object with a supported Schema: the same predicates, without building zod's result.
+ * Accepts exactly what the schema accepts (test/envelope/fast-paths.test.ts); names no field,
+ * since a refusal goes to zod for its verdict. `trusted`: the schema accepted the fields already,
+ * so they are read, not judged.
+ */
+export function wireFieldsOf(doc: Record<string, unknown>, h: Record<string, unknown>, trusted = false): ValidFields | undefined {
+  const { From: from, To, Subject, Correlation, Timestamp, Selector } = h;
+  const { Body, Hash, Signature } = doc;
+  if (typeof To !== 'string' || typeof Subject !== 'string' || typeof Correlation !== 'string' || typeof Timestamp !== 'string') return undefined;
+  if (!trusted && (Subject.length === 0 || !isUuid(Correlation) || !isEnvelopeTimestamp(Timestamp))) return undefined;
+  if (Selector !== undefined && Selector !== null && typeof Selector !== 'string') return undefined;
+  if (Body !== undefined && Body !== null && typeof Body !== 'string' && !isPlainObject(Body)) return undefined;
+  if ((Hash !== undefined && typeof Hash !== 'string') || (Signature !== undefined && typeof Signature !== 'string')) return undefined;
+  const toIsDomain = isDomainName(To);
+  if (!trusted && !toIsDomain && !isUuid(To)) return undefined;
+  let From = 'Anonymous';
+  let fromIsDomain = false;
+  if (from !== undefined && from !== null && from !== '') {
+    if (typeof from !== 'string') return undefined;
+    if (from !== 'Anonymous') {
+      fromIsDomain = isDomainName(from);
+      if (!trusted && !fromIsDomain && !isUuid(from)) return undefined;
+    }
+    From = from;
+  }
+  return { From, fromIsDomain, To, toIsDomain, Subject, Correlation, Timestamp, Selector, Body: Body as Envelope['Body'] | null | undefined, Hash, Signature };
 }
 
 /**
@@ -88,11 +140,6 @@ export function validateWireEnvelope(doc: Record<string, unknown>): Result<{ env
  */
 export function isUnsigned(envelope: Pick<Envelope, 'Hash' | 'Signature'>): boolean {
   return envelope.Hash === '' && envelope.Signature === '';
-}
-
-/** A domain name in lower case; a UUID or `Anonymous` as it is. */
-function lowerDomain(address: string): string {
-  return isDomainName(address) ? address.toLowerCase() : address;
 }
 
 function firstIssue(issues: readonly z.core.$ZodIssue[], doc: Record<string, unknown>): Result<never> {

@@ -1,6 +1,6 @@
 import { randomUUID, sign } from 'node:crypto';
 import type { PrivateKey } from '../keys/public-key.ts';
-import { canonicalBodyJson, canonicalHeaderJson, hashHex, joinCanonical, utf8Bytes } from './canonical.ts';
+import { hashHex, joinCanonical, utf8Bytes, validatedHeaderJson, writeParsedJcs } from './canonical.ts';
 import { EnvelopeDraftError } from './envelope-draft-error.ts';
 import { validateEnvelope } from './envelope-schema.ts';
 import { rememberBodyText } from './encode-envelope.ts';
@@ -104,8 +104,11 @@ export function prepareEnvelope(draft: EnvelopeDraft, options?: SignOptions): Pr
     throw new EnvelopeDraftError(`the draft is not a valid envelope: ${detail}`, field, code);
   }
   const { Header, Body } = validated.value;
-  const bodyJson = options?.canonical === 'python' ? pythonJson(lossless ? lossless.tree : toLossless(Body)) : canonicalBodyJson(Body);
-  const bytes = utf8Bytes(joinCanonical(bodyJson, canonicalHeaderJson(Header)));
+  // `inspectJson` has ruled out what `canonicalize` guards against (anything but plain objects and
+  // arrays, so class instances with `toJSON`; function or `undefined` members; cycles, by depth; lone
+  // surrogates; non-finite numbers): the parsed-tree writer gives the same text, without those guards.
+  const bodyJson = options?.canonical === 'python' ? pythonJson(lossless ? lossless.tree : toLossless(Body)) : writeParsedJcs(Body);
+  const bytes = utf8Bytes(joinCanonical(bodyJson, validatedHeaderJson(Header)));
   return { Header, Body, ...(lossless ? { bodyText: lossless.text() } : {}), bytes, Hash: hashHex(bytes) };
 }
 

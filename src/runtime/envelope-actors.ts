@@ -31,6 +31,17 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const FINAL_STATES: ReadonlySet<string> = new Set(envelopeFinalStates);
 
+/** The last instant formatted: the states of many envelopes are entered within the same millisecond. */
+let lastAt = Number.NaN;
+let lastIso = '';
+function isoAt(at: number): string {
+  if (at !== lastAt) {
+    lastIso = new Date(at).toISOString();
+    lastAt = at;
+  }
+  return lastIso;
+}
+
 /** What running envelope actors needs besides the machine and the settlement. */
 export interface EnvelopeActorsDeps {
   readonly delivery: DeliveryPolicy;
@@ -97,7 +108,7 @@ class ActorObserver {
       onTransition(t);
     }
     // Appended in place: the flight's history is this run's own array until it is stored.
-    history.push({ state, at: new Date(at).toISOString() });
+    history.push({ state, at: isoAt(at) });
   }
 
   next(snapshot: { value: unknown; status: string; output?: unknown }): void {

@@ -34,6 +34,13 @@ function encodeBytes(envelope: Envelope): Uint8Array {
   return Buffer.from(encodeEnvelope(envelope));
 }
 
+const utf8 = new TextDecoder();
+
+/** The envelope of recorded bytes (ours, signed by an earlier attempt), read without copying them first. */
+function decodeRecorded(bytes: Uint8Array): Envelope {
+  return JSON.parse(utf8.decode(bytes)) as Envelope;
+}
+
 /** Why an outbound envelope exists; travels as the `Mailroom-Kind` header. */
 export type OutboundKind = 'reply' | 'feedback' | 'send' | 'callback';
 
@@ -136,7 +143,7 @@ export class Outbound {
       return { envelope: signed!, bytes };
     }
     const { bytes, reused } = await this.claims.once(msgId, sign, options.mayExist ?? false);
-    return { envelope: reused || !signed ? (JSON.parse(Buffer.from(bytes).toString('utf8')) as Envelope) : signed, bytes };
+    return { envelope: reused || !signed ? decodeRecorded(bytes) : signed, bytes };
   }
 
   /** Signs `draft` as `identity` (once per `msgId`, see {@link OutboundClaims}) and publishes it to the outbox. */
