@@ -91,6 +91,19 @@ export async function startConsumeLoop(
       }
     })().catch((error: unknown) => onError(error, 'consume loop status'));
   watch(messages);
+  /** Runs `handle` on one message: a rejection naks it; then its place is free. One promise, where `.catch().finally()` made four. */
+  const work = async (msg: JsMsg): Promise<void> => {
+    try {
+      await handle(msg, signal);
+    } catch (error) {
+      onError(error, `message ${msg.subject} #${msg.seq}`);
+      settle(msg, nak(1_000));
+    } finally {
+      running.delete(msg);
+      wake?.();
+      if (running.size === 0) idle?.();
+    }
+  };
   const loop = (async () => {
     for (;;) {
       for await (const msg of messages) {
@@ -102,16 +115,7 @@ export async function startConsumeLoop(
           continue;
         }
         running.add(msg);
-        handle(msg, signal)
-          .catch((error: unknown) => {
-            onError(error, `message ${msg.subject} #${msg.seq}`);
-            settle(msg, nak(1_000));
-          })
-          .finally(() => {
-            running.delete(msg);
-            wake?.();
-            if (running.size === 0) idle?.();
-          });
+        void work(msg);
       }
       if (!renewing || stopping) return;
       messages = await consumer.consume(pull);

@@ -62,11 +62,20 @@ export function openFlight(msg: JsMsg, stop: AbortSignal, limits: ParseLimits): 
   const queuedAt = new Date(Math.floor(msg.info.timestampNanos / 1e6)).toISOString();
   const h = readFlightHeaders(msg.headers);
   const history = initialHistory(h.receivedAt || queuedAt, queuedAt);
-  const trace = traceContextOf(h.traceparent, h.tracestate);
-  const flight: { -readonly [K in keyof Flight]: Flight[K] } = { msg, startedAt: Date.now(), decoded, history, stop };
-  if (trace) flight.trace = trace;
-  if (h.replayedBy) flight.replayedBy = h.replayedBy;
-  return flight;
+  // Every field from the start, those the steps set later too: each flight has one shape.
+  return {
+    msg,
+    startedAt: Date.now(),
+    decoded,
+    history,
+    trace: traceContextOf(h.traceparent, h.tracestate),
+    stop,
+    replayedBy: h.replayedBy || undefined,
+    validation: undefined,
+    answer: undefined,
+    settledAs: undefined,
+    feedback: undefined,
+  };
 }
 
 /** The headers a flight reads: `MsgHdrs.get` copies and filters every key on each call, so they are read in one pass. */
