@@ -26,45 +26,26 @@ export const DEFAULT_HANDLER_TIMEOUT_MS = 30_000;
  *
  * The signal is made when the handler first reads it (most never do; an `AbortController`
  * costs microseconds); read after the call was given up on, it is already aborted with the
- * reason. `stop` may be shared by every message of a loop: the calls under one stop signal
- * share one listener.
+ * reason. So `signal` is a getter, not an own property: `{ ...context }` leaves it out
+ * (destructuring `{ signal }` reads it). `stop` may be shared by every message of a loop: the
+ * calls under one stop signal share one listener.
  */
 export function callHandler(
   handler: Handler,
   context: Omit<HandlerContext, 'signal'>,
   options: { readonly timeoutMs: number; readonly stop?: AbortSignal },
 ): Promise<HandlerResult> {
-  const call = new HandlerCall(context, options.timeoutMs);
-  return new Promise<HandlerResult>((resolve, reject) => call.run(handler, options.stop, resolve, reject));
+  return HandlerCall.start(handler, context, options);
 }
 
-/** The calls running under each stop signal: aborting it stops them all, through one listener. */
-const callsByStop = new WeakMap<AbortSignal, Set<HandlerCall>>();
-
-function callsUnder(stop: AbortSignal): Set<HandlerCall> {
-  let calls = callsByStop.get(stop);
-  if (!calls) {
-    const running = new Set<HandlerCall>();
-    calls = running;
-    callsByStop.set(stop, running);
-    stop.addEventListener(
-      'abort',
-      () => {
-        for (const call of running) call.stopped();
-        running.clear();
-      },
-      { once: true },
-    );
-  }
-  return calls;
-}
-
-function timeUp(call: HandlerCall): void {
-  call.timedOut();
-}
-
-/** One handler call: the context the handler sees (its signal made on first read), and the call's bounds. */
+/**
+ * One handler call: the context the handler sees (its signal made on first read), and, in
+ * private fields, the call's bounds. The handler sees the context's fields and `signal` only.
+ */
 class HandlerCall implements HandlerContext {
+  /** The calls running under each stop signal: aborting it stops them all, through one listener. */
+  static readonly #byStop = new WeakMap<AbortSignal, Set<HandlerCall>>();
+
   readonly envelope: HandlerContext['envelope'];
   readonly from: string;
   readonly to: string;
@@ -83,7 +64,34 @@ class HandlerCall implements HandlerContext {
   #resolve: ((result: HandlerResult) => void) | undefined;
   #reject: ((error: unknown) => void) | undefined;
 
-  constructor(context: Omit<HandlerContext, 'signal'>, timeoutMs: number) {
+  static start(handler: Handler, context: Omit<HandlerContext, 'signal'>, options: { readonly timeoutMs: number; readonly stop?: AbortSignal }): Promise<HandlerResult> {
+    const call = new HandlerCall(context, options.timeoutMs);
+    return new Promise<HandlerResult>((resolve, reject) => call.#run(handler, options.stop, resolve, reject));
+  }
+
+  static #timeUp(this: void, call: HandlerCall): void {
+    call.#timedOut();
+  }
+
+  static #callsUnder(stop: AbortSignal): Set<HandlerCall> {
+    let calls = HandlerCall.#byStop.get(stop);
+    if (!calls) {
+      const running = new Set<HandlerCall>();
+      calls = running;
+      HandlerCall.#byStop.set(stop, running);
+      stop.addEventListener(
+        'abort',
+        () => {
+          for (const call of running) call.#stopped();
+          running.clear();
+        },
+        { once: true },
+      );
+    }
+    return calls;
+  }
+
+  private constructor(context: Omit<HandlerContext, 'signal'>, timeoutMs: number) {
     this.envelope = context.envelope;
     this.from = context.from;
     this.to = context.to;
@@ -103,15 +111,15 @@ class HandlerCall implements HandlerContext {
     return this.#controller.signal;
   }
 
-  run(handler: Handler, stop: AbortSignal | undefined, resolve: (result: HandlerResult) => void, reject: (error: unknown) => void): void {
+  #run(handler: Handler, stop: AbortSignal | undefined, resolve: (result: HandlerResult) => void, reject: (error: unknown) => void): void {
     if (stop?.aborted) {
-      this.stopped();
+      this.#stopped();
       return;
     }
     this.#resolve = resolve;
     this.#reject = reject;
-    this.#timer = setTimeout(timeUp, this.#timeoutMs, this);
-    if (stop) (this.#calls = callsUnder(stop)).add(this);
+    this.#timer = setTimeout(HandlerCall.#timeUp, this.#timeoutMs, this);
+    if (stop) (this.#calls = HandlerCall.#callsUnder(stop)).add(this);
     let result: HandlerResult | Promise<HandlerResult>;
     try {
       result = handler(this);
@@ -130,14 +138,14 @@ class HandlerCall implements HandlerContext {
     );
   }
 
-  timedOut(): void {
+  #timedOut(): void {
     if (!this.#close()) return;
     const error = new HandlerTimeoutError(this.subject, this.#timeoutMs);
     this.#abort(error);
     this.#reject?.(error);
   }
 
-  stopped(): void {
+  #stopped(): void {
     if (this.#close()) this.#abort(new HandlerStoppedError(this.subject));
   }
 

@@ -174,5 +174,8 @@ describe('callHandler under a shared stop signal', () => {
     expect(seen).toMatchObject(context);
     expect(signal).toBeInstanceOf(AbortSignal);
     expect(seen?.signal).toBe(signal);
+    // Nothing of the call's own state is the handler's to see or call.
+    expect(Object.keys(seen!).sort()).toEqual(Object.keys(context).sort());
+    expect(Object.getOwnPropertyNames(Object.getPrototypeOf(seen)).sort()).toEqual(['constructor', 'signal']);
   });
 });
