@@ -3,7 +3,7 @@ import type { EnvelopeActorInput } from '../../machines/envelope.machine.ts';
 import { decodeEnvelope, type DecodedEnvelope, type ParseLimits } from '../envelope/index.ts';
 import type { Result } from '../envelope/types.ts';
 import type { MsgHdrs } from '@nats-io/transport-node';
-import { RECEIVED_AT_HEADER, REPLAYED_BY_HEADER, TRACEPARENT_HEADER, TRACESTATE_HEADER } from '../transport/message-headers.ts';
+import { CALLBACK_HEADER, RECEIVED_AT_HEADER, REPLAYED_BY_HEADER, TRACEPARENT_HEADER, TRACESTATE_HEADER } from '../transport/message-headers.ts';
 import { initialHistory } from './status-history.ts';
 import type { EnvelopeStatus, StatusStep } from './status-store.ts';
 import { traceContextOf, type TraceContext } from './trace-context.ts';
@@ -32,6 +32,8 @@ export interface Flight {
   readonly stop: AbortSignal;
   /** Set by a dead-letter replay (`Mailroom-Replayed-By`): who replayed it. Freshness is not checked again. */
   readonly replayedBy?: string;
+  /** The callback URL its sender asked for (`Mailroom-Callback`), if any: for the final status of the verified envelope only. */
+  readonly callbackUrl?: string;
   /** What validation proved (absent when validation did not finish). */
   validation?: Validation;
   /**
@@ -71,6 +73,7 @@ export function openFlight(msg: JsMsg, stop: AbortSignal, limits: ParseLimits): 
     trace: traceContextOf(h.traceparent, h.tracestate),
     stop,
     replayedBy: h.replayedBy || undefined,
+    callbackUrl: h.callbackUrl || undefined,
     validation: undefined,
     answer: undefined,
     settledAs: undefined,
@@ -82,17 +85,19 @@ export function openFlight(msg: JsMsg, stop: AbortSignal, limits: ParseLimits): 
 interface FlightHeaders {
   receivedAt: string | undefined;
   replayedBy: string | undefined;
+  callbackUrl: string | undefined;
   traceparent: string | undefined;
   tracestate: string | undefined;
 }
 
 function readFlightHeaders(headers: MsgHdrs | undefined): FlightHeaders {
-  const read: FlightHeaders = { receivedAt: undefined, replayedBy: undefined, traceparent: undefined, tracestate: undefined };
+  const read: FlightHeaders = { receivedAt: undefined, replayedBy: undefined, callbackUrl: undefined, traceparent: undefined, tracestate: undefined };
   if (!headers) return read;
   // As `get` (exact match) reads them: the first value of the key.
   for (const [key, values] of headers) {
     if (key === RECEIVED_AT_HEADER) read.receivedAt = values[0];
     else if (key === REPLAYED_BY_HEADER) read.replayedBy = values[0];
+    else if (key === CALLBACK_HEADER) read.callbackUrl = values[0];
     else if (key === TRACEPARENT_HEADER) read.traceparent = values[0];
     else if (key === TRACESTATE_HEADER) read.tracestate = values[0];
   }

@@ -2,7 +2,6 @@ import type { EnvelopeActorInput, EnvelopeActorOutput } from '../../machines/env
 import type { DecodedEnvelope } from '../envelope/index.ts';
 import { nak, settle, withJitter } from './disposition.ts';
 import type { Flight } from './envelope-flight.ts';
-import { CALLBACK_HEADER } from '../transport/message-headers.ts';
 import { continuesStoredHistory, mergeHistory } from './status-history.ts';
 import type { EnvelopeStatus, StatusStep, StatusStore } from './status-store.ts';
 
@@ -102,7 +101,7 @@ export function createSettlement(deps: SettlementDeps): Settlement {
       }
       const status = await statusFor(flight, input, output);
       await write(flight, status);
-      const callbackUrl = flight.msg.headers?.get(CALLBACK_HEADER);
+      const callbackUrl = flight.callbackUrl;
       // Only for the verified envelope holding its correlation: an unverified one must not make this
       // runtime POST to a URL of its choosing (a reflector), whatever it claims to be.
       if (callbackUrl && status.final && status.verified) await deps.callback?.(callbackUrl, status);
