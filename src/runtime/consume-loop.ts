@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import { nak, settle } from './disposition.ts';
 
@@ -46,6 +47,10 @@ export interface ConsumeLoopOptions {
  * `handle` gets a signal that is aborted when `stop()` gives up on the message (its grace ran
  * out and the message was naked): whatever `handle` does with the message afterwards is ignored
  * by nats.js (a message is settled once), but any other side effect is its own to stop.
+ *
+ * The signal is the loop's, shared by all its messages (one `AbortController` per message cost
+ * microseconds each): `stop()` gives up on every message still running at once, and aborts it
+ * only then. Whoever listens on it must remove its listener when done with the message.
  */
 export async function startConsumeLoop(
   consumer: Consumer,
@@ -54,7 +59,12 @@ export async function startConsumeLoop(
   onError: (error: unknown, context: string) => void,
   options: ConsumeLoopOptions = {},
 ): Promise<ConsumeLoop> {
-  const running = new Map<JsMsg, AbortController>();
+  const running = new Set<JsMsg>();
+  const stopController = new AbortController();
+  const signal = stopController.signal;
+  // Each message in flight may wait on it once (a slot, a throttle lease, its handler's call):
+  // more than that is a listener left behind, and Node warns of it.
+  setMaxListeners(concurrency + 16, signal);
   const limit = options.limit ?? (() => concurrency);
   let wake: (() => void) | undefined;
   let idle: (() => void) | undefined;
@@ -81,6 +91,19 @@ export async function startConsumeLoop(
       }
     })().catch((error: unknown) => onError(error, 'consume loop status'));
   watch(messages);
+  /** Runs `handle` on one message: a rejection naks it; then its place is free. One promise, where `.catch().finally()` made four. */
+  const work = async (msg: JsMsg): Promise<void> => {
+    try {
+      await handle(msg, signal);
+    } catch (error) {
+      onError(error, `message ${msg.subject} #${msg.seq}`);
+      settle(msg, nak(1_000));
+    } finally {
+      running.delete(msg);
+      wake?.();
+      if (running.size === 0) idle?.();
+    }
+  };
   const loop = (async () => {
     for (;;) {
       for await (const msg of messages) {
@@ -91,18 +114,8 @@ export async function startConsumeLoop(
           settle(msg, nak(STOP_NAK_DELAY_MS));
           continue;
         }
-        const controller = new AbortController();
-        running.set(msg, controller);
-        handle(msg, controller.signal)
-          .catch((error: unknown) => {
-            onError(error, `message ${msg.subject} #${msg.seq}`);
-            settle(msg, nak(1_000));
-          })
-          .finally(() => {
-            running.delete(msg);
-            wake?.();
-            if (running.size === 0) idle?.();
-          });
+        running.add(msg);
+        void work(msg);
       }
       if (!renewing || stopping) return;
       messages = await consumer.consume(pull);
@@ -146,11 +159,11 @@ export async function startConsumeLoop(
         // message goes to another process at once, not back here. Seen on nats-server 2.9.10:
         // its next delivery may come as attempt 1 again (the server rolls back a delivery
         // it finds without interest), so a stop does not always use up an attempt.
-        for (const [msg, controller] of running) {
-          settle(msg, nak());
-          controller.abort();
+        if (running.size > 0) {
+          for (const msg of running) settle(msg, nak());
+          running.clear();
+          stopController.abort();
         }
-        running.clear();
         await loop;
       })()),
   };

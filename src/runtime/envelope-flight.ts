@@ -2,10 +2,11 @@ import type { JsMsg } from '@nats-io/jetstream';
 import type { EnvelopeActorInput } from '../../machines/envelope.machine.ts';
 import { decodeEnvelope, type DecodedEnvelope, type ParseLimits } from '../envelope/index.ts';
 import type { Result } from '../envelope/types.ts';
-import { RECEIVED_AT_HEADER, REPLAYED_BY_HEADER } from '../transport/message-headers.ts';
+import type { MsgHdrs } from '@nats-io/transport-node';
+import { CALLBACK_HEADER, RECEIVED_AT_HEADER, REPLAYED_BY_HEADER, TRACEPARENT_HEADER, TRACESTATE_HEADER } from '../transport/message-headers.ts';
 import { initialHistory } from './status-history.ts';
 import type { EnvelopeStatus, StatusStep } from './status-store.ts';
-import { traceFromHeaders, type TraceContext } from './trace-context.ts';
+import { traceContextOf, type TraceContext } from './trace-context.ts';
 import type { Validation } from './validator.ts';
 
 /**
@@ -31,6 +32,8 @@ export interface Flight {
   readonly stop: AbortSignal;
   /** Set by a dead-letter replay (`Mailroom-Replayed-By`): who replayed it. Freshness is not checked again. */
   readonly replayedBy?: string;
+  /** The callback URL its sender asked for (`Mailroom-Callback`), if any: for the final status of the verified envelope only. */
+  readonly callbackUrl?: string;
   /** What validation proved (absent when validation did not finish). */
   validation?: Validation;
   /**
@@ -59,11 +62,46 @@ export const flightKey = (msg: JsMsg): string => `${msg.info.stream}/${msg.seq}`
 export function openFlight(msg: JsMsg, stop: AbortSignal, limits: ParseLimits): Flight {
   const decoded = decodeEnvelope(msg.data, { limits });
   const queuedAt = new Date(Math.floor(msg.info.timestampNanos / 1e6)).toISOString();
-  const receivedAt = msg.headers?.get(RECEIVED_AT_HEADER) || queuedAt;
-  const history = initialHistory(receivedAt, queuedAt);
-  const trace = traceFromHeaders(msg.headers);
-  const replayedBy = msg.headers?.get(REPLAYED_BY_HEADER) || undefined;
-  return { msg, startedAt: Date.now(), decoded, history, stop, ...(trace ? { trace } : {}), ...(replayedBy ? { replayedBy } : {}) };
+  const h = readFlightHeaders(msg.headers);
+  const history = initialHistory(h.receivedAt || queuedAt, queuedAt);
+  // Every field from the start, those the steps set later too: each flight has one shape.
+  return {
+    msg,
+    startedAt: Date.now(),
+    decoded,
+    history,
+    trace: traceContextOf(h.traceparent, h.tracestate),
+    stop,
+    replayedBy: h.replayedBy || undefined,
+    callbackUrl: h.callbackUrl || undefined,
+    validation: undefined,
+    answer: undefined,
+    settledAs: undefined,
+    feedback: undefined,
+  };
+}
+
+/** The headers a flight reads: `MsgHdrs.get` copies and filters every key on each call, so they are read in one pass. */
+interface FlightHeaders {
+  receivedAt: string | undefined;
+  replayedBy: string | undefined;
+  callbackUrl: string | undefined;
+  traceparent: string | undefined;
+  tracestate: string | undefined;
+}
+
+function readFlightHeaders(headers: MsgHdrs | undefined): FlightHeaders {
+  const read: FlightHeaders = { receivedAt: undefined, replayedBy: undefined, callbackUrl: undefined, traceparent: undefined, tracestate: undefined };
+  if (!headers) return read;
+  // As `get` (exact match) reads them: the first value of the key.
+  for (const [key, values] of headers) {
+    if (key === RECEIVED_AT_HEADER) read.receivedAt = values[0];
+    else if (key === REPLAYED_BY_HEADER) read.replayedBy = values[0];
+    else if (key === CALLBACK_HEADER) read.callbackUrl = values[0];
+    else if (key === TRACEPARENT_HEADER) read.traceparent = values[0];
+    else if (key === TRACESTATE_HEADER) read.tracestate = values[0];
+  }
+  return read;
 }
 
 /** The attempts, backoff and handler timeout of one subject, over the defaults. */

@@ -45,6 +45,8 @@ export async function startEnvelopeLoop(deps: EnvelopeLoopDeps, flights: Flights
   // Several inbox loops (one per hosted domain) share the process's `concurrency`: a message one
   // of them pulled past it waits in its flight for a slot (kept alive, as for the throttle).
   const gate = deps.consumers.length > 1 ? new SlotGate(deps.delivery.concurrency) : undefined;
+  // Its limits are the configuration's: whether there are any is known once, not per envelope.
+  const throttle = deps.throttle && !deps.throttle.inactive ? deps.throttle : undefined;
   const run = (slots: SlotGate | undefined) => async (msg: JsMsg, stop: AbortSignal): Promise<void> => {
     const key = flightKey(msg);
     const running = flights.get(key);
@@ -55,23 +57,22 @@ export async function startEnvelopeLoop(deps: EnvelopeLoopDeps, flights: Flights
     }
     const flight = openFlight(msg, stop, deps.limits);
     flights.set(key, flight);
-    let release = (): void => undefined;
-    let freeSlot = (): void => undefined;
+    let release: (() => void) | undefined;
+    let freeSlot: (() => void) | undefined;
     try {
       if (slots) freeSlot = await slots.acquire(stop);
       if (stop.aborted) return;
-      const throttle = deps.throttle;
       const decoded = flight.decoded;
-      if (throttle && !throttle.inactive && decoded.ok) release = await throttle.acquire(decoded.value.envelope.Header.Subject, senderKeyOf(decoded.value.envelope), stop);
+      if (throttle && decoded.ok) release = await throttle.acquire(decoded.value.envelope.Header.Subject, senderKeyOf(decoded.value.envelope), stop);
       // Given up on while it waited (the loop stopped and naked it): another process has it now.
       if (stop.aborted) return;
       // Every log line written while it runs carries its trace id (when a traceparent came with it).
-      await runWithTrace(flight.trace, () => runFlight(key, flight));
+      await (flight.trace ? runWithTrace(flight.trace, () => runFlight(key, flight)) : runFlight(key, flight));
     } finally {
       // The actor deleted it when done; a newer flight of the same message may be there by now.
       if (flights.get(key) === flight) flights.delete(key);
-      release();
-      freeSlot();
+      release?.();
+      freeSlot?.();
     }
   };
 

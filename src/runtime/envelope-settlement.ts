@@ -2,7 +2,6 @@ import type { EnvelopeActorInput, EnvelopeActorOutput } from '../../machines/env
 import type { DecodedEnvelope } from '../envelope/index.ts';
 import { nak, settle, withJitter } from './disposition.ts';
 import type { Flight } from './envelope-flight.ts';
-import { CALLBACK_HEADER } from '../transport/message-headers.ts';
 import { continuesStoredHistory, mergeHistory } from './status-history.ts';
 import type { EnvelopeStatus, StatusStep, StatusStore } from './status-store.ts';
 
@@ -23,9 +22,20 @@ export interface Settlement {
   giveBack(flight: Flight): void;
 }
 
+type Building<T> = { -readonly [K in keyof T]: T[K] };
+
 /** The status an actor's output gives, before what only the flight knows (hash, body, verified). */
 export function statusOf(input: EnvelopeActorInput, output: EnvelopeActorOutput, history: readonly StatusStep[]): EnvelopeStatus {
-  return {
+  return buildStatus(input, output, history);
+}
+
+/**
+ * {@link statusOf}, open for the flight's fields to be added in place. Built field by field, in
+ * the order the stored JSON has always had (one object per status, not one per optional field).
+ */
+function buildStatus(input: EnvelopeActorInput, output: EnvelopeActorOutput, history: readonly StatusStep[]): Building<EnvelopeStatus> {
+  // `updatedAt` comes last but one: assigned below, after the optional fields.
+  const status = {
     from: input.from,
     to: input.to,
     subject: input.subject,
@@ -34,13 +44,17 @@ export function statusOf(input: EnvelopeActorInput, output: EnvelopeActorOutput,
     final: output.final !== 'retrying',
     attempt: input.attempt,
     history,
-    ...(output.discard ? { discard: output.discard } : {}),
-    ...(output.replyCorrelation && output.replySubject ? { replyCorrelation: output.replyCorrelation, replySubject: output.replySubject } : {}),
-    ...(output.deadLetter ? { deadLetter: output.deadLetter } : {}),
-    ...(output.disposition.kind === 'nak' ? { retryDelayMs: output.disposition.delayMs } : {}),
-    ...(output.final === 'retrying' && output.error ? { error: output.error } : {}),
-    updatedAt: new Date().toISOString(),
-  };
+  } as Building<EnvelopeStatus>;
+  if (output.discard) status.discard = output.discard;
+  if (output.replyCorrelation && output.replySubject) {
+    status.replyCorrelation = output.replyCorrelation;
+    status.replySubject = output.replySubject;
+  }
+  if (output.deadLetter) status.deadLetter = output.deadLetter;
+  if (output.disposition.kind === 'nak') status.retryDelayMs = output.disposition.delayMs;
+  if (output.final === 'retrying' && output.error) status.error = output.error;
+  status.updatedAt = new Date().toISOString();
+  return status;
 }
 
 /**
@@ -48,25 +62,19 @@ export function statusOf(input: EnvelopeActorInput, output: EnvelopeActorOutput,
  * it must not replace), then the sender's callback, then the ack or nak the output asks for.
  */
 export function createSettlement(deps: SettlementDeps): Settlement {
-  /** The history to store: a replay or a retry continues the stored one. */
-  const historyOf = async (flight: Flight, input: EnvelopeActorInput): Promise<readonly StatusStep[]> => {
+  const statusFor = async (flight: Flight, input: EnvelopeActorInput, output: EnvelopeActorOutput): Promise<EnvelopeStatus> => {
+    // The history to store: a replay or a retry continues the stored one (only they read it).
     const run = { attempt: input.attempt, replayedBy: flight.replayedBy };
     const previous = continuesStoredHistory(run) ? await deps.status.get(input.from, input.correlation).catch(() => undefined) : undefined;
-    return mergeHistory(flight.history, run, previous);
-  };
-
-  const statusFor = async (flight: Flight, input: EnvelopeActorInput, output: EnvelopeActorOutput): Promise<EnvelopeStatus> => {
-    const history = await historyOf(flight, input);
+    const history = mergeHistory(flight.history, run, previous);
     const envelope = flight.decoded.ok ? flight.decoded.value.envelope : undefined;
+    const status = buildStatus(input, output, history);
     // Decided by validation from the stored conversation, never by subject.
-    const isAnswer = envelope !== undefined && flight.answer !== undefined;
-    return {
-      ...statusOf(input, output, history),
-      ...(isAnswer && !output.discard ? { body: envelope.Body } : {}),
-      ...(envelope ? { hash: envelope.Hash } : {}),
-      ...(flight.validation?.holder ? { verified: true } : {}),
-      ...(flight.feedback !== undefined ? { feedback: flight.feedback } : {}),
-    };
+    if (envelope !== undefined && flight.answer !== undefined && !output.discard) status.body = envelope.Body;
+    if (envelope) status.hash = envelope.Hash;
+    if (flight.validation?.holder) status.verified = true;
+    if (flight.feedback !== undefined) status.feedback = flight.feedback;
+    return status;
   };
 
   const write = async (flight: Flight, status: EnvelopeStatus): Promise<void> => {
@@ -93,7 +101,7 @@ export function createSettlement(deps: SettlementDeps): Settlement {
       }
       const status = await statusFor(flight, input, output);
       await write(flight, status);
-      const callbackUrl = flight.msg.headers?.get(CALLBACK_HEADER);
+      const callbackUrl = flight.callbackUrl;
       // Only for the verified envelope holding its correlation: an unverified one must not make this
       // runtime POST to a URL of its choosing (a reflector), whatever it claims to be.
       if (callbackUrl && status.final && status.verified) await deps.callback?.(callbackUrl, status);

@@ -48,6 +48,8 @@ export function continuesStoredHistory(run: HistoryRun): boolean {
   return run.replayedBy !== undefined || run.attempt > 1;
 }
 
+const isoNow = (): string => new Date().toISOString();
+
 /**
  * The history to store for this run, from the run's own `history` (initial steps, then the
  * actor's) and the `previous` status stored for the same sender and correlation:
@@ -63,7 +65,7 @@ export function mergeHistory(
   history: readonly StatusStep[],
   run: HistoryRun,
   previous: Pick<EnvelopeStatus, 'history' | 'verified'> | undefined,
-  now: () => string = () => new Date().toISOString(),
+  now: () => string = isoNow,
 ): readonly StatusStep[] {
   if (run.replayedBy !== undefined) {
     const replayed: StatusStep = { state: 'replayed', at: history[1]?.at ?? now(), by: run.replayedBy };

@@ -29,19 +29,31 @@ export function isTransientStoreError(error: unknown): boolean {
  * (at most `reconnectWaitMs` in a row) instead of trying. Resolves with the value, or with
  * the last error as `{ error }`; `tries` counts the tries made.
  */
-export async function retryWithinDeadline<T>(
-  attempt: (timeoutMs: number) => Promise<T>,
-  options: { readonly deadline: number; readonly timeoutMs: number; readonly isConnected: () => boolean; readonly reconnectWaitMs: number; readonly now?: () => number },
-): Promise<{ readonly ok: true; readonly value: T; readonly tries: number } | { readonly ok: false; readonly error: unknown; readonly tries: number }> {
+export function retryWithinDeadline<T>(attempt: (timeoutMs: number) => Promise<T>, options: RetryOptions): Promise<RetryResult<T>> {
+  return retryFrom(attempt, options, 0, undefined);
+}
+
+/** What {@link retryWithinDeadline} needs: the deadline (epoch ms), the wait for one answer, the connection. */
+export interface RetryOptions {
+  readonly deadline: number;
+  readonly timeoutMs: number;
+  readonly isConnected: () => boolean;
+  readonly reconnectWaitMs: number;
+  readonly now?: () => number;
+}
+
+/** The value of the try that succeeded, or the last error; `tries` counts the tries made. */
+export type RetryResult<T> = { readonly ok: true; readonly value: T; readonly tries: number } | { readonly ok: false; readonly error: unknown; readonly tries: number };
+
+/** {@link retryWithinDeadline}'s loop, from `tries` made so far (the last failing with `lastError`). */
+async function retryFrom<T>(attempt: (timeoutMs: number) => Promise<T>, options: RetryOptions, tries: number, lastError: unknown): Promise<RetryResult<T>> {
   const now = options.now ?? Date.now;
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(ms, options.deadline - now()))));
-  let tries = 0;
-  // Made only when needed: an Error captures a stack, and the usual call succeeds at once.
-  let lastError: unknown;
+  // `lastError` is made only when needed: an Error captures a stack, and the usual call succeeds at once.
   for (;;) {
+    if (tries > 0) await sleepWithin(jittered(backoffDelayMs(STORE_RETRY, tries)), options.deadline, now);
     if (!options.isConnected()) {
       const gaveUp = Math.min(options.deadline, now() + options.reconnectWaitMs);
-      while (!options.isConnected() && now() < gaveUp) await sleep(25);
+      while (!options.isConnected() && now() < gaveUp) await sleepWithin(25, options.deadline, now);
       if (!options.isConnected()) return { ok: false, error: new Error('the NATS connection is down'), tries };
     }
     const left = options.deadline - now();
@@ -53,9 +65,14 @@ export async function retryWithinDeadline<T>(
       lastError = error;
       if (!isTransientStoreError(error)) return { ok: false, error, tries };
     }
-    await sleep(jittered(backoffDelayMs(STORE_RETRY, tries)));
   }
 }
+
+/** Waits `ms`, but not past `deadline`. */
+const sleepWithin = (ms: number, deadline: number, now: () => number): Promise<unknown> =>
+  new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(ms, deadline - now()))));
+
+const alwaysConnected = (): boolean => true;
 
 /** How a store retries: for how long, and how it knows the connection is down. */
 export interface StoreRetry {
@@ -75,12 +92,23 @@ export const STORE_DEADLINE_MS = 10_000;
  * with its last error, as the write itself would have.
  */
 export async function withinDeadline<T>(attempt: (timeoutMs: number) => Promise<T>, retry: StoreRetry = {}): Promise<T> {
-  const result = await retryWithinDeadline(attempt, {
-    deadline: Date.now() + (retry.deadlineMs ?? STORE_DEADLINE_MS),
-    timeoutMs: retry.timeoutMs ?? 5_000,
-    isConnected: retry.isConnected ?? (() => true),
-    reconnectWaitMs: retry.reconnectWaitMs ?? 1_000,
-  });
+  const deadline = Date.now() + (retry.deadlineMs ?? STORE_DEADLINE_MS);
+  const timeoutMs = retry.timeoutMs ?? 5_000;
+  const isConnected = retry.isConnected ?? alwaysConnected;
+  // The usual write: connected, and done at the first try; no retry state is made for it.
+  let tries = 0;
+  let lastError: unknown;
+  const left = deadline - Date.now();
+  if (left > 0 && isConnected()) {
+    tries++;
+    try {
+      return await attempt(Math.min(timeoutMs, left));
+    } catch (error) {
+      if (!isTransientStoreError(error)) throw error;
+      lastError = error;
+    }
+  }
+  const result = await retryFrom(attempt, { deadline, timeoutMs, isConnected, reconnectWaitMs: retry.reconnectWaitMs ?? 1_000 }, tries, lastError);
   if (result.ok) return result.value;
   throw result.error;
 }
