@@ -26,9 +26,9 @@ export const DEFAULT_HANDLER_TIMEOUT_MS = 30_000;
  *
  * The signal is made when the handler first reads it (most never do; an `AbortController`
  * costs microseconds); read after the call was given up on, it is already aborted with the
- * reason. So `signal` is a getter, not an own property: `{ ...context }` leaves it out
- * (destructuring `{ signal }` reads it). `stop` may be shared by every message of a loop: the
- * calls under one stop signal share one listener.
+ * reason. `signal` is an own, enumerable accessor, so `{ ...context }` and `{ signal }` read it
+ * like any field. `stop` may be shared by every message of a loop: the calls under one stop
+ * signal share one listener.
  */
 export function callHandler(
   handler: Handler,
@@ -101,9 +101,21 @@ class HandlerCall implements HandlerContext {
     this.attempt = context.attempt;
     this.verified = context.verified;
     this.#timeoutMs = timeoutMs;
+    Object.defineProperty(this, 'signal', HandlerCall.#signalProperty);
   }
 
-  get signal(): AbortSignal {
+  /** The context's `signal`: made on first read (see {@link callHandler}). */
+  declare readonly signal: AbortSignal;
+
+  /** `signal` as an own enumerable property of each context, so a spread of the context keeps it; one descriptor for all. */
+  static readonly #signalProperty: PropertyDescriptor = {
+    enumerable: true,
+    get(this: HandlerCall): AbortSignal {
+      return this.#signalNow();
+    },
+  };
+
+  #signalNow(): AbortSignal {
     if (!this.#controller) {
       this.#controller = new AbortController();
       if (this.#abortedWith) this.#controller.abort(this.#abortedWith);

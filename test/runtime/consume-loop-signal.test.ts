@@ -167,15 +167,18 @@ describe('callHandler under a shared stop signal', () => {
     expect(later?.signal.reason).toBe(error);
   });
 
-  it('gives the handler the fields of its context and a signal it can destructure', async () => {
+  it('gives the handler the fields of its context and a signal it can destructure or spread', async () => {
     let seen: HandlerContext | undefined;
     let signal: AbortSignal | undefined;
-    await callHandler((c) => ((seen = c), ({ signal } = c), undefined), context, { timeoutMs: 1_000 });
+    let spread: HandlerContext | undefined;
+    await callHandler((c) => ((seen = c), ({ signal } = c), (spread = { ...c }), undefined), context, { timeoutMs: 1_000 });
     expect(seen).toMatchObject(context);
     expect(signal).toBeInstanceOf(AbortSignal);
     expect(seen?.signal).toBe(signal);
+    // A handler that passes `{ ...context }` on passes the same signal.
+    expect(spread?.signal).toBe(signal);
     // Nothing of the call's own state is the handler's to see or call.
-    expect(Object.keys(seen!).sort()).toEqual(Object.keys(context).sort());
-    expect(Object.getOwnPropertyNames(Object.getPrototypeOf(seen)).sort()).toEqual(['constructor', 'signal']);
+    expect(Object.keys(seen!).sort()).toEqual([...Object.keys(context), 'signal'].sort());
+    expect(Object.getOwnPropertyNames(Object.getPrototypeOf(seen)).sort()).toEqual(['constructor']);
   });
 });
