@@ -17,12 +17,12 @@ import {
   type StreamConfig,
   type StreamInfo,
 } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
-import { nanos, TimeoutError } from '@nats-io/transport-node';
+import { Kvm, type Bucket, type KV } from '@nats-io/kv';
+import { nanos, NoRespondersError, RequestError, TimeoutError } from '@nats-io/transport-node';
 import { TransportError } from '../errors.ts';
 import { kvStreamName } from './names.ts';
 import { JS_API_CODES } from './jetstream-errors.ts';
-import { needsConsumerRenewalAfterRescale, WORKQUEUE_RESCALE_FIXED_IN } from './server-info.ts';
+import { isAtLeast, needsConsumerRenewalAfterRescale, WORKQUEUE_RESCALE_FIXED_IN } from './server-info.ts';
 
 /** A placement for streams and buckets (`placement` of the stream config). */
 export interface ProvisionPlacement {
@@ -248,6 +248,70 @@ export async function ensureConsumer(jsm: JetStreamManager, stream: string, want
   }
 }
 
+/** The first nats-server with direct get (`allow_direct`, `$JS.API.DIRECT.GET`). */
+export const DIRECT_GET_SINCE = '2.9.0';
+
+/**
+ * Whether reads of a bucket go to `$JS.API.DIRECT.GET` (a raw message; a missing key is a
+ * 404 status, not an error with a stack) rather than to the stream leader
+ * (`$JS.API.STREAM.MSG.GET`). Only when the stream allows it and has one copy, not moving:
+ * that copy is the only one, so always current. With replicas, nats-server (2.9.10,
+ * `monitorStream` in `jetstream_cluster.go`) lets a follower join the direct-get queue group
+ * once it is current or 90 % caught up, and it never leaves: a follower may answer without a
+ * write the leader has acknowledged, and the replay claim's read after a failed create would
+ * find no claim.
+ */
+export function readsDirect(info: StreamInfo): boolean {
+  return info.config.allow_direct === true && info.config.num_replicas === 1 && (info.cluster?.replicas ?? []).length === 0;
+}
+
+/**
+ * A direct get nobody answered: no stream copy subscribed (direct turned off, the stream moving),
+ * or lost in transit. With direct get off, nats-server 2.9 lets the request time out (the
+ * `$JS.API.>` import has interest in it): it is not a "no responders".
+ */
+const unanswered = (e: unknown) => e instanceof TimeoutError || e instanceof NoRespondersError || (e instanceof RequestError && e.isNoResponders());
+
+/**
+ * Opens the bucket reading as {@link readsDirect} says for `info`. A direct get nobody answers
+ * (another process turned direct get off to rescale or move it: one request timeout, once) is
+ * read again from the leader, and the stream's info decides again how later reads go: from the
+ * leader when that info cannot be read.
+ */
+async function openBucket(js: JetStreamClient, jsm: JetStreamManager, bucket: string, info: StreamInfo): Promise<KV> {
+  const kv = (await new Kvm(js).open(bucket, { allow_direct: readsDirect(info) })) as Bucket;
+  const get = kv.get.bind(kv);
+  kv.get = async (key, opts) => {
+    if (!kv.direct) return get(key, opts);
+    try {
+      return await get(key, opts);
+    } catch (e) {
+      if (!unanswered(e)) throw e;
+      kv.direct = false;
+      try {
+        return await get(key, opts);
+      } finally {
+        kv.direct = await jsm.streams.info(kv.stream).then(readsDirect, () => false);
+      }
+    }
+  };
+  return kv;
+}
+
+/**
+ * Direct get off before the stream gets more copies or moves, as its own update while it is
+ * one copy: nats-server 2.9 unsubscribes the direct-get group only then (`stream.update`,
+ * `cfg.Replicas == 1`), and a follower made later joins it only if `allow_direct` is set.
+ */
+async function directOffBeforeReshape(jsm: JetStreamManager, info: StreamInfo, version: string): Promise<void> {
+  if (!info.config.allow_direct) return;
+  try {
+    await throughElections(() => jsm.streams.update(info.config.name, { allow_direct: false }));
+  } catch (e) {
+    throw new TransportError(`nats-server ${version} refused to turn off direct get on stream ${info.config.name} before rescaling or moving it: ${message(e)}`, { cause: e });
+  }
+}
+
 export async function ensureBucket(
   js: JetStreamClient,
   jsm: JetStreamManager,
@@ -256,19 +320,24 @@ export async function ensureBucket(
   ctx: Context & { readonly placement?: ProvisionPlacement },
   retry = true,
 ): Promise<KV> {
-  const kvm = new Kvm(js);
   const stream = kvStreamName(bucket);
   const current = await streamInfo(jsm, stream);
+  const direct = isAtLeast(ctx.version, DIRECT_GET_SINCE);
   try {
     if (!current) {
       try {
         const placement = ctx.placement ? { placement: placementOf(ctx.placement) } : {};
-        return await kvm.create(bucket, { history: want.history, ttl: want.ttlMs, replicas: want.replicas, storage: StorageType.File, description: want.description, ...placement });
+        // Direct get only where every process may use it (one copy): see readsDirect.
+        await new Kvm(js).create(bucket, { history: want.history, ttl: want.ttlMs, replicas: want.replicas, storage: StorageType.File, description: want.description, allow_direct: direct && want.replicas === 1, ...placement });
       } catch (e) {
         // Another process created it first (with its own settings): reconcile with what it made.
         if (retry && (await streamInfo(jsm, stream))) return await ensureBucket(js, jsm, bucket, want, ctx, false);
         throw e;
       }
+      // Another process may have created it first with other settings: read what is there.
+      const made = await streamInfo(jsm, stream);
+      if (!made) throw new TransportError(`KV bucket ${bucket} was created, but its stream ${stream} is gone`);
+      return await openBucket(js, jsm, bucket, made);
     }
     const maxAge = nanos(want.ttlMs);
     const wanted: Partial<StreamConfig> & { name: string } = {
@@ -283,8 +352,15 @@ export async function ensureBucket(
     // The dedupe window may not exceed max_age: shrink it with the TTL.
     const dup = current.config.duplicate_window;
     if (maxAge > 0 && dup > maxAge) wanted.duplicate_window = maxAge;
-    await ensureStream(jsm, wanted, ['max_msgs_per_subject', 'max_age', 'num_replicas', 'description', 'duplicate_window', 'placement'], ctx);
-    return await kvm.open(bucket);
+    const reshape = keepOperatorChoices(stream, diff(current.config, wanted, ['num_replicas', 'placement']), { ...ctx, drift: () => undefined }).length > 0;
+    if (reshape) await directOffBeforeReshape(jsm, current, ctx.version);
+    let info = await ensureStream(jsm, wanted, ['max_msgs_per_subject', 'max_age', 'num_replicas', 'description', 'duplicate_window', 'placement'], ctx);
+    // One copy, not just rescaled or moved (a move may still be under way): direct get on,
+    // for a stream made by an older server or one whose copies were lowered to one.
+    if (direct && !reshape && !info.config.allow_direct && info.config.num_replicas === 1 && (info.cluster?.replicas ?? []).length === 0) {
+      info = await throughElections(() => jsm.streams.update(stream, { allow_direct: true }));
+    }
+    return await openBucket(js, jsm, bucket, info);
   } catch (e) {
     if (e instanceof TransportError) throw e;
     throw new TransportError(`cannot create or open KV bucket ${bucket}: ${message(e)}`, { cause: e });
