@@ -275,12 +275,21 @@ const unanswered = (e: unknown) => e instanceof TimeoutError || e instanceof NoR
 /**
  * Opens the bucket reading as {@link readsDirect} says for `info`. A direct get nobody answers
  * (another process turned direct get off to rescale or move it: one request timeout, once) is
- * read again from the leader, and the stream's info decides again how later reads go: from the
- * leader when that info cannot be read.
+ * read again from the leader, and the stream's info decides again how later reads go (one
+ * info at a time): from the leader until it is read, and when it cannot be read.
  */
 async function openBucket(js: JetStreamClient, jsm: JetStreamManager, bucket: string, info: StreamInfo): Promise<KV> {
   const kv = (await new Kvm(js).open(bucket, { allow_direct: readsDirect(info) })) as Bucket;
   const get = kv.get.bind(kv);
+  let deciding: Promise<void> | undefined;
+  const decideAgain = () =>
+    (deciding ??= jsm.streams
+      .info(kv.stream)
+      .then(readsDirect, () => false)
+      .then((direct) => {
+        kv.direct = direct;
+        deciding = undefined;
+      }));
   kv.get = async (key, opts) => {
     if (!kv.direct) return get(key, opts);
     try {
@@ -288,11 +297,8 @@ async function openBucket(js: JetStreamClient, jsm: JetStreamManager, bucket: st
     } catch (e) {
       if (!unanswered(e)) throw e;
       kv.direct = false;
-      try {
-        return await get(key, opts);
-      } finally {
-        kv.direct = await jsm.streams.info(kv.stream).then(readsDirect, () => false);
-      }
+      void decideAgain();
+      return get(key, opts);
     }
   };
   return kv;

@@ -27,9 +27,9 @@ async function watchReads(nc: NatsConnection, bucket: string): Promise<{ direct(
   let direct = 0;
   let leader = 0;
   const subs: Subscription[] = [
-    nc.subscribe(`$JS.API.DIRECT.GET.${stream}.>`, { callback: () => direct++ }),
-    nc.subscribe(`$JS.API.DIRECT.GET.${stream}`, { callback: () => direct++ }),
-    nc.subscribe(`$JS.API.STREAM.MSG.GET.${stream}`, { callback: () => leader++ }),
+    nc.subscribe(`$JS.API.DIRECT.GET.${stream}.>`, { callback: () => void direct++ }),
+    nc.subscribe(`$JS.API.DIRECT.GET.${stream}`, { callback: () => void direct++ }),
+    nc.subscribe(`$JS.API.STREAM.MSG.GET.${stream}`, { callback: () => void leader++ }),
   ];
   await nc.flush();
   return { direct: () => direct, leader: () => leader, stop: () => subs.forEach((s) => s.unsubscribe()) };
