@@ -18,9 +18,10 @@ import {
   type StreamInfo,
 } from '@nats-io/jetstream';
 import { Kvm, type Bucket, type KV } from '@nats-io/kv';
-import { nanos, NoRespondersError, RequestError, TimeoutError } from '@nats-io/transport-node';
+import { nanos, TimeoutError } from '@nats-io/transport-node';
 import { TransportError } from '../errors.ts';
 import { kvStreamName } from './names.ts';
+import { leaderWhenDirectUnanswered, readsDirect } from './kv-entries.ts';
 import { JS_API_CODES } from './jetstream-errors.ts';
 import { isAtLeast, needsConsumerRenewalAfterRescale, WORKQUEUE_RESCALE_FIXED_IN } from './server-info.ts';
 
@@ -252,56 +253,15 @@ export async function ensureConsumer(jsm: JetStreamManager, stream: string, want
 export const DIRECT_GET_SINCE = '2.9.0';
 
 /**
- * Whether reads of a bucket go to `$JS.API.DIRECT.GET` (a raw message; a missing key is a
- * 404 status, not an error with a stack) rather than to the stream leader
- * (`$JS.API.STREAM.MSG.GET`). Only when the stream allows it and has one copy, not moving:
- * that copy is the only one, so always current. With replicas, nats-server (2.9.10,
- * `monitorStream` in `jetstream_cluster.go`) lets a follower join the direct-get queue group
- * once it is current or 90 % caught up, and it never leaves: a follower may answer without a
- * write the leader has acknowledged, and the replay claim's read after a failed create would
- * find no claim.
+ * Opens an existing bucket reading as {@link readsDirect} says for its stream's `info` (read
+ * when not given), back to the leader where a direct get goes unanswered
+ * ({@link leaderWhenDirectUnanswered}).
  */
-export function readsDirect(info: StreamInfo): boolean {
-  return info.config.allow_direct === true && info.config.num_replicas === 1 && (info.cluster?.replicas ?? []).length === 0;
-}
-
-/**
- * A direct get nobody answered: no stream copy subscribed (direct turned off, the stream moving),
- * or lost in transit. With direct get off, nats-server 2.9 lets the request time out (the
- * `$JS.API.>` import has interest in it): it is not a "no responders".
- */
-const unanswered = (e: unknown) => e instanceof TimeoutError || e instanceof NoRespondersError || (e instanceof RequestError && e.isNoResponders());
-
-/**
- * Opens the bucket reading as {@link readsDirect} says for `info`. A direct get nobody answers
- * (another process turned direct get off to rescale or move it: one request timeout, once) is
- * read again from the leader, and the stream's info decides again how later reads go (one
- * info at a time): from the leader until it is read, and when it cannot be read.
- */
-async function openBucket(js: JetStreamClient, jsm: JetStreamManager, bucket: string, info: StreamInfo): Promise<KV> {
+export async function openBucket(js: JetStreamClient, jsm: JetStreamManager, bucket: string, info?: StreamInfo): Promise<KV> {
+  info ??= await streamInfo(jsm, kvStreamName(bucket));
+  if (!info) throw new TransportError(`KV bucket ${bucket} does not exist (no stream ${kvStreamName(bucket)})`);
   const kv = (await new Kvm(js).open(bucket, { allow_direct: readsDirect(info) })) as Bucket;
-  const get = kv.get.bind(kv);
-  let deciding: Promise<void> | undefined;
-  const decideAgain = () =>
-    (deciding ??= jsm.streams
-      .info(kv.stream)
-      .then(readsDirect, () => false)
-      .then((direct) => {
-        kv.direct = direct;
-        deciding = undefined;
-      }));
-  kv.get = async (key, opts) => {
-    if (!kv.direct) return get(key, opts);
-    try {
-      return await get(key, opts);
-    } catch (e) {
-      if (!unanswered(e)) throw e;
-      kv.direct = false;
-      void decideAgain();
-      return get(key, opts);
-    }
-  };
-  return kv;
+  return leaderWhenDirectUnanswered(kv, jsm);
 }
 
 /**
@@ -318,6 +278,15 @@ async function directOffBeforeReshape(jsm: JetStreamManager, info: StreamInfo, v
   }
 }
 
+/**
+ * Creates or reconciles a KV bucket and opens it. Its reads are the same in every process (the
+ * one that created it and those that opened it): direct get where that is consistent (one copy,
+ * see {@link readsDirect}), the stream leader otherwise. So a bucket is made with `allow_direct`
+ * only at one copy; an existing one-copy bucket without it (an older server made it) gets it;
+ * and before a bucket is rescaled or moved, direct get goes off (processes still reading
+ * direct fall back to the leader, see {@link leaderWhenDirectUnanswered}) and comes back on at a later start
+ * that finds it at one copy again.
+ */
 export async function ensureBucket(
   js: JetStreamClient,
   jsm: JetStreamManager,
