@@ -23,7 +23,7 @@ import { TransportError } from '../errors.ts';
 import { kvStreamName } from './names.ts';
 import { leaderWhenDirectUnanswered, readsDirect } from './kv-entries.ts';
 import { JS_API_CODES } from './jetstream-errors.ts';
-import { isAtLeast, needsConsumerRenewalAfterRescale, WORKQUEUE_RESCALE_FIXED_IN } from './server-info.ts';
+import { isAtLeast, needsConsumerRenewalAfterRescale, parseVersion, WORKQUEUE_RESCALE_FIXED_IN } from './server-info.ts';
 
 /** A placement for streams and buckets (`placement` of the stream config). */
 export interface ProvisionPlacement {
@@ -297,7 +297,8 @@ export async function ensureBucket(
 ): Promise<KV> {
   const stream = kvStreamName(bucket);
   const current = await streamInfo(jsm, stream);
-  const direct = isAtLeast(ctx.version, DIRECT_GET_SINCE);
+  // A server that does not say its version gets leader reads: it may not have direct get.
+  const direct = parseVersion(ctx.version) !== undefined && isAtLeast(ctx.version, DIRECT_GET_SINCE);
   try {
     if (!current) {
       try {
