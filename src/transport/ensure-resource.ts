@@ -17,12 +17,13 @@ import {
   type StreamConfig,
   type StreamInfo,
 } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import { Kvm, type Bucket, type KV } from '@nats-io/kv';
 import { nanos, TimeoutError } from '@nats-io/transport-node';
 import { TransportError } from '../errors.ts';
 import { kvStreamName } from './names.ts';
+import { leaderWhenDirectUnanswered, readsDirect } from './kv-entries.ts';
 import { JS_API_CODES } from './jetstream-errors.ts';
-import { needsConsumerRenewalAfterRescale, WORKQUEUE_RESCALE_FIXED_IN } from './server-info.ts';
+import { isAtLeast, needsConsumerRenewalAfterRescale, parseVersion, WORKQUEUE_RESCALE_FIXED_IN } from './server-info.ts';
 
 /** A placement for streams and buckets (`placement` of the stream config). */
 export interface ProvisionPlacement {
@@ -248,6 +249,44 @@ export async function ensureConsumer(jsm: JetStreamManager, stream: string, want
   }
 }
 
+/** The first nats-server with direct get (`allow_direct`, `$JS.API.DIRECT.GET`). */
+export const DIRECT_GET_SINCE = '2.9.0';
+
+/**
+ * Opens an existing bucket reading as {@link readsDirect} says for its stream's `info` (read
+ * when not given), back to the leader where a direct get goes unanswered
+ * ({@link leaderWhenDirectUnanswered}).
+ */
+export async function openBucket(js: JetStreamClient, jsm: JetStreamManager, bucket: string, info?: StreamInfo): Promise<KV> {
+  info ??= await streamInfo(jsm, kvStreamName(bucket));
+  if (!info) throw new TransportError(`KV bucket ${bucket} does not exist (no stream ${kvStreamName(bucket)})`);
+  const kv = (await new Kvm(js).open(bucket, { allow_direct: readsDirect(info) })) as Bucket;
+  return leaderWhenDirectUnanswered(kv, jsm);
+}
+
+/**
+ * Direct get off before the stream gets more copies or moves, as its own update while it is
+ * one copy: nats-server 2.9 unsubscribes the direct-get group only then (`stream.update`,
+ * `cfg.Replicas == 1`), and a follower made later joins it only if `allow_direct` is set.
+ */
+async function directOffBeforeReshape(jsm: JetStreamManager, info: StreamInfo, version: string): Promise<void> {
+  if (!info.config.allow_direct) return;
+  try {
+    await throughElections(() => jsm.streams.update(info.config.name, { allow_direct: false }));
+  } catch (e) {
+    throw new TransportError(`nats-server ${version} refused to turn off direct get on stream ${info.config.name} before rescaling or moving it: ${message(e)}`, { cause: e });
+  }
+}
+
+/**
+ * Creates or reconciles a KV bucket and opens it. Its reads are the same in every process (the
+ * one that created it and those that opened it): direct get where that is consistent (one copy,
+ * see {@link readsDirect}), the stream leader otherwise. So a bucket is made with `allow_direct`
+ * only at one copy; an existing one-copy bucket without it (an older server made it) gets it;
+ * and before a bucket is rescaled or moved, direct get goes off (processes still reading
+ * direct fall back to the leader, see {@link leaderWhenDirectUnanswered}) and comes back on at a later start
+ * that finds it at one copy again.
+ */
 export async function ensureBucket(
   js: JetStreamClient,
   jsm: JetStreamManager,
@@ -256,19 +295,25 @@ export async function ensureBucket(
   ctx: Context & { readonly placement?: ProvisionPlacement },
   retry = true,
 ): Promise<KV> {
-  const kvm = new Kvm(js);
   const stream = kvStreamName(bucket);
   const current = await streamInfo(jsm, stream);
+  // A server that does not say its version gets leader reads: it may not have direct get.
+  const direct = parseVersion(ctx.version) !== undefined && isAtLeast(ctx.version, DIRECT_GET_SINCE);
   try {
     if (!current) {
       try {
         const placement = ctx.placement ? { placement: placementOf(ctx.placement) } : {};
-        return await kvm.create(bucket, { history: want.history, ttl: want.ttlMs, replicas: want.replicas, storage: StorageType.File, description: want.description, ...placement });
+        // Direct get only where every process may use it (one copy): see readsDirect.
+        await new Kvm(js).create(bucket, { history: want.history, ttl: want.ttlMs, replicas: want.replicas, storage: StorageType.File, description: want.description, allow_direct: direct && want.replicas === 1, ...placement });
       } catch (e) {
         // Another process created it first (with its own settings): reconcile with what it made.
         if (retry && (await streamInfo(jsm, stream))) return await ensureBucket(js, jsm, bucket, want, ctx, false);
         throw e;
       }
+      // Another process may have created it first with other settings: read what is there.
+      const made = await streamInfo(jsm, stream);
+      if (!made) throw new TransportError(`KV bucket ${bucket} was created, but its stream ${stream} is gone`);
+      return await openBucket(js, jsm, bucket, made);
     }
     const maxAge = nanos(want.ttlMs);
     const wanted: Partial<StreamConfig> & { name: string } = {
@@ -283,8 +328,15 @@ export async function ensureBucket(
     // The dedupe window may not exceed max_age: shrink it with the TTL.
     const dup = current.config.duplicate_window;
     if (maxAge > 0 && dup > maxAge) wanted.duplicate_window = maxAge;
-    await ensureStream(jsm, wanted, ['max_msgs_per_subject', 'max_age', 'num_replicas', 'description', 'duplicate_window', 'placement'], ctx);
-    return await kvm.open(bucket);
+    const reshape = keepOperatorChoices(stream, diff(current.config, wanted, ['num_replicas', 'placement']), { ...ctx, drift: () => undefined }).length > 0;
+    if (reshape) await directOffBeforeReshape(jsm, current, ctx.version);
+    let info = await ensureStream(jsm, wanted, ['max_msgs_per_subject', 'max_age', 'num_replicas', 'description', 'duplicate_window', 'placement'], ctx);
+    // One copy, not just rescaled or moved (a move may still be under way): direct get on,
+    // for a stream made by an older server or one whose copies were lowered to one.
+    if (direct && !reshape && !info.config.allow_direct && info.config.num_replicas === 1 && (info.cluster?.replicas ?? []).length === 0) {
+      info = await throughElections(() => jsm.streams.update(stream, { allow_direct: true }));
+    }
+    return await openBucket(js, jsm, bucket, info);
   } catch (e) {
     if (e instanceof TransportError) throw e;
     throw new TransportError(`cannot create or open KV bucket ${bucket}: ${message(e)}`, { cause: e });
