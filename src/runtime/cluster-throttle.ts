@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { StorageType, type JetStreamClient } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import { isPut } from '../transport/kv-entries.ts';
+import { openBucket } from '../transport/ensure-resource.ts';
 import { isWrongLastSequence } from '../transport/jetstream-errors.ts';
 import type { Names } from '../transport/names.ts';
 
@@ -64,14 +65,15 @@ export class ClusterThrottle {
 
   /** Opens the bucket (creating it when missing) and the throttle on it. */
   static async open(js: JetStreamClient, bucket: string, options: Omit<ClusterThrottleOptions, 'kv'> & { readonly replicas?: number }): Promise<ClusterThrottle> {
-    const kvm = new Kvm(js);
-    let kv: KV;
+    const replicas = options.replicas ?? 1;
     try {
-      kv = await kvm.create(bucket, { history: 1, ttl: BUCKET_TTL_MS, storage: StorageType.File, replicas: options.replicas ?? 1, description: 'Mailroom: cluster-wide throttle (in-flight leases, sender tokens)' });
+      // Direct get only at one copy: with replicas a lagging follower may answer it (kv-entries.ts `readsDirect`).
+      await new Kvm(js).create(bucket, { history: 1, ttl: BUCKET_TTL_MS, storage: StorageType.File, replicas, allow_direct: replicas === 1, description: 'Mailroom: cluster-wide throttle (in-flight leases, sender tokens)' });
     } catch (_) {
       // Made by another process (its settings stand).
-      kv = await kvm.open(bucket);
     }
+    // Read as its stream allows, the same in every process: the leader unless it is one copy.
+    const kv: KV = await openBucket(js, await js.jetstreamManager(), bucket);
     return new ClusterThrottle({ ...options, kv });
   }
 
