@@ -7,12 +7,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
 import { waitFor } from '../support/wait-for.ts';
+import { freePort } from '../support/processes.ts';
 import type { EnvelopeStatus } from '../../src/runtime/status-store.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -26,13 +26,6 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 /** The example's config with its ports replaced and its relative paths made absolute, in a temp folder. */
 async function configOf(name: 'a' | 'b', ports: { a: number; b: number }, dir: string): Promise<string> {

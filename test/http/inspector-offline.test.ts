@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.ts';
+import { freePort } from '../support/processes.ts';
 import { makeFixture, type Fixture } from '../support/runtime-fixture.ts';
 import { startMailroom } from '../../src/mailroom/start-mailroom.ts';
 import type { Mailroom } from '../../src/core/mailroom-types.ts';
@@ -31,14 +32,6 @@ let profile: string;
 let closedPort: number;
 let stand: Server;
 
-/** A port nothing listens on: the browser's connection is refused, as offline. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 beforeAll(async () => {
   if (!CHROMIUM) return;

@@ -20,7 +20,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { spawnNatsServer, type NatsServerProcess } from '../../src/transport/spawn-nats-server.ts';
 import { NatsServerError } from '../../src/errors.ts';
-import { freePort } from './processes.ts';
+import { freePort, portTaken } from './processes.ts';
 
 export interface StartNatsClusterOptions {
   /** How many nodes (default 3). */
@@ -88,20 +88,20 @@ export async function startNatsCluster(options: StartNatsClusterOptions = {}): P
       for (const dir of leftovers) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
     });
   }
-  const clientPorts: number[] = [];
-  const routePorts: number[] = [];
-  for (let i = 0; i < count; i++) {
-    clientPorts.push(await freePort());
-    routePorts.push(await freePort());
-  }
-  const names = clientPorts.map((_, i) => `n${i + 1}`);
-  const configs: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const store = join(root, names[i]!);
-    const config = join(root, `${names[i]!}.conf`);
-    await writeFile(config, nodeConfig(names[i]!, clientPorts[i]!, routePorts[i]!, routePorts.filter((_, j) => j !== i), store));
-    configs.push(config);
-  }
+  const names = Array.from({ length: count }, (_, i) => `n${i + 1}`);
+  const configs = names.map((name) => join(root, `${name}.conf`));
+  let clientPorts: number[] = [];
+  const writeConfigs = async () => {
+    clientPorts = [];
+    const routePorts: number[] = [];
+    for (let i = 0; i < count; i++) {
+      clientPorts.push(await freePort());
+      routePorts.push(await freePort());
+    }
+    for (let i = 0; i < count; i++) {
+      await writeFile(configs[i]!, nodeConfig(names[i]!, clientPorts[i]!, routePorts[i]!, routePorts.filter((_, j) => j !== i), join(root, names[i]!)));
+    }
+  };
   const launch = (i: number) => spawnNatsServer({ args: ['-c', configs[i]!], signalOnProcessExit: 'SIGKILL', readyTimeoutMs: 30_000 });
   const processes: NatsServerProcess[] = [];
   let stopped: Promise<void> | undefined;
@@ -112,8 +112,20 @@ export async function startNatsCluster(options: StartNatsClusterOptions = {}): P
       leftovers.delete(root);
     })());
   try {
-    // All at once: each node waits for its routes, and JetStream elects a meta leader once a quorum is up.
-    processes.push(...(await Promise.all(configs.map((_, i) => launch(i)))));
+    for (let attempt = 1; ; attempt++) {
+      await writeConfigs();
+      // All at once: each node waits for its routes, and JetStream elects a meta leader once a quorum is up.
+      const launched = await Promise.allSettled(configs.map((_, i) => launch(i)));
+      const failed = launched.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (!failed) {
+        processes.push(...launched.map((r) => (r as PromiseFulfilledResult<NatsServerProcess>).value));
+        break;
+      }
+      await Promise.all(launched.map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined)));
+      // A port was taken between picking and binding (another program on this machine): pick others.
+      if (!portTaken(failed.reason) || attempt === 3) throw failed.reason;
+      await Promise.all(names.map((name) => rm(join(root, name), { recursive: true, force: true, maxRetries: 3 })));
+    }
   } catch (error) {
     await stopAll();
     throw error;

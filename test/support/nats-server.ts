@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { spawnNatsServer, type NatsServerProcess } from '../../src/transport/spawn-nats-server.ts';
 import { featuresForVersion, type ServerFeature } from '../../src/transport/server-info.ts';
 import { NatsServerError } from '../../src/errors.ts';
+import { freePort, portTaken } from './processes.ts';
 
 export interface StartNatsServerOptions {
   /** Enable JetStream with the temp store dir (default true). */
@@ -73,7 +74,15 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
 
   let current: NatsServerProcess;
   try {
-    current = await launch(-1);
+    // A port below the ephemeral range (see freePort), so restart() gets it back after a kill.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        current = await launch(await freePort());
+        break;
+      } catch (error) {
+        if (!portTaken(error) || attempt === 3) throw error;
+      }
+    }
   } catch (error) {
     await rm(storeDir, { recursive: true, force: true });
     leftoverStores.delete(storeDir);
